@@ -1,0 +1,31 @@
+{
+  "targets": [
+    {
+      "target_name": "latent_struct",
+      "sources": [
+        "cpp/binding/addon.cc",
+        "cpp/binding/categorical_ops.cc",
+        "cpp/binding/errors.cc",
+        "cpp/binding/tensor.cc",
+        "cpp/cpu/entmax.cc",
+        "cpp/cpu/gumbel.cc",
+        "cpp/cpu/parallel.cc",
+        "cpp/cpu/softmax.cc"
+      ],
+      "include_dirs": [
+        "<!(node -p \"require('node-addon-api').include_dir\")",
+        "cpp/include"
+      ],
+      "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED", "LS_WITH_CUDA=0"],
+      "cflags!": ["-fno-exceptions"],
+      "cflags_cc!": ["-fno-exceptions", "-fno-rtti"],
+      "cflags_cc": ["-std=c++17", "-O3", "-fvisibility=hidden"],
+      "xcode_settings": {
+        "GCC_ENABLE_CPP_EXCEPTIONS": "YES",
+        "CLANG_CXX_LANGUAGE_STANDARD": "c++17",
+        "MACOSX_DEPLOYMENT_TARGET": "11.0"
+      },
+      "msvs_settings": { "VCCLCompilerTool": { "ExceptionHandling": 1, "AdditionalOptions": ["/std:c++17"] } }
+    }
+  ]
+}

@@ -1,0 +1,63 @@
+// The addon's entry point: backendInfo, DeviceBuffer and the op families.
+#include <napi.h>
+
+#include "errors.h"
+#include "ops.h"
+#include "tensor.h"
+#if LS_WITH_CUDA
+#include "latent_struct/device.h"
+#endif
+#include "../cpu/parallel.h"
+
+namespace ls {
+namespace binding {
+namespace {
+
+Napi::Value backend_info(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Object result = Napi::Object::New(env);
+  Napi::Object cpu = Napi::Object::New(env);
+  cpu.Set("available", true);
+  cpu.Set("threads", ls::cpu::thread_count());
+  result.Set("cpu", cpu);
+  Napi::Object cuda_info = Napi::Object::New(env);
+#if LS_WITH_CUDA
+  const cuda::DeviceStatus& s = cuda::status();
+  cuda_info.Set("compiled", true);
+  cuda_info.Set("available", s.available);
+  cuda_info.Set("runtimeVersion", s.runtime_version);
+  cuda_info.Set("driverVersion", s.driver_version);
+  cuda_info.Set("deviceCount", s.device_count);
+  if (s.available) {
+    Napi::Object device = Napi::Object::New(env);
+    device.Set("name", s.name);
+    device.Set("computeCapability", std::to_string(s.major) + "." + std::to_string(s.minor));
+    device.Set("totalMemory", static_cast<double>(s.total_memory));
+    cuda_info.Set("device", device);
+  } else {
+    cuda_info.Set("reason", s.reason);
+  }
+#else
+  cuda_info.Set("compiled", false);
+  cuda_info.Set("available", false);
+  cuda_info.Set("reason", "this build has no CUDA backend (nvcc was not found at install, or it was switched off)");
+#endif
+  result.Set("cuda", cuda_info);
+  return result;
+}
+
+}  // namespace
+
+Napi::Object init(Napi::Env env, Napi::Object exports) {
+  exports.Set("backendInfo", Napi::Function::New(env, backend_info, "backendInfo"));
+  exports.Set("DeviceBuffer", DeviceBuffer::define(env));
+  register_categorical_ops(env, exports);
+  return exports;
+}
+
+}  // namespace binding
+}  // namespace ls
+
+static Napi::Object InitLatentStruct(Napi::Env env, Napi::Object exports) { return ls::binding::init(env, exports); }
+
+NODE_API_MODULE(latent_struct, InitLatentStruct)

@@ -1,0 +1,82 @@
+// One op call = a Job: `compute` does the numeric work without touching JS (it may run on a libuv worker
+// thread), `finish` builds the JS result on the main thread. Sync calls run both inline; async calls run
+// compute in an AsyncWorker and settle a Promise. Errors keep their JS type and code either way.
+#pragma once
+#include <napi.h>
+
+#include <exception>
+#include <functional>
+#include <memory>
+#include <vector>
+
+#include "errors.h"
+#include "tensor.h"
+
+namespace ls {
+namespace binding {
+
+struct Job {
+  std::function<void()> compute;
+  std::function<Napi::Value(Napi::Env)> finish;
+  /// JS objects (inputs, outputs) and device memory the compute step uses, held until the job settles.
+  std::vector<std::shared_ptr<Napi::Reference<Napi::Value>>> keep_js;
+  std::vector<std::shared_ptr<DeviceMemory>> keep_device;
+
+  void hold(const TensorArg& arg) {
+    keep_js.push_back(arg.keep);
+    if (arg.device_memory) keep_device.push_back(arg.device_memory);
+  }
+  void hold(const Output& out) {
+    keep_js.push_back(out.keep);
+    if (out.device_memory) keep_device.push_back(out.device_memory);
+  }
+};
+
+class JobWorker : public Napi::AsyncWorker {
+ public:
+  JobWorker(Napi::Env env, Job job) : Napi::AsyncWorker(env, "latent-struct"), job_(std::move(job)), deferred_(env) {}
+  Napi::Promise promise() { return deferred_.Promise(); }
+
+ protected:
+  void Execute() override {
+    try {
+      job_.compute();
+    } catch (...) {
+      error_ = std::current_exception();
+    }
+  }
+  void OnOK() override {
+    Napi::Env env = Env();
+    if (error_) {
+      deferred_.Reject(to_js_error(env, error_).Value());
+      return;
+    }
+    try {
+      deferred_.Resolve(job_.finish(env));
+    } catch (const Napi::Error& e) {
+      deferred_.Reject(e.Value());
+    } catch (...) {
+      deferred_.Reject(to_js_error(env, std::current_exception()).Value());
+    }
+  }
+
+ private:
+  Job job_;
+  Napi::Promise::Deferred deferred_;
+  std::exception_ptr error_;
+};
+
+/// Runs the job now (returning its result) or on a worker thread (returning a Promise).
+inline Napi::Value run_job(Napi::Env env, Job job, bool async) {
+  if (!async) {
+    job.compute();
+    return job.finish(env);
+  }
+  JobWorker* worker = new JobWorker(env, std::move(job));
+  Napi::Promise promise = worker->promise();
+  worker->Queue();
+  return promise;
+}
+
+}  // namespace binding
+}  // namespace ls

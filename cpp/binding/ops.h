@@ -1,0 +1,11 @@
+// Registration of each family of N-API entry points (one .cc per family).
+#pragma once
+#include <napi.h>
+
+namespace ls {
+namespace binding {
+
+void register_categorical_ops(Napi::Env env, Napi::Object exports);
+
+}  // namespace binding
+}  // namespace ls

@@ -1,0 +1,108 @@
+// Tensors at the N-API boundary: parsing and checking host tensors ({ data: Float32Array | Float64Array,
+// shape }) and device tensors ({ handle: DeviceBuffer, shape }), and making outputs where the inputs live.
+#pragma once
+#include <napi.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "latent_struct/common.h"
+
+namespace ls {
+namespace binding {
+
+/// Device memory owned by shared pointers, so an async job keeps a buffer alive past dispose().
+class DeviceMemory {
+ public:
+  explicit DeviceMemory(std::size_t bytes);
+  ~DeviceMemory();
+  DeviceMemory(const DeviceMemory&) = delete;
+  DeviceMemory& operator=(const DeviceMemory&) = delete;
+  void* data() const { return data_; }
+  std::size_t bytes() const { return bytes_; }
+
+ private:
+  void* data_ = nullptr;
+  std::size_t bytes_ = 0;
+};
+
+/// The native side of DeviceTensor: GPU memory, its dtype and shape.
+class DeviceBuffer : public Napi::ObjectWrap<DeviceBuffer> {
+ public:
+  static Napi::Function define(Napi::Env env);
+  /// A new JS DeviceBuffer over fresh device memory.
+  static Napi::Object create(Napi::Env env, DType dtype, const std::vector<int64_t>& shape);
+  static bool is(Napi::Env env, Napi::Value value);
+
+  explicit DeviceBuffer(const Napi::CallbackInfo& info);
+  void Finalize(Napi::Env env) override;
+
+  std::shared_ptr<DeviceMemory> memory() const { return memory_; }
+  DType dtype() const { return dtype_; }
+  const std::vector<int64_t>& shape() const { return shape_; }
+
+ private:
+  static Napi::Value from_host(const Napi::CallbackInfo& info);
+  Napi::Value to_host(const Napi::CallbackInfo& info);
+  Napi::Value dispose(const Napi::CallbackInfo& info);
+  Napi::Value get_dtype(const Napi::CallbackInfo& info);
+  Napi::Value get_shape(const Napi::CallbackInfo& info);
+  Napi::Value get_disposed(const Napi::CallbackInfo& info);
+  Napi::Value get_bytes(const Napi::CallbackInfo& info);
+  void release(Napi::Env env);
+
+  std::shared_ptr<DeviceMemory> memory_;
+  DType dtype_ = DType::Float32;
+  std::vector<int64_t> shape_;
+  int64_t reported_bytes_ = 0;
+};
+
+/// A checked tensor argument, host or device.
+struct TensorArg {
+  std::string name;
+  DType dtype = DType::Float32;
+  std::vector<int64_t> shape;
+  int64_t count = 0;
+  bool on_device = false;
+  void* data = nullptr;
+  std::shared_ptr<DeviceMemory> device_memory;  // keeps device data alive
+  std::shared_ptr<Napi::Reference<Napi::Value>> keep;  // keeps the JS object alive (async)
+  RowShape rows() const { return {shape[0], shape[1]}; }
+};
+
+/// Parses `value` as a float tensor argument named `name` (message and code name it on failure).
+TensorArg parse_tensor(Napi::Env env, Napi::Value value, const std::string& name);
+/// Like parse_tensor, and requires rank 2 ([B, K]).
+TensorArg parse_rows(Napi::Env env, Napi::Value value, const std::string& name);
+/// Checks that `other` has `reference`'s dtype, device and (when given) shape.
+void require_match(const TensorArg& reference, const TensorArg& other, const std::vector<int64_t>* shape);
+/// Checks a shape: 1..8 positive integer dims whose product (and byte size) does not overflow.
+std::vector<int64_t> parse_shape(Napi::Value value, const std::string& name, int64_t* count);
+std::string shape_string(const std::vector<int64_t>& shape);
+
+/// An output tensor made before a job runs: the JS value to return and where kernels write. `value` is a
+/// local handle, valid only in the call that made it; js() is valid later too (async completion).
+struct Output {
+  Napi::Value js() const { return keep->Value(); }
+  Napi::Value value;
+  void* data = nullptr;
+  std::shared_ptr<DeviceMemory> device_memory;
+  std::shared_ptr<Napi::Reference<Napi::Value>> keep;
+};
+/// A new float tensor of `shape` on the host (a typed array) or the device (a DeviceBuffer).
+Output make_output(Napi::Env env, DType dtype, const std::vector<int64_t>& shape, bool on_device);
+/// A new Int32Array of `count` elements on the host.
+Output make_index_output(Napi::Env env, int64_t count);
+
+/// Reads a non-negative integer seed (number up to 2^53 - 1, or bigint up to 2^64 - 1).
+uint64_t parse_seed(Napi::Value value, const std::string& name);
+/// Reads a finite number; with `positive`, requires > 0.
+double parse_number(Napi::Value value, const std::string& name);
+/// Reads an integer in [low, high].
+int64_t parse_integer(Napi::Value value, const std::string& name, int64_t low, int64_t high);
+bool parse_async(const Napi::CallbackInfo& info, size_t index);
+
+}  // namespace binding
+}  // namespace ls

@@ -1,0 +1,73 @@
+// CPU backend: Gumbel noise from Philox (bit-identical uniforms to cuda/gumbel.cu), Gumbel-max
+// sampling / perturb-and-MAP, and Gumbel-softmax.
+#include <cmath>
+#include <limits>
+
+#include "latent_struct/categorical.h"
+#include "latent_struct/philox.h"
+#include "parallel.h"
+
+namespace ls {
+namespace cpu {
+
+template <typename T>
+void gumbel(T* out, int64_t count, uint64_t seed, uint64_t stream) {
+  parallel_for(count, 4096, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) out[i] = static_cast<T>(philox_gumbel(seed, stream, static_cast<uint64_t>(i)));
+  });
+}
+
+template <typename T>
+void gumbel_max(const T* scores, int32_t* index, RowShape shape, int64_t samples, uint64_t seed, double noise_scale) {
+  parallel_for(samples * shape.rows, rows_grain(shape.cols), [&](int64_t begin, int64_t end) {
+    for (int64_t row = begin; row < end; ++row) {
+      const T* x = scores + (row % shape.rows) * shape.cols;
+      const uint64_t first = static_cast<uint64_t>(row * shape.cols);
+      double best = -std::numeric_limits<double>::infinity();
+      int64_t best_k = -1;
+      for (int64_t k = 0; k < shape.cols; ++k) {
+        if (x[k] == -std::numeric_limits<T>::infinity()) continue;
+        const double value = static_cast<double>(x[k]) + noise_scale * philox_gumbel(seed, 0, first + k);
+        if (best_k < 0 || value > best) {
+          best = value;
+          best_k = k;
+        }
+      }
+      index[row] = static_cast<int32_t>(best_k);
+    }
+  });
+}
+
+template <typename T>
+void gumbel_softmax(const T* scores, T* probs, RowShape shape, double temperature, uint64_t seed) {
+  parallel_for(shape.rows, rows_grain(shape.cols), [&](int64_t begin, int64_t end) {
+    for (int64_t b = begin; b < end; ++b) {
+      const T* x = scores + b * shape.cols;
+      T* p = probs + b * shape.cols;
+      const uint64_t first = static_cast<uint64_t>(b * shape.cols);
+      double top = -std::numeric_limits<double>::infinity();
+      for (int64_t k = 0; k < shape.cols; ++k) {
+        const double y = (static_cast<double>(x[k]) + philox_gumbel(seed, 0, first + k)) / temperature;
+        p[k] = static_cast<T>(y);
+        top = std::max(top, static_cast<double>(p[k]));
+      }
+      double sum = 0;
+      for (int64_t k = 0; k < shape.cols; ++k) {
+        p[k] = static_cast<T>(std::exp(static_cast<double>(p[k]) - top));
+        sum += static_cast<double>(p[k]);
+      }
+      for (int64_t k = 0; k < shape.cols; ++k) p[k] = static_cast<T>(static_cast<double>(p[k]) / sum);
+    }
+  });
+}
+
+#define LS_INSTANTIATE(T)                                                                \
+  template void gumbel<T>(T*, int64_t, uint64_t, uint64_t);                              \
+  template void gumbel_max<T>(const T*, int32_t*, RowShape, int64_t, uint64_t, double);  \
+  template void gumbel_softmax<T>(const T*, T*, RowShape, double, uint64_t);
+LS_INSTANTIATE(float)
+LS_INSTANTIATE(double)
+#undef LS_INSTANTIATE
+
+}  // namespace cpu
+}  // namespace ls

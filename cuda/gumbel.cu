@@ -1,0 +1,103 @@
+// CUDA backend: Gumbel noise from Philox (bit-identical uniforms to cpp/cpu/gumbel.cc), Gumbel-max
+// sampling / perturb-and-MAP (a group per sample row), and Gumbel-softmax.
+#include <cuda_runtime.h>
+
+#include <cmath>
+
+#include "cuda_common.cuh"
+#include "latent_struct/categorical.h"
+#include "latent_struct/philox.h"
+
+namespace ls {
+namespace cuda {
+namespace {
+
+template <typename T>
+__global__ void gumbel_kernel(T* out, int64_t count, uint64_t seed, uint64_t stream_id) {
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < count; i += int64_t(gridDim.x) * blockDim.x) {
+    out[i] = static_cast<T>(philox_gumbel(seed, stream_id, static_cast<uint64_t>(i)));
+  }
+}
+
+/// (value, index): larger value wins, smaller index on ties; index -1 is "none yet".
+struct BestOp {
+  __device__ Pair<double, long long> operator()(Pair<double, long long> a, Pair<double, long long> b) const {
+    if (a.second < 0) return b;
+    if (b.second < 0) return a;
+    if (a.first > b.first || (a.first == b.first && a.second < b.second)) return a;
+    return b;
+  }
+};
+
+template <int GROUP, typename T>
+__global__ void gumbel_max_kernel(const T* scores, int32_t* index, int64_t rows, int64_t sample_rows, int64_t cols,
+                                  uint64_t seed, double noise_scale) {
+  const RowGroup<GROUP> group;
+  if (group.row >= sample_rows) return;
+  const T* x = scores + (group.row % rows) * cols;
+  const uint64_t first = static_cast<uint64_t>(group.row * cols);
+  Pair<double, long long> best{-INFINITY, -1};
+  for (int64_t k = group.lane; k < cols; k += GROUP) {
+    if (x[k] == -INFINITY) continue;
+    const double value = static_cast<double>(x[k]) + noise_scale * philox_gumbel(seed, 0, first + k);
+    best = BestOp()(best, Pair<double, long long>{value, k});
+  }
+  best = group.reduce(best, BestOp());
+  if (group.lane == 0) index[group.row] = static_cast<int32_t>(best.second);
+}
+
+template <int GROUP, typename T>
+__global__ void gumbel_softmax_kernel(const T* scores, T* probs, int64_t rows, int64_t cols, double temperature,
+                                      uint64_t seed) {
+  const RowGroup<GROUP> group;
+  if (group.row >= rows) return;
+  const T* x = scores + group.row * cols;
+  T* p = probs + group.row * cols;
+  const uint64_t first = static_cast<uint64_t>(group.row * cols);
+  double top = -INFINITY;
+  for (int64_t k = group.lane; k < cols; k += GROUP) {
+    p[k] = static_cast<T>((static_cast<double>(x[k]) + philox_gumbel(seed, 0, first + k)) / temperature);
+    top = fmax(top, static_cast<double>(p[k]));
+  }
+  top = group.reduce(top, MaxOp());
+  double sum = 0;
+  for (int64_t k = group.lane; k < cols; k += GROUP) {
+    p[k] = static_cast<T>(exp(static_cast<double>(p[k]) - top));
+    sum += static_cast<double>(p[k]);
+  }
+  sum = group.reduce(sum, SumOp());
+  for (int64_t k = group.lane; k < cols; k += GROUP) p[k] = static_cast<T>(static_cast<double>(p[k]) / sum);
+}
+
+}  // namespace
+
+template <typename T>
+void gumbel(T* out, int64_t count, uint64_t seed, uint64_t stream_id) {
+  if (count <= 0) return;
+  gumbel_kernel<<<elementwise_blocks(count), kBlockThreads, 0, stream()>>>(out, count, seed, stream_id);
+  check_launch("gumbel_kernel");
+}
+
+template <typename T>
+void gumbel_max(const T* scores, int32_t* index, RowShape shape, int64_t samples, uint64_t seed, double noise_scale) {
+  const int64_t sample_rows = samples * shape.rows;
+  LS_LAUNCH_ROWS(gumbel_max_kernel, sample_rows, shape.cols, scores, index, shape.rows, sample_rows, shape.cols,
+                 seed, noise_scale);
+}
+
+template <typename T>
+void gumbel_softmax(const T* scores, T* probs, RowShape shape, double temperature, uint64_t seed) {
+  LS_LAUNCH_ROWS(gumbel_softmax_kernel, shape.rows, shape.cols, scores, probs, shape.rows, shape.cols, temperature,
+                 seed);
+}
+
+#define LS_INSTANTIATE(T)                                                                \
+  template void gumbel<T>(T*, int64_t, uint64_t, uint64_t);                              \
+  template void gumbel_max<T>(const T*, int32_t*, RowShape, int64_t, uint64_t, double);  \
+  template void gumbel_softmax<T>(const T*, T*, RowShape, double, uint64_t);
+LS_INSTANTIATE(float)
+LS_INSTANTIATE(double)
+#undef LS_INSTANTIATE
+
+}  // namespace cuda
+}  // namespace ls

@@ -1,0 +1,32 @@
+/** Error codes thrown by latent-struct, on the JS side and by the native addon alike. */
+export type ErrorCode =
+  | 'ERR_INVALID_ARG_TYPE'
+  | 'ERR_INVALID_SHAPE'
+  | 'ERR_SHAPE_MISMATCH'
+  | 'ERR_SIZE_OVERFLOW'
+  | 'ERR_INVALID_SCORES'
+  | 'ERR_NOT_FINITE'
+  | 'ERR_OUT_OF_RANGE'
+  | 'ERR_DTYPE_MISMATCH'
+  | 'ERR_MIXED_DEVICES'
+  | 'ERR_TENSOR_DISPOSED'
+  | 'ERR_ILLEGAL_CONSTRUCTOR'
+  | 'ERR_NO_CUDA'
+  | 'ERR_CUDA'
+  | 'ERR_CUDA_OOM'
+  | 'ERR_OUT_OF_MEMORY'
+  | 'ERR_ADDON_NOT_FOUND'
+  | 'ERR_INTERNAL';
+
+/** An Error (TypeError, RangeError or Error) carrying one of the library's codes. */
+export type CodedError = Error & { code: ErrorCode };
+
+/** A TypeError with `code`: the argument has the wrong kind (type, dtype, device). */
+export function typeError(code: ErrorCode, message: string): CodedError {
+  return Object.assign(new TypeError(message), { code });
+}
+
+/** A RangeError with `code`: the argument has the right kind but a bad value (shape, range). */
+export function rangeError(code: ErrorCode, message: string): CodedError {
+  return Object.assign(new RangeError(message), { code });
+}

@@ -1,0 +1,54 @@
+/**
+ * latent-struct: discrete latent structure for Node.js — the building blocks of structured prediction
+ * (marginals, MAP, sampling, SparseMAP) on CUDA and CPU, and the estimators built from them.
+ * See DESIGN.md for the conventions (batch-first, torch-struct's part layouts).
+ */
+import { BackendInfo, native } from './native';
+
+export { Tensor, DeviceTensor, tensor, shapeSize } from './tensor';
+export type { AnyTensor, DType, Device, Like } from './tensor';
+export type { FloatArray, BackendInfo, CudaInfo } from './native';
+export type { CodedError, ErrorCode } from './errors';
+export type { OpOptions } from './ops/placement';
+export * as ops from './ops/categorical';
+export {
+  argmax,
+  argmaxAsync,
+  entmax15,
+  entmax15Async,
+  entmax15Backward,
+  entmaxBisect,
+  entmaxBisectAsync,
+  entmaxBisectBackward,
+  entropy,
+  entropyAsync,
+  gumbelMax,
+  gumbelMaxAsync,
+  gumbelNoise,
+  gumbelSoftmax,
+  gumbelSoftmaxAsync,
+  gumbelSoftmaxBackward,
+  logProb,
+  logsumexp,
+  logsumexpAsync,
+  logsumexpBackward,
+  logsumexpBackwardAsync,
+  softmax,
+  softmaxAsync,
+  softmaxBackward,
+  softmaxBackwardAsync,
+  sparsemax,
+  sparsemaxAsync,
+  sparsemaxBackward,
+} from './ops/categorical';
+export type { IndexResult, GumbelOptions, GumbelMaxOptions, GumbelSoftmaxOptions } from './ops/categorical';
+export { Categorical } from './structures/categorical';
+export type { CategoricalOptions, SampleOptions, PerturbOptions, SparseMapResult } from './structures/categorical';
+
+/**
+ * Which backends this process can use: the CPU always; CUDA when the addon was built with it and a device
+ * and driver are present (otherwise `cuda.reason` says why). Never throws.
+ */
+export function backendInfo(): BackendInfo {
+  return native.backendInfo();
+}

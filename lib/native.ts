@@ -1,0 +1,121 @@
+/**
+ * The native addon (cmake-js or node-gyp build, or a prebuild), loaded with node-gyp-build, and its typed
+ * surface. Everything here is internal: the public API wraps it in lib/ops and lib/structures.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+
+import { typeError } from './errors';
+
+/** A float buffer in host memory. */
+export type FloatArray = Float32Array | Float64Array;
+
+/** The native side of a DeviceTensor (GPU memory + dtype + shape). */
+export interface NativeDeviceBuffer {
+  readonly dtype: 'float32' | 'float64';
+  readonly shape: number[];
+  readonly disposed: boolean;
+  readonly bytes: number;
+  toHost(): FloatArray;
+  dispose(): void;
+}
+
+/** What native ops accept as a tensor: a host tensor or a device tensor. */
+export type NativeTensorArg =
+  | { data: FloatArray; shape: readonly number[] }
+  | { handle: NativeDeviceBuffer; shape: readonly number[] };
+/** What native float ops return: a typed array for host inputs, a DeviceBuffer for device inputs. */
+export type NativeFloat = FloatArray | NativeDeviceBuffer;
+/** What native index ops return: indices on the host and their one-hot encoding where the input lives. */
+export interface NativeIndexResult {
+  index: Int32Array;
+  onehot: NativeFloat;
+}
+/** Either the value (sync call) or a Promise of it (async call). */
+export type MaybeAsync<T, A extends boolean> = A extends true ? Promise<T> : T;
+
+/** The CUDA part of backendInfo(). */
+export interface CudaInfo {
+  /** The addon was compiled with the CUDA backend. */
+  compiled: boolean;
+  /** A CUDA device is usable now. */
+  available: boolean;
+  /** Why CUDA is not available (absent when it is). */
+  reason?: string;
+  runtimeVersion?: number;
+  driverVersion?: number;
+  deviceCount?: number;
+  device?: { name: string; computeCapability: string; totalMemory: number };
+}
+
+/** Which backends this process can use. */
+export interface BackendInfo {
+  cpu: { available: true; threads: number };
+  cuda: CudaInfo;
+}
+
+export interface NativeAddon {
+  backendInfo(): BackendInfo;
+  DeviceBuffer: { fromHost(data: FloatArray, shape: readonly number[]): NativeDeviceBuffer };
+  logsumexp<A extends boolean>(scores: NativeTensorArg, async: A): MaybeAsync<NativeFloat, A>;
+  logsumexpBackward<A extends boolean>(scores: NativeTensorArg, grad: NativeTensorArg, async: A): MaybeAsync<NativeFloat, A>;
+  softmax<A extends boolean>(scores: NativeTensorArg, async: A): MaybeAsync<NativeFloat, A>;
+  sparsemax<A extends boolean>(scores: NativeTensorArg, async: A): MaybeAsync<NativeFloat, A>;
+  entmax15<A extends boolean>(scores: NativeTensorArg, async: A): MaybeAsync<NativeFloat, A>;
+  entmaxBisect<A extends boolean>(scores: NativeTensorArg, alpha: number, async: A): MaybeAsync<NativeFloat, A>;
+  entmaxBackward<A extends boolean>(
+    probs: NativeTensorArg,
+    grad: NativeTensorArg,
+    alpha: number,
+    scale: number,
+    async: A,
+  ): MaybeAsync<NativeFloat, A>;
+  entropy<A extends boolean>(scores: NativeTensorArg, async: A): MaybeAsync<NativeFloat, A>;
+  logProb<A extends boolean>(scores: NativeTensorArg, index: Int32Array, async: A): MaybeAsync<NativeFloat, A>;
+  argmax<A extends boolean>(scores: NativeTensorArg, async: A): MaybeAsync<NativeIndexResult, A>;
+  gumbel<A extends boolean>(
+    shape: readonly number[],
+    dtype: 'float32' | 'float64',
+    seed: number | bigint,
+    stream: number | bigint,
+    onDevice: boolean,
+    async: A,
+  ): MaybeAsync<NativeFloat, A>;
+  gumbelMax<A extends boolean>(
+    scores: NativeTensorArg,
+    samples: number,
+    seed: number | bigint,
+    temperature: number,
+    async: A,
+  ): MaybeAsync<NativeIndexResult, A>;
+  gumbelSoftmax<A extends boolean>(
+    scores: NativeTensorArg,
+    temperature: number,
+    seed: number | bigint,
+    async: A,
+  ): MaybeAsync<NativeFloat, A>;
+  philox4x32(counter: Uint32Array, key: number | bigint): Uint32Array;
+}
+
+/** The package root: the nearest folder above this file with a package.json (lib/ or dist/lib/). */
+function packageRoot(): string {
+  let dir = __dirname;
+  while (!fs.existsSync(path.join(dir, 'package.json')) && path.dirname(dir) !== dir) dir = path.dirname(dir);
+  return dir;
+}
+
+function load(): NativeAddon {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const nodeGypBuild = require('node-gyp-build') as (dir: string) => unknown;
+  try {
+    return nodeGypBuild(packageRoot()) as NativeAddon;
+  } catch (error) {
+    throw Object.assign(
+      typeError('ERR_ADDON_NOT_FOUND', `latent-struct: the native addon is not built (run \`npm install\`): ${String(error)}`),
+      { cause: error },
+    );
+  }
+}
+
+/** The loaded addon (loaded once, on first import). */
+export const native: NativeAddon = load();

@@ -1,0 +1,209 @@
+/**
+ * `Categorical`: a batch of B independent choices among K classes, scores `[B, K]`. The parts of a
+ * structure are the K classes, and a structure z is a one-hot row, so every building block of DESIGN.md
+ * has its closed form here: logZ = logsumexp, marginals = softmax, MAP = argmax, SparseMAP = sparsemax.
+ */
+import { rangeError } from '../errors';
+import * as ops from '../ops/categorical';
+import { AnyTensor, Device, DeviceTensor, Like, requireTensor } from '../tensor';
+
+/** Options of a Categorical. */
+export interface CategoricalOptions {
+  /** Run every method on this backend (copying scores there once); default: where the scores live. */
+  device?: Device;
+}
+
+/** Options of sampling. */
+export interface SampleOptions {
+  /** Seed of the Philox noise; the same seed gives the same samples on CPU and CUDA. */
+  seed: number | bigint;
+}
+
+/** Options of perturb-and-MAP. */
+export interface PerturbOptions extends SampleOptions {
+  /** Scale τ of the Gumbel noise (default 1): the result is an exact sample of softmax(scores / τ). */
+  temperature?: number;
+}
+
+/** The SparseMAP solution of each row; for Categorical it is sparsemax, exact in one step. */
+export interface SparseMapResult<X extends AnyTensor> {
+  /** μ = sparsemax(scores), `[B, K]`. */
+  marginals: Like<X>;
+  /** For each row, the structures with non-zero weight: here the classes in the support. */
+  support: Int32Array[];
+  /** For each row, the weight of each support structure (aligned with `support`; sums to 1). */
+  weights: Float64Array[];
+  /** Active-set iterations per row (the closed form needs one). */
+  iterations: Int32Array;
+  /** Whether each row's solution is exact to tolerance (always true here). */
+  converged: boolean[];
+}
+
+/** A batch of categorical distributions p(z = k) ∝ exp(scores[b, k]). */
+export class Categorical<X extends AnyTensor = AnyTensor> {
+  /** The scores `[B, K]` (on the device chosen by the options). */
+  readonly scores: X;
+  /** Batch size B. */
+  readonly batch: number;
+  /** Number of classes K. */
+  readonly classes: number;
+  private readonly ownsScores: boolean;
+
+  /**
+   * @param scores `[B, K]` Tensor or DeviceTensor; `-Infinity` masks a class, NaN and `+Infinity` are errors
+   * @param options `device` to run elsewhere than where the scores live
+   */
+  constructor(scores: X, options: CategoricalOptions = {}) {
+    const x = requireTensor(scores, 'scores');
+    if (x.shape.length !== 2) {
+      throw rangeError('ERR_INVALID_SHAPE', `scores must have shape [B, K], got [${x.shape.join(', ')}]`);
+    }
+    if (options.device !== undefined && options.device !== 'cpu' && options.device !== 'cuda') {
+      throw rangeError('ERR_OUT_OF_RANGE', `device must be 'cpu' or 'cuda', got ${String(options.device)}`);
+    }
+    const moved = options.device === 'cuda' ? x.toDevice() : options.device === 'cpu' ? x.toHost() : x;
+    this.ownsScores = moved !== x && moved instanceof DeviceTensor;
+    this.scores = moved as X;
+    this.batch = x.shape[0];
+    this.classes = x.shape[1];
+  }
+
+  /** log Z per row, `[B]`. */
+  logPartition(): Like<X> {
+    return ops.logsumexp(this.scores);
+  }
+  /** Async {@link logPartition}. */
+  logPartitionAsync(): Promise<Like<X>> {
+    return ops.logsumexpAsync(this.scores);
+  }
+
+  /** μ = E_p[z] = softmax(scores), `[B, K]`. */
+  marginals(): Like<X> {
+    return ops.softmax(this.scores);
+  }
+  /** Async {@link marginals}. */
+  marginalsAsync(): Promise<Like<X>> {
+    return ops.softmaxAsync(this.scores);
+  }
+
+  /** (∂μ/∂scores)ᵀ grad = Cov(z)·grad = μ ⊙ (grad − ⟨μ, grad⟩), `[B, K]`. */
+  marginalsBackward(grad: X): Like<X> {
+    const mu = this.marginals();
+    try {
+      return ops.softmaxBackward(mu as X, grad);
+    } finally {
+      if (mu instanceof DeviceTensor) mu.dispose();
+    }
+  }
+
+  /** The MAP structure: one-hot rows `[B, K]` (first maximum on ties). */
+  argmax(): Like<X> {
+    return ops.argmax(this.scores).onehot;
+  }
+  /** The MAP structure with its decoded form: class indices `[B]`. */
+  argmaxDecoded(): ops.IndexResult<X> {
+    return ops.argmax(this.scores);
+  }
+  /** Async {@link argmaxDecoded}. */
+  argmaxAsync(): Promise<ops.IndexResult<X>> {
+    return ops.argmaxAsync(this.scores);
+  }
+
+  /** k exact samples z ~ p (Gumbel-max): one-hot `[k, B, K]`. */
+  sample(k: number, options: SampleOptions): Like<X> {
+    return this.sampleDecoded(k, options).onehot;
+  }
+  /** k exact samples with their class indices (row-major `[k, B]`). */
+  sampleDecoded(k: number, options: SampleOptions): ops.IndexResult<X> {
+    return ops.gumbelMax(this.scores, { samples: k, seed: options.seed });
+  }
+  /** Async {@link sampleDecoded}. */
+  sampleAsync(k: number, options: SampleOptions): Promise<ops.IndexResult<X>> {
+    return ops.gumbelMaxAsync(this.scores, { samples: k, seed: options.seed });
+  }
+
+  /** argmax of scores + τ·Gumbel noise, one-hot `[B, K]`. */
+  perturbAndMap(options: PerturbOptions): Like<X> {
+    return ops.gumbelMax(this.scores, { seed: options.seed, temperature: options.temperature ?? 1 }).onehot;
+  }
+
+  /** Entropy H(p) per row, `[B]`. */
+  entropy(): Like<X> {
+    return ops.entropy(this.scores);
+  }
+
+  /**
+   * log p(z) for structures z: one-hot rows `[B, K]` or `[S, B, K]` (a Tensor or DeviceTensor), or class
+   * indices (Int32Array of B·S entries, row-major `[S, B]`). Returns `[B]` for one structure per row, else `[S, B]`.
+   */
+  logProb(z: AnyTensor | Int32Array): Like<X> {
+    const index = z instanceof Int32Array ? z : this.decodeOneHot(z);
+    const result = ops.logProb(this.scores, index) as AnyTensor;
+    return (index.length === this.batch ? result.reshape([this.batch]) : result) as Like<X>;
+  }
+
+  /** SparseMAP = sparsemax (Niculae et al. 2018, §2): μ, its support and weights. */
+  sparsemap(): SparseMapResult<X> {
+    const mu = ops.sparsemax(this.scores) as AnyTensor;
+    const host = mu.toHost();
+    const support: Int32Array[] = [];
+    const weights: Float64Array[] = [];
+    for (let b = 0; b < this.batch; b++) {
+      const row = host.data.subarray(b * this.classes, (b + 1) * this.classes);
+      const classes: number[] = [];
+      row.forEach((p, k) => {
+        if (p > 0) classes.push(k);
+      });
+      support.push(Int32Array.from(classes));
+      weights.push(Float64Array.from(classes, (k) => row[k]));
+    }
+    return {
+      marginals: mu as Like<X>,
+      support,
+      weights,
+      iterations: new Int32Array(this.batch).fill(1),
+      converged: new Array<boolean>(this.batch).fill(true),
+    };
+  }
+
+  /** VJP of SparseMAP (= sparsemax): on each row's support S, grad − mean_S(grad); 0 elsewhere. */
+  sparsemapBackward(grad: X): Like<X> {
+    const mu = ops.sparsemax(this.scores);
+    try {
+      return ops.sparsemaxBackward(mu as X, grad);
+    } finally {
+      if (mu instanceof DeviceTensor) mu.dispose();
+    }
+  }
+
+  /** Gumbel-softmax relaxation of a sample: softmax((scores + G)/τ), `[B, K]`. */
+  gumbelSoftmax(options: { temperature: number; seed: number | bigint }): Like<X> {
+    return ops.gumbelSoftmax(this.scores, options);
+  }
+
+  /** Frees the device copy of the scores made for `{ device: 'cuda' }` (a no-op otherwise). */
+  dispose(): void {
+    if (this.ownsScores) (this.scores as DeviceTensor).dispose();
+  }
+
+  private decodeOneHot(z: AnyTensor): Int32Array {
+    const host = requireTensor(z, 'z').toHost();
+    const k = this.classes;
+    if (host.shape[host.shape.length - 1] !== k || host.size % (this.batch * k) !== 0 || host.shape.length < 2) {
+      throw rangeError('ERR_SHAPE_MISMATCH', `z must have shape [B, K] or [S, B, K] = [..., ${this.batch}, ${k}], got [${host.shape.join(', ')}]`);
+    }
+    const index = new Int32Array(host.size / k);
+    for (let r = 0; r < index.length; r++) {
+      let chosen = -1;
+      for (let c = 0; c < k; c++) {
+        const v = host.data[r * k + c];
+        if (v === 1 && chosen < 0) chosen = c;
+        else if (v !== 0) chosen = -2;
+      }
+      if (chosen < 0) throw rangeError('ERR_OUT_OF_RANGE', `z row ${r} is not one-hot`);
+      index[r] = chosen;
+    }
+    return index;
+  }
+}
+

@@ -1,0 +1,210 @@
+/**
+ * Tensors: `Tensor` (host memory: a Float32Array or Float64Array and a row-major shape) and `DeviceTensor`
+ * (GPU memory). Computation follows data: ops on a Tensor run on the CPU backend, ops on a DeviceTensor run
+ * on CUDA and return DeviceTensors, so chained ops stay on the device.
+ */
+import { rangeError, typeError } from './errors';
+import { FloatArray, NativeDeviceBuffer, NativeFloat, native } from './native';
+
+/** Element type of a float tensor. */
+export type DType = 'float32' | 'float64';
+
+/** Where an op should run: `'cpu'`, `'cuda'`, or (default) where its inputs live. */
+export type Device = 'cpu' | 'cuda';
+
+const MAX_DIM = 2 ** 31 - 1;
+
+/** Checks a shape (1 to 8 positive integer dims) and returns its element count. */
+export function shapeSize(shape: readonly number[], name = 'shape'): number {
+  if (!Array.isArray(shape)) throw typeError('ERR_INVALID_ARG_TYPE', `${name} must be an array of dimensions`);
+  if (shape.length < 1 || shape.length > 8) {
+    throw rangeError('ERR_INVALID_SHAPE', `${name} must have 1 to 8 dimensions, got ${shape.length}`);
+  }
+  let size = 1;
+  shape.forEach((dim, i) => {
+    if (typeof dim !== 'number') throw typeError('ERR_INVALID_ARG_TYPE', `${name}[${i}] must be a number`);
+    if (!Number.isInteger(dim) || dim < 1 || dim > MAX_DIM) {
+      throw rangeError('ERR_INVALID_SHAPE', `${name}[${i}] must be an integer in [1, 2^31 - 1], got ${dim}`);
+    }
+    size *= dim;
+  });
+  if (size > 2 ** 50) throw rangeError('ERR_SIZE_OVERFLOW', `${name} has too many elements (more than 2^50)`);
+  return size;
+}
+
+function dtypeOf(data: FloatArray): DType {
+  return data instanceof Float32Array ? 'float32' : 'float64';
+}
+
+/** A float tensor in host memory, row-major. */
+export class Tensor {
+  /** The elements, row-major. */
+  readonly data: FloatArray;
+  /** The dimensions. */
+  readonly shape: readonly number[];
+
+  /**
+   * @param data the elements, row-major (Float32Array or Float64Array; kept, not copied)
+   * @param shape the dimensions; their product must equal `data.length`
+   * @throws TypeError ERR_INVALID_ARG_TYPE, RangeError ERR_INVALID_SHAPE / ERR_SHAPE_MISMATCH
+   */
+  constructor(data: FloatArray, shape: readonly number[]) {
+    if (!(data instanceof Float32Array || data instanceof Float64Array)) {
+      throw typeError('ERR_INVALID_ARG_TYPE', 'data must be a Float32Array or Float64Array');
+    }
+    const size = shapeSize(shape);
+    if (size !== data.length) {
+      throw rangeError(
+        'ERR_SHAPE_MISMATCH',
+        `shape [${shape.join(', ')}] needs ${size} elements but data has ${data.length}`,
+      );
+    }
+    this.data = data;
+    this.shape = Object.freeze([...shape]);
+  }
+
+  /** A tensor of zeros. */
+  static zeros(shape: readonly number[], dtype: DType = 'float32'): Tensor {
+    const size = shapeSize(shape);
+    return new Tensor(dtype === 'float32' ? new Float32Array(size) : new Float64Array(size), shape);
+  }
+
+  /** 'float32' or 'float64'. */
+  get dtype(): DType {
+    return dtypeOf(this.data);
+  }
+
+  /** Number of elements. */
+  get size(): number {
+    return this.data.length;
+  }
+
+  /** Always `'cpu'`. */
+  get device(): 'cpu' {
+    return 'cpu';
+  }
+
+  /** The element at a full multi-index (row-major). */
+  get(...index: number[]): number {
+    if (index.length !== this.shape.length) {
+      throw rangeError('ERR_INVALID_SHAPE', `get needs ${this.shape.length} indices, got ${index.length}`);
+    }
+    let offset = 0;
+    index.forEach((i, d) => {
+      if (!Number.isInteger(i) || i < 0 || i >= this.shape[d]) {
+        throw rangeError('ERR_OUT_OF_RANGE', `index ${i} is out of range for dimension ${d} of size ${this.shape[d]}`);
+      }
+      offset = offset * this.shape[d] + i;
+    });
+    return this.data[offset];
+  }
+
+  /** A view with another shape of the same size (shares the data). */
+  reshape(shape: readonly number[]): Tensor {
+    return new Tensor(this.data, shape);
+  }
+
+  /** This tensor as nested arrays (for printing and tests). */
+  toArray(): unknown[] {
+    const build = (dim: number, offset: number): unknown[] => {
+      const out: unknown[] = [];
+      const stride = this.shape.slice(dim + 1).reduce((a, b) => a * b, 1);
+      for (let i = 0; i < this.shape[dim]; i++) {
+        out.push(dim === this.shape.length - 1 ? this.data[offset + i] : build(dim + 1, offset + i * stride));
+      }
+      return out;
+    };
+    return build(0, 0);
+  }
+
+  /** A copy in GPU memory. @throws Error ERR_NO_CUDA when no CUDA device is usable */
+  toDevice(): DeviceTensor {
+    return new DeviceTensor(native.DeviceBuffer.fromHost(this.data, this.shape));
+  }
+
+  /** This tensor (already on the host). */
+  toHost(): Tensor {
+    return this;
+  }
+}
+
+/** A float tensor in GPU memory. Free it with `dispose()`; a finalizer frees it too when it is collected. */
+export class DeviceTensor {
+  /** The native buffer (internal). */
+  readonly handle: NativeDeviceBuffer;
+  /** The dimensions. */
+  readonly shape: readonly number[];
+
+  /** @internal wraps a native buffer; make DeviceTensors with `tensor.toDevice()`. */
+  constructor(handle: NativeDeviceBuffer, shape?: readonly number[]) {
+    this.handle = handle;
+    const own = shape ?? handle.shape;
+    if (shapeSize(own) !== handle.shape.reduce((a, b) => a * b, 1)) {
+      throw rangeError('ERR_SHAPE_MISMATCH', `cannot view [${handle.shape.join(', ')}] as [${own.join(', ')}]`);
+    }
+    this.shape = Object.freeze([...own]);
+  }
+
+  /** A view with another shape of the same size (shares the device memory). */
+  reshape(shape: readonly number[]): DeviceTensor {
+    return new DeviceTensor(this.handle, shape);
+  }
+
+  /** 'float32' or 'float64'. */
+  get dtype(): DType {
+    return this.handle.dtype;
+  }
+
+  /** Number of elements. */
+  get size(): number {
+    return this.shape.reduce((a, b) => a * b, 1);
+  }
+
+  /** Always `'cuda'`. */
+  get device(): 'cuda' {
+    return 'cuda';
+  }
+
+  /** Whether dispose() was called. */
+  get disposed(): boolean {
+    return this.handle.disposed;
+  }
+
+  /** A copy in host memory. @throws TypeError ERR_TENSOR_DISPOSED */
+  toHost(): Tensor {
+    return new Tensor(this.handle.toHost(), this.shape);
+  }
+
+  /** This tensor (already on the device). */
+  toDevice(): DeviceTensor {
+    return this;
+  }
+
+  /** Frees the GPU memory now (idempotent). Pending async ops that use it keep it alive until they finish. */
+  dispose(): void {
+    this.handle.dispose();
+  }
+}
+
+/** A host or device tensor. */
+export type AnyTensor = Tensor | DeviceTensor;
+
+/** The tensor kind an op returns for an input of kind X: DeviceTensor for DeviceTensor, else Tensor. */
+export type Like<X extends AnyTensor> = X extends DeviceTensor ? DeviceTensor : Tensor;
+
+/** Same as `new Tensor(data, shape)`. */
+export function tensor(data: FloatArray, shape: readonly number[]): Tensor {
+  return new Tensor(data, shape);
+}
+
+/** Wraps a native float result with the given shape (host) or as returned (device). @internal */
+export function fromNative(result: NativeFloat, shape: readonly number[]): AnyTensor {
+  if (result instanceof Float32Array || result instanceof Float64Array) return new Tensor(result, shape);
+  return new DeviceTensor(result, shape);
+}
+
+/** Checks that `value` is a Tensor or DeviceTensor. @internal */
+export function requireTensor(value: unknown, name: string): AnyTensor {
+  if (value instanceof Tensor || value instanceof DeviceTensor) return value;
+  throw typeError('ERR_INVALID_ARG_TYPE', `${name} must be a Tensor or DeviceTensor`);
+}
