@@ -32,8 +32,23 @@ export function shapeSize(shape: readonly number[], name = 'shape'): number {
   return size;
 }
 
+/**
+ * Typed-array kind by its tag, not `instanceof`: arrays made by the addon or another realm (vm contexts,
+ * jest) fail `instanceof` against this realm's constructors.
+ */
+export function typedArrayKind(value: unknown): string | undefined {
+  if (!ArrayBuffer.isView(value)) return undefined;
+  return Object.prototype.toString.call(value).slice(8, -1);
+}
+
+/** Whether value is a Float32Array or Float64Array (of any realm). */
+export function isFloatArray(value: unknown): value is FloatArray {
+  const kind = typedArrayKind(value);
+  return kind === 'Float32Array' || kind === 'Float64Array';
+}
+
 function dtypeOf(data: FloatArray): DType {
-  return data instanceof Float32Array ? 'float32' : 'float64';
+  return typedArrayKind(data) === 'Float32Array' ? 'float32' : 'float64';
 }
 
 /** A float tensor in host memory, row-major. */
@@ -49,7 +64,7 @@ export class Tensor {
    * @throws TypeError ERR_INVALID_ARG_TYPE, RangeError ERR_INVALID_SHAPE / ERR_SHAPE_MISMATCH
    */
   constructor(data: FloatArray, shape: readonly number[]) {
-    if (!(data instanceof Float32Array || data instanceof Float64Array)) {
+    if (!isFloatArray(data)) {
       throw typeError('ERR_INVALID_ARG_TYPE', 'data must be a Float32Array or Float64Array');
     }
     const size = shapeSize(shape);
@@ -199,7 +214,7 @@ export function tensor(data: FloatArray, shape: readonly number[]): Tensor {
 
 /** Wraps a native float result with the given shape (host) or as returned (device). @internal */
 export function fromNative(result: NativeFloat, shape: readonly number[]): AnyTensor {
-  if (result instanceof Float32Array || result instanceof Float64Array) return new Tensor(result, shape);
+  if (isFloatArray(result)) return new Tensor(result, shape);
   return new DeviceTensor(result, shape);
 }
 

@@ -5,7 +5,7 @@
  */
 import { rangeError } from '../errors';
 import * as ops from '../ops/categorical';
-import { AnyTensor, Device, DeviceTensor, Like, requireTensor } from '../tensor';
+import { AnyTensor, Device, DeviceTensor, Like, requireTensor, typedArrayKind } from '../tensor';
 
 /** Options of a Categorical. */
 export interface CategoricalOptions {
@@ -137,7 +137,7 @@ export class Categorical<X extends AnyTensor = AnyTensor> {
    * indices (Int32Array of B·S entries, row-major `[S, B]`). Returns `[B]` for one structure per row, else `[S, B]`.
    */
   logProb(z: AnyTensor | Int32Array): Like<X> {
-    const index = z instanceof Int32Array ? z : this.decodeOneHot(z);
+    const index = typedArrayKind(z) === 'Int32Array' ? (z as Int32Array) : this.decodeOneHot(z as AnyTensor);
     const result = ops.logProb(this.scores, index) as AnyTensor;
     return (index.length === this.batch ? result.reshape([this.batch]) : result) as Like<X>;
   }
