@@ -52,3 +52,11 @@ export type { CategoricalOptions, SampleOptions, PerturbOptions, SparseMapResult
 export function backendInfo(): BackendInfo {
   return native.backendInfo();
 }
+
+/**
+ * Waits until all queued GPU work has finished, raising the first asynchronous CUDA error if any (ops on
+ * DeviceTensors return before their kernels finish). A no-op without CUDA.
+ */
+export function synchronize(): void {
+  native.synchronize();
+}

@@ -56,6 +56,7 @@ export interface BackendInfo {
 
 export interface NativeAddon {
   backendInfo(): BackendInfo;
+  synchronize(): void;
   DeviceBuffer: { fromHost(data: FloatArray, shape: readonly number[]): NativeDeviceBuffer };
   logsumexp<A extends boolean>(scores: NativeTensorArg, async: A): MaybeAsync<NativeFloat, A>;
   logsumexpBackward<A extends boolean>(scores: NativeTensorArg, grad: NativeTensorArg, async: A): MaybeAsync<NativeFloat, A>;

@@ -46,10 +46,20 @@ Napi::Value backend_info(const Napi::CallbackInfo& info) {
   return result;
 }
 
+Napi::Value synchronize(const Napi::CallbackInfo& info) {
+  return guarded(info.Env(), [&]() -> Napi::Value {
+#if LS_WITH_CUDA
+    if (cuda::status().available) cuda::synchronize();
+#endif
+    return info.Env().Undefined();
+  });
+}
+
 }  // namespace
 
 Napi::Object init(Napi::Env env, Napi::Object exports) {
   exports.Set("backendInfo", Napi::Function::New(env, backend_info, "backendInfo"));
+  exports.Set("synchronize", Napi::Function::New(env, synchronize, "synchronize"));
   exports.Set("DeviceBuffer", DeviceBuffer::define(env));
   register_categorical_ops(env, exports);
   return exports;
