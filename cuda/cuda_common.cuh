@@ -89,6 +89,17 @@ struct MaxOp {
   __device__ V operator()(V a, V b) const { return a > b ? a : b; }
 };
 
+/// (value, index) reduction to the larger value, the smaller index on ties; index -1 means "none yet".
+struct ArgmaxOp {
+  template <typename V>
+  __device__ Pair<V, long long> operator()(Pair<V, long long> a, Pair<V, long long> b) const {
+    if (a.second < 0) return b;
+    if (b.second < 0) return a;
+    if (a.first > b.first || (a.first == b.first && a.second < b.second)) return a;
+    return b;
+  }
+};
+
 /// Blocks for `rows` rows at GROUP threads per row.
 template <int GROUP>
 inline unsigned blocks_for(int64_t rows) {

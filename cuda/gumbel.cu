@@ -19,16 +19,6 @@ __global__ void gumbel_kernel(T* out, int64_t count, uint64_t seed, uint64_t str
   }
 }
 
-/// (value, index): larger value wins, smaller index on ties; index -1 is "none yet".
-struct BestOp {
-  __device__ Pair<double, long long> operator()(Pair<double, long long> a, Pair<double, long long> b) const {
-    if (a.second < 0) return b;
-    if (b.second < 0) return a;
-    if (a.first > b.first || (a.first == b.first && a.second < b.second)) return a;
-    return b;
-  }
-};
-
 template <int GROUP, typename T>
 __global__ void gumbel_max_kernel(const T* scores, int32_t* index, int64_t rows, int64_t sample_rows, int64_t cols,
                                   uint64_t seed, double noise_scale) {
@@ -40,9 +30,9 @@ __global__ void gumbel_max_kernel(const T* scores, int32_t* index, int64_t rows,
   for (int64_t k = group.lane; k < cols; k += GROUP) {
     if (x[k] == -INFINITY) continue;
     const double value = static_cast<double>(x[k]) + noise_scale * philox_gumbel(seed, 0, first + k);
-    best = BestOp()(best, Pair<double, long long>{value, k});
+    best = ArgmaxOp()(best, Pair<double, long long>{value, k});
   }
-  best = group.reduce(best, BestOp());
+  best = group.reduce(best, ArgmaxOp());
   if (group.lane == 0) index[group.row] = static_cast<int32_t>(best.second);
 }
 
@@ -91,13 +81,8 @@ void gumbel_softmax(const T* scores, T* probs, RowShape shape, double temperatur
                  seed);
 }
 
-#define LS_INSTANTIATE(T)                                                                \
-  template void gumbel<T>(T*, int64_t, uint64_t, uint64_t);                              \
-  template void gumbel_max<T>(const T*, int32_t*, RowShape, int64_t, uint64_t, double);  \
-  template void gumbel_softmax<T>(const T*, T*, RowShape, double, uint64_t);
-LS_INSTANTIATE(float)
-LS_INSTANTIATE(double)
-#undef LS_INSTANTIATE
+LS_INSTANTIATE_GUMBEL_FAMILY(float)
+LS_INSTANTIATE_GUMBEL_FAMILY(double)
 
 }  // namespace cuda
 }  // namespace ls

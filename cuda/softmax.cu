@@ -112,17 +112,6 @@ __global__ void log_prob_kernel(const T* scores, const int32_t* index, T* out, i
   for (int64_t s = group.lane; s < samples; s += GROUP) out[s * rows + group.row] = x[index[s * rows + group.row]] - log_z;
 }
 
-/// (value, index) with the larger value, the smaller index on ties.
-struct ArgmaxOp {
-  template <typename T>
-  __device__ Pair<T, long long> operator()(Pair<T, long long> a, Pair<T, long long> b) const {
-    if (a.second < 0) return b;
-    if (b.second < 0) return a;
-    if (a.first > b.first || (a.first == b.first && a.second < b.second)) return a;
-    return b;
-  }
-};
-
 template <int GROUP, typename T>
 __global__ void argmax_kernel(const T* scores, int32_t* index, int64_t rows, int64_t cols) {
   const RowGroup<GROUP> group;
@@ -221,19 +210,8 @@ void one_hot(const int32_t* index, T* out, int64_t count, int64_t cols) {
   check_launch("one_hot_kernel");
 }
 
-#define LS_INSTANTIATE(T)                                                                \
-  template int64_t find_invalid_scores<T>(const T*, RowShape);                           \
-  template int64_t find_nonfinite<T>(const T*, int64_t);                                 \
-  template void logsumexp<T>(const T*, T*, RowShape);                                    \
-  template void logsumexp_backward<T>(const T*, const T*, T*, RowShape);                 \
-  template void softmax<T>(const T*, T*, RowShape);                                      \
-  template void entropy<T>(const T*, T*, RowShape);                                      \
-  template void log_prob<T>(const T*, const int32_t*, T*, RowShape, int64_t);            \
-  template void argmax<T>(const T*, int32_t*, RowShape);                                 \
-  template void one_hot<T>(const int32_t*, T*, int64_t, int64_t);
-LS_INSTANTIATE(float)
-LS_INSTANTIATE(double)
-#undef LS_INSTANTIATE
+LS_INSTANTIATE_SOFTMAX_FAMILY(float)
+LS_INSTANTIATE_SOFTMAX_FAMILY(double)
 
 }  // namespace cuda
 }  // namespace ls

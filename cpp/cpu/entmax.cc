@@ -151,14 +151,8 @@ void entmax_backward(const T* probs, const T* grad, T* out, RowShape shape, doub
   });
 }
 
-#define LS_INSTANTIATE(T)                                                            \
-  template void sparsemax<T>(const T*, T*, RowShape);                                \
-  template void entmax15<T>(const T*, T*, RowShape);                                 \
-  template void entmax_bisect<T>(const T*, T*, RowShape, double);                    \
-  template void entmax_backward<T>(const T*, const T*, T*, RowShape, double, double);
-LS_INSTANTIATE(float)
-LS_INSTANTIATE(double)
-#undef LS_INSTANTIATE
+LS_INSTANTIATE_ENTMAX_FAMILY(float)
+LS_INSTANTIATE_ENTMAX_FAMILY(double)
 
 }  // namespace cpu
 }  // namespace ls

@@ -61,13 +61,8 @@ void gumbel_softmax(const T* scores, T* probs, RowShape shape, double temperatur
   });
 }
 
-#define LS_INSTANTIATE(T)                                                                \
-  template void gumbel<T>(T*, int64_t, uint64_t, uint64_t);                              \
-  template void gumbel_max<T>(const T*, int32_t*, RowShape, int64_t, uint64_t, double);  \
-  template void gumbel_softmax<T>(const T*, T*, RowShape, double, uint64_t);
-LS_INSTANTIATE(float)
-LS_INSTANTIATE(double)
-#undef LS_INSTANTIATE
+LS_INSTANTIATE_GUMBEL_FAMILY(float)
+LS_INSTANTIATE_GUMBEL_FAMILY(double)
 
 }  // namespace cpu
 }  // namespace ls

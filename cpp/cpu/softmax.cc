@@ -132,19 +132,8 @@ void one_hot(const int32_t* index, T* out, int64_t count, int64_t cols) {
   });
 }
 
-#define LS_INSTANTIATE(T)                                                                \
-  template int64_t find_invalid_scores<T>(const T*, RowShape);                           \
-  template int64_t find_nonfinite<T>(const T*, int64_t);                                 \
-  template void logsumexp<T>(const T*, T*, RowShape);                                    \
-  template void logsumexp_backward<T>(const T*, const T*, T*, RowShape);                 \
-  template void softmax<T>(const T*, T*, RowShape);                                      \
-  template void entropy<T>(const T*, T*, RowShape);                                      \
-  template void log_prob<T>(const T*, const int32_t*, T*, RowShape, int64_t);            \
-  template void argmax<T>(const T*, int32_t*, RowShape);                                 \
-  template void one_hot<T>(const int32_t*, T*, int64_t, int64_t);
-LS_INSTANTIATE(float)
-LS_INSTANTIATE(double)
-#undef LS_INSTANTIATE
+LS_INSTANTIATE_SOFTMAX_FAMILY(float)
+LS_INSTANTIATE_SOFTMAX_FAMILY(double)
 
 }  // namespace cpu
 }  // namespace ls

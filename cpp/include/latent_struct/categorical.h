@@ -59,6 +59,28 @@
   template <typename T>                                                                                      \
   void gumbel_softmax(const T* scores, T* probs, RowShape shape, double temperature, uint64_t seed);
 
+// Explicit instantiations for float and double, one macro per implementation file, shared by both backends
+// (use inside namespace ls::cpu or ls::cuda).
+#define LS_INSTANTIATE_SOFTMAX_FAMILY(T)                                                 \
+  template int64_t find_invalid_scores<T>(const T*, RowShape);                           \
+  template int64_t find_nonfinite<T>(const T*, int64_t);                                 \
+  template void logsumexp<T>(const T*, T*, RowShape);                                    \
+  template void logsumexp_backward<T>(const T*, const T*, T*, RowShape);                 \
+  template void softmax<T>(const T*, T*, RowShape);                                      \
+  template void entropy<T>(const T*, T*, RowShape);                                      \
+  template void log_prob<T>(const T*, const int32_t*, T*, RowShape, int64_t);            \
+  template void argmax<T>(const T*, int32_t*, RowShape);                                 \
+  template void one_hot<T>(const int32_t*, T*, int64_t, int64_t);
+#define LS_INSTANTIATE_ENTMAX_FAMILY(T)                                              \
+  template void sparsemax<T>(const T*, T*, RowShape);                                \
+  template void entmax15<T>(const T*, T*, RowShape);                                 \
+  template void entmax_bisect<T>(const T*, T*, RowShape, double);                    \
+  template void entmax_backward<T>(const T*, const T*, T*, RowShape, double, double);
+#define LS_INSTANTIATE_GUMBEL_FAMILY(T)                                                  \
+  template void gumbel<T>(T*, int64_t, uint64_t, uint64_t);                              \
+  template void gumbel_max<T>(const T*, int32_t*, RowShape, int64_t, uint64_t, double);  \
+  template void gumbel_softmax<T>(const T*, T*, RowShape, double, uint64_t);
+
 namespace ls {
 namespace cpu {
 LS_DECLARE_CATEGORICAL_KERNELS
