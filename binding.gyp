@@ -5,10 +5,13 @@
       "sources": [
         "cpp/binding/addon.cc",
         "cpp/binding/categorical_ops.cc",
+        "cpp/binding/checks.cc",
         "cpp/binding/errors.cc",
+        "cpp/binding/linear_chain_ops.cc",
         "cpp/binding/tensor.cc",
         "cpp/cpu/entmax.cc",
         "cpp/cpu/gumbel.cc",
+        "cpp/cpu/linear_chain.cc",
         "cpp/cpu/parallel.cc",
         "cpp/cpu/softmax.cc"
       ],

@@ -3,7 +3,8 @@
  * copies included, and device-resident), reporting the median of repeated runs, throughput and the
  * fraction of a memory-bandwidth ceiling. Usage:
  *
- *   npm run bench -- [--sizes 32x1000,1024x128] [--reps 15] [--ops softmax,sparsemax] [--json out.json]
+ *   npm run bench -- [--suite categorical,chain] [--sizes 32x1000,1024x128] [--chain-sizes 32x25x20]
+ *                    [--reps 15] [--ops softmax,sparsemax] [--dtypes float32,float64] [--json out.json]
  *                    [--cpu-gbs 20] [--gpu-gbs 3000]
  *
  * Bytes moved per op = inputs read once + outputs written once (the roofline minimum, DESIGN/KERNELS.md).
@@ -23,8 +24,9 @@ import {
   softmax,
   softmaxBackward,
   sparsemax,
-  synchronize,
 } from '../lib';
+import { Row, SuiteOptions, argument, release, time } from './harness';
+import { chainSuite } from './linear_chain';
 
 interface Op {
   name: string;
@@ -45,93 +47,60 @@ const OPS: Op[] = [
   { name: 'gumbelMax(S=1)', traffic: (B, K) => 2 * B * K, run: (x) => gumbelMax(x, { seed: 1 }) },
 ];
 
-function argument(name: string, fallback: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && i + 1 < process.argv.length ? process.argv[i + 1] : fallback;
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-}
-
-function release(result: unknown): void {
-  if (result && typeof result === 'object') {
-    if ('dispose' in result && typeof (result as { dispose: unknown }).dispose === 'function') (result as { dispose(): void }).dispose();
-    else Object.values(result).forEach(release);
-  }
-}
-
-function time(reps: number, body: () => unknown, sync: boolean): number {
-  release(body()); // warm-up
-  if (sync) synchronize();
-  const samples: number[] = [];
-  for (let r = 0; r < reps; r++) {
-    const start = process.hrtime.bigint();
-    const result = body();
-    if (sync) synchronize();
-    samples.push(Number(process.hrtime.bigint() - start) / 1e6);
-    release(result);
-  }
-  return median(samples);
-}
-
-interface Row {
-  op: string;
-  backend: string;
-  B: number;
-  K: number;
-  dtype: string;
-  medianMs: number;
-  gbPerS: number;
-  rowsPerS: number;
-  rooflineFraction: number;
-}
-
-function main(): void {
+/** The categorical ops over [B, K] rows. */
+function categoricalSuite(options: SuiteOptions): Row[] {
   const sizes = argument('sizes', '32x1000,1024x128,128x32768,8x100000')
     .split(',')
     .map((s) => s.split('x').map(Number) as [number, number]);
-  const reps = Number(argument('reps', '15'));
   const wanted = argument('ops', OPS.map((o) => o.name).join(',')).split(',');
-  const dtypes = argument('dtypes', 'float32').split(',');
-  const cpuCeiling = Number(argument('cpu-gbs', '20'));
-  const gpuCeiling = Number(argument('gpu-gbs', '3000'));
-  const info = backendInfo();
-  const gpu = info.cuda.available;
-  console.log(`# latent-struct bench — CPU threads ${info.cpu.threads}; CUDA: ${gpu ? `${info.cuda.device?.name} (cc ${info.cuda.device?.computeCapability})` : info.cuda.reason}`);
-  console.log(`# median of ${reps} runs; GB/s counts inputs read once + outputs written once; ceilings CPU ${cpuCeiling} GB/s, GPU ${gpuCeiling} GB/s`);
   const rows: Row[] = [];
-  for (const dtype of dtypes) {
+  for (const dtype of options.dtypes) {
     for (const [B, K] of sizes) {
       const size = B * K;
       const data = dtype === 'float64' ? new Float64Array(size) : new Float32Array(size);
       for (let i = 0; i < size; i++) data[i] = Math.sin(i * 12.9898) * 3;
       const host = new Tensor(data, [B, K]);
-      const device = gpu ? host.toDevice() : undefined;
+      const device = options.gpu ? host.toDevice() : undefined;
       for (const op of OPS.filter((o) => wanted.includes(o.name))) {
         const bytes = op.traffic(B, K) * (dtype === 'float64' ? 8 : 4);
         const record = (backend: string, ms: number, ceiling: number) => {
           const gbPerS = bytes / (ms * 1e6);
-          rows.push({ op: op.name, backend, B, K, dtype, medianMs: ms, gbPerS, rowsPerS: B / (ms / 1e3), rooflineFraction: gbPerS / ceiling });
+          rows.push({ suite: 'categorical', op: op.name, backend, size: `${B} × ${K}`, dtype, medianMs: ms, gbPerS, itemsPerS: B / (ms / 1e3), rooflineFraction: gbPerS / ceiling });
         };
-        record('cpu', time(reps, () => op.run(host), false), cpuCeiling);
+        record('cpu', time(options.reps, () => op.run(host), false), options.cpuCeiling);
         if (device) {
-          record('cuda (device-resident)', time(reps, () => op.run(device), true), gpuCeiling);
-          record('cuda (host arrays)', time(reps, () => release(op.run(host.toDevice())), true), gpuCeiling);
+          record('cuda (device-resident)', time(options.reps, () => op.run(device), true), options.gpuCeiling);
+          record('cuda (host arrays)', time(options.reps, () => release(op.run(host.toDevice())), true), options.gpuCeiling);
         }
       }
       device?.dispose();
     }
   }
-  console.log('\n| op | backend | B × K | dtype | median ms | GB/s | rows/s | roofline |');
-  console.log('| --- | --- | --- | --- | ---: | ---: | ---: | ---: |');
+  return rows;
+}
+
+function main(): void {
+  const info = backendInfo();
+  const options: SuiteOptions = {
+    reps: Number(argument('reps', '15')),
+    dtypes: argument('dtypes', 'float32').split(','),
+    cpuCeiling: Number(argument('cpu-gbs', '20')),
+    gpuCeiling: Number(argument('gpu-gbs', '3000')),
+    gpu: info.cuda.available,
+  };
+  const suites = argument('suite', 'categorical,chain').split(',');
+  console.log(`# latent-struct bench — CPU threads ${info.cpu.threads}; CUDA: ${options.gpu ? `${info.cuda.device?.name} (cc ${info.cuda.device?.computeCapability})` : info.cuda.reason}`);
+  console.log(`# median of ${options.reps} runs; GB/s counts inputs read once + outputs written once; ceilings CPU ${options.cpuCeiling} GB/s, GPU ${options.gpuCeiling} GB/s`);
+  const rows: Row[] = [];
+  if (suites.includes('categorical')) rows.push(...categoricalSuite(options));
+  if (suites.includes('chain')) rows.push(...chainSuite(options));
+  console.log('\n| suite | op | backend | size | dtype | median ms | GB/s | items/s | roofline |');
+  console.log('| --- | --- | --- | --- | --- | ---: | ---: | ---: | ---: |');
   for (const r of rows) {
-    console.log(`| ${r.op} | ${r.backend} | ${r.B} × ${r.K} | ${r.dtype} | ${r.medianMs.toFixed(3)} | ${r.gbPerS.toFixed(2)} | ${r.rowsPerS.toExponential(2)} | ${(100 * r.rooflineFraction).toFixed(1)}% |`);
+    console.log(`| ${r.suite} | ${r.op} | ${r.backend} | ${r.size} | ${r.dtype} | ${r.medianMs.toFixed(3)} | ${r.gbPerS.toFixed(2)} | ${r.itemsPerS.toExponential(2)} | ${(100 * r.rooflineFraction).toFixed(1)}% |`);
   }
   const json = argument('json', '');
-  if (json) fs.writeFileSync(json, JSON.stringify({ info, reps, rows }, null, 2));
+  if (json) fs.writeFileSync(json, JSON.stringify({ info, reps: options.reps, rows }, null, 2));
 }
 
 main();

@@ -60,9 +60,10 @@ __global__ void find_invalid_kernel(const T* scores, int64_t rows, int64_t cols,
 }
 
 template <typename T>
-__global__ void find_nonfinite_kernel(const T* values, int64_t count, unsigned long long* first_bad) {
+__global__ void find_nonfinite_kernel(const T* values, int64_t count, bool allow_negative_infinity,
+                                      unsigned long long* first_bad) {
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < count; i += int64_t(gridDim.x) * blockDim.x) {
-    if (!isfinite(values[i])) atomicMin(first_bad, static_cast<unsigned long long>(i));
+    if (!isfinite(values[i]) && !(allow_negative_infinity && values[i] < 0)) atomicMin(first_bad, static_cast<unsigned long long>(i));
   }
 }
 
@@ -164,10 +165,11 @@ int64_t find_invalid_scores(const T* scores, RowShape shape) {
 }
 
 template <typename T>
-int64_t find_nonfinite(const T* values, int64_t count) {
+int64_t find_nonfinite(const T* values, int64_t count, bool allow_negative_infinity) {
   return first_flagged([&](unsigned long long* first_bad) {
     if (count <= 0) return;
-    find_nonfinite_kernel<<<elementwise_blocks(count), kBlockThreads, 0, stream()>>>(values, count, first_bad);
+    find_nonfinite_kernel<<<elementwise_blocks(count), kBlockThreads, 0, stream()>>>(values, count, allow_negative_infinity,
+                                                                                       first_bad);
     check_launch("find_nonfinite_kernel");
   });
 }

@@ -44,6 +44,17 @@ export {
 export type { IndexResult, GumbelOptions, GumbelMaxOptions, GumbelSoftmaxOptions } from './ops/categorical';
 export { Categorical } from './structures/categorical';
 export type { CategoricalOptions, SampleOptions, PerturbOptions, SparseMapResult } from './structures/categorical';
+export { LinearChainCRF } from './structures/linear_chain';
+export type {
+  ChainArgmax,
+  ChainDecoded,
+  ChainParts,
+  ChainPotentials,
+  FactoredParts,
+  FactoredPotentials,
+  LinearChainOptions,
+  TensorOf,
+} from './structures/linear_chain';
 
 /**
  * Which backends this process can use: the CPU always; CUDA when the addon was built with it and a device

@@ -54,6 +54,23 @@ export interface BackendInfo {
   cuda: CudaInfo;
 }
 
+/** Potentials of a batch of linear chains as the addon takes them. */
+export type NativeChainPotentials =
+  | { edges: NativeTensorArg }
+  | { unary: NativeTensorArg; transition: NativeTensorArg };
+/** Tensors over the parts of linear chains (which ones depends on the form and the op). */
+export interface NativeChainParts {
+  edges?: NativeFloat;
+  unary?: NativeFloat;
+  transition?: NativeFloat;
+}
+/** Gradients over the parts of linear chains, laid out like NativeChainParts. */
+export interface NativeChainGrad {
+  edges?: NativeTensorArg;
+  unary?: NativeTensorArg;
+  transition?: NativeTensorArg;
+}
+
 export interface NativeAddon {
   backendInfo(): BackendInfo;
   synchronize(): void;
@@ -96,6 +113,46 @@ export interface NativeAddon {
     async: A,
   ): MaybeAsync<NativeFloat, A>;
   philox4x32(counter: Uint32Array, key: number | bigint): Uint32Array;
+  chainLogPartition<A extends boolean>(
+    potentials: NativeChainPotentials,
+    lengths: Int32Array | null,
+    async: A,
+  ): MaybeAsync<NativeFloat, A>;
+  chainMarginals<A extends boolean>(
+    potentials: NativeChainPotentials,
+    lengths: Int32Array | null,
+    withEdges: boolean,
+    async: A,
+  ): MaybeAsync<NativeChainParts & { logPartition: NativeFloat }, A>;
+  chainMarginalsBackward<A extends boolean>(
+    potentials: NativeChainPotentials,
+    lengths: Int32Array | null,
+    grad: NativeChainGrad,
+    async: A,
+  ): MaybeAsync<NativeChainParts, A>;
+  chainEntropy<A extends boolean>(
+    potentials: NativeChainPotentials,
+    lengths: Int32Array | null,
+    async: A,
+  ): MaybeAsync<NativeFloat, A>;
+  chainArgmax<A extends boolean>(
+    potentials: NativeChainPotentials,
+    lengths: Int32Array | null,
+    async: A,
+  ): MaybeAsync<NativeChainParts & { labels: Int32Array; score: NativeFloat }, A>;
+  chainSample<A extends boolean>(
+    potentials: NativeChainPotentials,
+    lengths: Int32Array | null,
+    samples: number,
+    seed: number | bigint,
+    async: A,
+  ): MaybeAsync<NativeChainParts & { labels: Int32Array }, A>;
+  chainLogProb<A extends boolean>(
+    potentials: NativeChainPotentials,
+    lengths: Int32Array | null,
+    labels: Int32Array,
+    async: A,
+  ): MaybeAsync<NativeFloat, A>;
 }
 
 /** The package root: the nearest folder above this file with a package.json (lib/ or dist/lib/). */

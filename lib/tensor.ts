@@ -4,7 +4,7 @@
  * on CUDA and return DeviceTensors, so chained ops stay on the device.
  */
 import { rangeError, typeError } from './errors';
-import { FloatArray, NativeDeviceBuffer, NativeFloat, native } from './native';
+import { FloatArray, NativeDeviceBuffer, NativeFloat, NativeTensorArg, native } from './native';
 
 /** Element type of a float tensor. */
 export type DType = 'float32' | 'float64';
@@ -216,6 +216,11 @@ export function tensor(data: FloatArray, shape: readonly number[]): Tensor {
 export function fromNative(result: NativeFloat, shape: readonly number[]): AnyTensor {
   if (isFloatArray(result)) return new Tensor(result, shape);
   return new DeviceTensor(result, shape);
+}
+
+/** The addon's view of a tensor. @internal */
+export function toNative(t: AnyTensor): NativeTensorArg {
+  return t instanceof DeviceTensor ? { handle: t.handle, shape: t.shape } : { data: t.data, shape: t.shape };
 }
 
 /** Checks that `value` is a Tensor or DeviceTensor. @internal */

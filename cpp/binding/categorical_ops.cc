@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "checks.h"
 #include "dispatch.h"
 #include "job.h"
 #include "latent_struct/categorical.h"
@@ -16,71 +17,6 @@
 namespace ls {
 namespace binding {
 namespace {
-
-/// The value of element `index` of a tensor, read back from wherever it lives (for error messages).
-double element_at(const TensorArg& arg, int64_t index) {
-  double value = 0;
-  for_dtype(arg.dtype, [&](auto tag) {
-    using T = decltype(tag);
-    T element{};
-    if (arg.on_device) {
-#if LS_WITH_CUDA
-      cuda::copy_to_host(&element, static_cast<const T*>(arg.data) + index, sizeof(T));
-#endif
-    } else {
-      element = static_cast<const T*>(arg.data)[index];
-    }
-    value = static_cast<double>(element);
-  });
-  return value;
-}
-
-std::string position(const TensorArg& arg, int64_t index) {
-  std::string text;
-  for (size_t d = arg.shape.size(); d-- > 0;) {
-    text = "[" + std::to_string(index % arg.shape[d]) + "]" + text;
-    index /= arg.shape[d];
-  }
-  return arg.name + text;
-}
-
-/// Scores may hold -inf (masked entries) but not NaN or +inf, and every row needs a finite entry.
-void check_scores(const TensorArg& scores) {
-  int64_t bad = -1;
-  for_dtype(scores.dtype, [&](auto tag) {
-    using T = decltype(tag);
-    bad = LS_CALL(scores.on_device, find_invalid_scores<T>, static_cast<const T*>(scores.data), scores.rows());
-  });
-  if (bad < 0) return;
-  const double value = element_at(scores, bad);
-  if (value == value && value != HUGE_VAL) {
-    range_error("ERR_INVALID_SCORES", "row " + std::to_string(bad / scores.shape[1]) + " of " + scores.name +
-                                          " has no finite entry (every entry is -Infinity)");
-  }
-  range_error("ERR_INVALID_SCORES", position(scores, bad) + " is " + (value == value ? "Infinity" : "NaN") +
-                                        " (scores must be finite or -Infinity)");
-}
-
-/// Gradients and probabilities must be finite.
-void check_finite(const TensorArg& values) {
-  int64_t bad = -1;
-  for_dtype(values.dtype, [&](auto tag) {
-    using T = decltype(tag);
-    bad = LS_CALL(values.on_device, find_nonfinite<T>, static_cast<const T*>(values.data), values.count);
-  });
-  if (bad >= 0) {
-    range_error("ERR_NOT_FINITE", position(values, bad) + " is " + std::to_string(element_at(values, bad)) + " (must be finite)");
-  }
-}
-
-template <typename T>
-const T* in(const TensorArg& arg) {
-  return static_cast<const T*>(arg.data);
-}
-template <typename T>
-T* out(const Output& output) {
-  return static_cast<T*>(output.data);
-}
 
 /// A job that maps scores [B, K] to an output of `out_shape` with kernel(T(), scores, output).
 template <typename Kernel>

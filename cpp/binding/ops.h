@@ -6,6 +6,7 @@ namespace ls {
 namespace binding {
 
 void register_categorical_ops(Napi::Env env, Napi::Object exports);
+void register_linear_chain_ops(Napi::Env env, Napi::Object exports);
 
 }  // namespace binding
 }  // namespace ls

@@ -49,9 +49,9 @@ int64_t find_invalid_scores(const T* scores, RowShape shape) {
 }
 
 template <typename T>
-int64_t find_nonfinite(const T* values, int64_t count) {
+int64_t find_nonfinite(const T* values, int64_t count, bool allow_negative_infinity) {
   for (int64_t i = 0; i < count; ++i) {
-    if (!std::isfinite(values[i])) return i;
+    if (!std::isfinite(values[i]) && !(allow_negative_infinity && values[i] < 0)) return i;
   }
   return -1;
 }

@@ -9,7 +9,7 @@
  */
 import { rangeError, typeError } from '../errors';
 import { NativeFloat, NativeIndexResult, NativeTensorArg, native } from '../native';
-import { AnyTensor, DType, DeviceTensor, Like, Tensor, fromNative, requireTensor, shapeSize } from '../tensor';
+import { AnyTensor, DType, DeviceTensor, Like, Tensor, fromNative, requireTensor, shapeSize, toNative } from '../tensor';
 import { OpOptions, placed, placedAsync } from './placement';
 
 /** Indices and their one-hot encoding. */
@@ -22,9 +22,6 @@ export interface IndexResult<X extends AnyTensor = AnyTensor> {
 
 type Seed = number | bigint;
 
-function asNative(t: AnyTensor): NativeTensorArg {
-  return t instanceof DeviceTensor ? { handle: t.handle, shape: t.shape } : { data: t.data, shape: t.shape };
-}
 
 /** A float op: checks and places inputs, calls native, wraps the result with `shape(inputs)`. */
 function floatOp<X extends AnyTensor>(
@@ -36,7 +33,7 @@ function floatOp<X extends AnyTensor>(
 ): Like<X> {
   const tensors = inputs.map((t, i) => requireTensor(t, names[i]));
   return placed(tensors, names, options?.device, (moved) =>
-    fromNative(call(moved.map(asNative)), shape(moved[0])),
+    fromNative(call(moved.map(toNative)), shape(moved[0])),
   ) as Like<X>;
 }
 
@@ -49,7 +46,7 @@ async function floatOpAsync<X extends AnyTensor>(
 ): Promise<Like<X>> {
   const tensors = inputs.map((t, i) => requireTensor(t, names[i]));
   return placedAsync(tensors, names, options?.device, async (moved) =>
-    fromNative(await call(moved.map(asNative)), shape(moved[0])),
+    fromNative(await call(moved.map(toNative)), shape(moved[0])),
   ) as Promise<Like<X>>;
 }
 
@@ -206,14 +203,14 @@ function entmaxBackwardOpAsync<X extends AnyTensor>(
 export function argmax<X extends AnyTensor>(scores: X, options?: OpOptions): IndexResult<X> {
   const x = requireTensor(scores, 'scores');
   return placed([x], ['scores'], options?.device, ([m]) =>
-    wrapIndex(native.argmax(asNative(m), false), [...m.shape]),
+    wrapIndex(native.argmax(toNative(m), false), [...m.shape]),
   ) as IndexResult<X>;
 }
 /** Async {@link argmax}. */
 export function argmaxAsync<X extends AnyTensor>(scores: X, options?: OpOptions): Promise<IndexResult<X>> {
   const x = requireTensor(scores, 'scores');
   return placedAsync([x], ['scores'], options?.device, async ([m]) =>
-    wrapIndex(await native.argmax(asNative(m), true), [...m.shape]),
+    wrapIndex(await native.argmax(toNative(m), true), [...m.shape]),
   ) as Promise<IndexResult<X>>;
 }
 
@@ -258,7 +255,7 @@ export function gumbelMax<X extends AnyTensor>(scores: X, options: GumbelMaxOpti
   const x = requireTensor(scores, 'scores');
   const samples = options.samples ?? 1;
   return placed([x], ['scores'], options.device, ([m]) =>
-    wrapIndex(native.gumbelMax(asNative(m), samples, options.seed, options.temperature ?? 1, false), [
+    wrapIndex(native.gumbelMax(toNative(m), samples, options.seed, options.temperature ?? 1, false), [
       samples,
       ...m.shape,
     ]),
@@ -269,7 +266,7 @@ export function gumbelMaxAsync<X extends AnyTensor>(scores: X, options: GumbelMa
   const x = requireTensor(scores, 'scores');
   const samples = options.samples ?? 1;
   return placedAsync([x], ['scores'], options.device, async ([m]) =>
-    wrapIndex(await native.gumbelMax(asNative(m), samples, options.seed, options.temperature ?? 1, true), [
+    wrapIndex(await native.gumbelMax(toNative(m), samples, options.seed, options.temperature ?? 1, true), [
       samples,
       ...m.shape,
     ]),

@@ -11,9 +11,10 @@
   /* score; -1 when every row is valid. */                                                                   \
   template <typename T>                                                                                      \
   int64_t find_invalid_scores(const T* scores, RowShape shape);                                              \
-  /* Index of the first NaN or infinite value, -1 when all are finite (gradients, probabilities). */         \
+  /* Index of the first NaN or infinite value, -1 when all are finite (gradients, probabilities); with     \
+     allow_negative_infinity, -inf is accepted (potentials of structures, where it masks parts). */          \
   template <typename T>                                                                                      \
-  int64_t find_nonfinite(const T* values, int64_t count);                                                    \
+  int64_t find_nonfinite(const T* values, int64_t count, bool allow_negative_infinity);                      \
   /* logZ_b = log sum_k exp(x_bk), out [B]. */                                                               \
   template <typename T>                                                                                      \
   void logsumexp(const T* scores, T* log_partition, RowShape shape);                                         \
@@ -63,7 +64,7 @@
 // (use inside namespace ls::cpu or ls::cuda).
 #define LS_INSTANTIATE_SOFTMAX_FAMILY(T)                                                 \
   template int64_t find_invalid_scores<T>(const T*, RowShape);                           \
-  template int64_t find_nonfinite<T>(const T*, int64_t);                                 \
+  template int64_t find_nonfinite<T>(const T*, int64_t, bool);                           \
   template void logsumexp<T>(const T*, T*, RowShape);                                    \
   template void logsumexp_backward<T>(const T*, const T*, T*, RowShape);                 \
   template void softmax<T>(const T*, T*, RowShape);                                      \

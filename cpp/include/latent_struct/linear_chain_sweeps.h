@@ -1,0 +1,425 @@
+// The per-sequence sweeps of the linear-chain CRF, written once for both backends. Each takes a Group:
+// the threads that work on one sequence together (CPU: one thread; CUDA: a warp or a block), with
+// rank(), size() and sync(). A thread owns the labels c = rank, rank + size, ...; sync() makes every
+// thread's writes to the workspace visible to the group. The sweeps run in the same order on both
+// backends, so CPU and CUDA differ only by their exp/log.
+//
+// Notation (see linear_chain.h): alpha_n(c) = log sum over y_0..y_{n-1} of exp(score up to y_n = c),
+// beta_n(c) = log sum over y_{n+1}..y_{L-1} of exp(score after y_n = c), log Z = logsumexp_c alpha_{L-1}(c).
+#pragma once
+#include <math.h>
+
+#include <cstdint>
+
+#include "latent_struct/common.h"
+#include "latent_struct/linear_chain.h"
+#include "latent_struct/philox.h"
+
+namespace ls {
+namespace chain {
+
+template <typename T>
+LS_HOST_DEVICE inline T neg_inf() {
+  return -static_cast<T>(INFINITY);
+}
+LS_HOST_DEVICE inline float exp_of(float x) { return expf(x); }
+LS_HOST_DEVICE inline double exp_of(double x) { return exp(x); }
+LS_HOST_DEVICE inline float log_of(float x) { return logf(x); }
+LS_HOST_DEVICE inline double log_of(double x) { return log(x); }
+
+/// One sequence's potentials (or gradients laid out like them).
+template <typename T>
+struct Chain {
+  int64_t labels = 0;  // C
+  int64_t length = 0;  // L
+  const T* edges = nullptr;       // [N-1][C][C] as (n, next, prev)
+  const T* unary = nullptr;       // [N][C]
+  const T* transition = nullptr;  // [C][C] as (prev, next)
+
+  /// psi_n(i, j): label i at n, label j at n + 1.
+  LS_HOST_DEVICE T psi(int64_t n, int64_t i, int64_t j) const {
+    return edges ? edges[(n * labels + j) * labels + i] : transition[i * labels + j];
+  }
+  /// phi_n(c).
+  LS_HOST_DEVICE T phi(int64_t n, int64_t c) const { return unary ? unary[n * labels + c] : T(0); }
+};
+
+/// Sequence b of a batch.
+template <typename T>
+LS_HOST_DEVICE Chain<T> chain_at(const ChainPotentials<T>& p, const ChainShape& shape, int64_t b) {
+  const int64_t C = shape.labels, N = shape.length;
+  Chain<T> x;
+  x.labels = C;
+  x.length = p.lengths ? p.lengths[b] : N;
+  if (p.edges) x.edges = p.edges + b * (N - 1) * C * C;
+  if (p.unary) x.unary = p.unary + b * N * C;
+  if (p.transition) x.transition = p.transition + (p.shared_transition ? 0 : b * C * C);
+  return x;
+}
+
+/// Outputs of one sequence.
+template <typename T>
+LS_HOST_DEVICE ChainParts<T> parts_at(const ChainParts<T>& out, const ChainShape& shape, int64_t b) {
+  const int64_t C = shape.labels, N = shape.length;
+  ChainParts<T> x;
+  if (out.edges) x.edges = out.edges + b * (N - 1) * C * C;
+  if (out.unary) x.unary = out.unary + b * N * C;
+  if (out.transition) x.transition = out.transition + b * C * C;
+  return x;
+}
+
+/// Workspace of one sequence, in elements of T.
+LS_HOST_DEVICE inline int64_t workspace_size(const ChainShape& shape) {
+  return 2 * shape.length * shape.labels + 4 * shape.labels;
+}
+
+/// logsumexp of `count` values (-inf when all are -inf).
+template <typename T>
+LS_HOST_DEVICE T log_sum_exp(const T* values, int64_t count) {
+  T top = neg_inf<T>();
+  for (int64_t k = 0; k < count; ++k) top = values[k] > top ? values[k] : top;
+  if (top == neg_inf<T>()) return top;
+  T sum = 0;
+  for (int64_t k = 0; k < count; ++k) sum += exp_of(values[k] - top);
+  return top + log_of(sum);
+}
+
+/// The forward message into label j at n + 1: logsumexp_i alpha_n(i) + psi_n(i, j).
+template <typename T>
+LS_HOST_DEVICE T forward_message(const Chain<T>& x, const T* alpha_n, int64_t n, int64_t j) {
+  const int64_t C = x.labels;
+  T top = neg_inf<T>();
+  for (int64_t i = 0; i < C; ++i) {
+    const T v = alpha_n[i] + x.psi(n, i, j);
+    top = v > top ? v : top;
+  }
+  if (top == neg_inf<T>()) return top;
+  T sum = 0;
+  for (int64_t i = 0; i < C; ++i) sum += exp_of(alpha_n[i] + x.psi(n, i, j) - top);
+  return top + log_of(sum);
+}
+
+/// alpha [L][C]; returns log Z (the same value on every thread).
+template <typename T, typename Group>
+LS_HOST_DEVICE T forward(const Group& g, const Chain<T>& x, T* alpha) {
+  const int64_t C = x.labels;
+  for (int64_t c = g.rank(); c < C; c += g.size()) alpha[c] = x.phi(0, c);
+  g.sync();
+  for (int64_t n = 0; n + 1 < x.length; ++n) {
+    for (int64_t j = g.rank(); j < C; j += g.size()) {
+      alpha[(n + 1) * C + j] = x.phi(n + 1, j) + forward_message(x, alpha + n * C, n, j);
+    }
+    g.sync();
+  }
+  return log_sum_exp(alpha + (x.length - 1) * C, C);
+}
+
+/// A conditional expectation carried forward over the backward conditionals
+/// w_n(i | j) = P(y_n = i | y_{n+1} = j) = exp(alpha_n(i) + psi_n(i, j)) / sum_i' (same):
+///   kEntropy:  value_n(j) = H(y_0..y_{n-1} | y_n = j),
+///              value_{n+1}(j) = sum_i w (value_n(i) - log w)                      (entropy semiring);
+///   otherwise: value_n(j) = E[<g, parts up to y_n> | y_n = j],
+///              value_{n+1}(j) = g.phi_{n+1}(j) + sum_i w (value_n(i) + g.psi_n(i, j)) (expectation semiring).
+/// `value` is [L][C]; unreachable labels get 0 (they have probability 0).
+template <bool kEntropy, typename T, typename Group>
+LS_HOST_DEVICE void forward_expectation(const Group& g, const Chain<T>& x, const Chain<T>& grad, const T* alpha,
+                                        T* value) {
+  const int64_t C = x.labels;
+  for (int64_t c = g.rank(); c < C; c += g.size()) value[c] = kEntropy ? T(0) : grad.phi(0, c);
+  g.sync();
+  for (int64_t n = 0; n + 1 < x.length; ++n) {
+    const T* alpha_n = alpha + n * C;
+    const T* value_n = value + n * C;
+    for (int64_t j = g.rank(); j < C; j += g.size()) {
+      T top = neg_inf<T>();
+      for (int64_t i = 0; i < C; ++i) {
+        const T v = alpha_n[i] + x.psi(n, i, j);
+        top = v > top ? v : top;
+      }
+      T total = 0, weight = 0;
+      if (top != neg_inf<T>()) {
+        for (int64_t i = 0; i < C; ++i) {
+          const T log_w = alpha_n[i] + x.psi(n, i, j) - top;
+          if (log_w == neg_inf<T>()) continue;
+          const T w = exp_of(log_w);
+          weight += w;
+          total += w * (value_n[i] + (kEntropy ? -log_w : grad.psi(n, i, j)));
+        }
+      }
+      // With w normalized by `weight`: sum_i (w/W)(v_i - log(w/W)) = total/W + log W for the entropy.
+      T next = weight > 0 ? total / weight + (kEntropy ? log_of(weight) : T(0)) : T(0);
+      if (!kEntropy) next += grad.phi(n + 1, j);
+      value[(n + 1) * C + j] = next;
+    }
+    g.sync();
+  }
+}
+
+/// sum_c p(y_{L-1} = c) f(c) with p = exp(alpha_{L-1} - log Z), skipping unreachable labels.
+template <typename T, typename F>
+LS_HOST_DEVICE T expect_last(const Chain<T>& x, const T* alpha, T log_z, F f) {
+  const int64_t C = x.labels;
+  const T* last = alpha + (x.length - 1) * C;
+  T sum = 0;
+  for (int64_t c = 0; c < C; ++c) {
+    if (last[c] == neg_inf<T>()) continue;
+    sum += exp_of(last[c] - log_z) * f(c, last[c]);
+  }
+  return sum;
+}
+
+/// Writes zeros over the parts of positions past the length and over this thread's transition rows.
+template <typename T, typename Group>
+LS_HOST_DEVICE void clear_outputs(const Group& g, const Chain<T>& x, int64_t N, const ChainParts<T>& out) {
+  const int64_t C = x.labels, L = x.length;
+  if (out.edges) {
+    for (int64_t k = g.rank(); k < (N - L) * C * C; k += g.size()) out.edges[(L - 1) * C * C + k] = 0;
+  }
+  if (out.unary) {
+    for (int64_t k = g.rank(); k < (N - L) * C; k += g.size()) out.unary[L * C + k] = 0;
+  }
+  if (out.transition) {
+    for (int64_t i = g.rank(); i < C; i += g.size()) {
+      for (int64_t j = 0; j < C; ++j) out.transition[i * C + j] = 0;
+    }
+  }
+}
+
+/// The backward sweep, writing marginals (expected_gain == nullptr) or the Hessian-vector product.
+/// beta_n(i) = logsumexp_j psi_n(i, j) + phi_{n+1}(j) + beta_{n+1}(j); edge marginal
+/// mu_n(i, j) = exp(alpha_n(i) + psi_n(i, j) + phi_{n+1}(j) + beta_{n+1}(j) - log Z); node marginal
+/// mu_n(c) = exp(alpha_n(c) + beta_n(c) - log Z). For the product, with A = the forward expectation of g,
+/// B_n(i) = E[<g, parts after y_n> | y_n = i] = sum_j P(j | i)(g.psi_n(i,j) + g.phi_{n+1}(j) + B_{n+1}(j))
+/// and E[G] = sum_c p(y_{L-1} = c) A_{L-1}(c): out_edge = mu_n(i,j)(A_n(i) + g.psi + g.phi + B_{n+1}(j) - E[G]),
+/// out_node = mu_n(c)(A_n(c) + B_n(c) - E[G]). `vectors` holds 4C elements (two ping-pong pairs).
+/// Every output row i is written by the thread owning i, so the transition sums need no atomics.
+template <typename T, typename Group>
+LS_HOST_DEVICE void backward_sweep(const Group& g, const Chain<T>& x, const Chain<T>* grad, const T* alpha,
+                                   const T* forward_gain, T log_z, T expected_gain, T* vectors, int64_t N,
+                                   const ChainParts<T>& out) {
+  const int64_t C = x.labels, L = x.length;
+  clear_outputs(g, x, N, out);
+  T* beta[2] = {vectors, vectors + C};
+  T* gain[2] = {vectors + 2 * C, vectors + 3 * C};
+  for (int64_t c = g.rank(); c < C; c += g.size()) {
+    beta[(L - 1) & 1][c] = 0;
+    gain[(L - 1) & 1][c] = 0;
+    if (out.unary) {
+      const T mu = exp_of(alpha[(L - 1) * C + c] - log_z);
+      out.unary[(L - 1) * C + c] = grad ? (mu > 0 ? mu * (forward_gain[(L - 1) * C + c] - expected_gain) : T(0)) : mu;
+    }
+  }
+  g.sync();
+  for (int64_t n = L - 2; n >= 0; --n) {
+    const T* beta_next = beta[(n + 1) & 1];
+    const T* gain_next = gain[(n + 1) & 1];
+    for (int64_t i = g.rank(); i < C; i += g.size()) {
+      const T a = alpha[n * C + i];
+      T top = neg_inf<T>();
+      for (int64_t j = 0; j < C; ++j) {
+        const T t = x.psi(n, i, j) + x.phi(n + 1, j) + beta_next[j];
+        top = t > top ? t : top;
+      }
+      T b = top;
+      if (top != neg_inf<T>()) {
+        T sum = 0;
+        for (int64_t j = 0; j < C; ++j) sum += exp_of(x.psi(n, i, j) + x.phi(n + 1, j) + beta_next[j] - top);
+        b = top + log_of(sum);
+      }
+      T gain_i = 0;
+      for (int64_t j = 0; j < C; ++j) {
+        const T t = x.psi(n, i, j) + x.phi(n + 1, j) + beta_next[j];
+        const T mu = exp_of(a + t - log_z);
+        T value = mu;
+        if (grad) {
+          const T tail = grad->psi(n, i, j) + grad->phi(n + 1, j) + gain_next[j];
+          if (b != neg_inf<T>() && t != neg_inf<T>()) gain_i += exp_of(t - b) * tail;
+          value = mu > 0 ? mu * (forward_gain[n * C + i] + tail - expected_gain) : T(0);
+        }
+        if (out.edges) out.edges[(n * C + j) * C + i] = value;
+        if (out.transition) out.transition[i * C + j] += value;
+      }
+      beta[n & 1][i] = b;
+      gain[n & 1][i] = gain_i;
+      if (out.unary) {
+        const T mu = exp_of(a + b - log_z);
+        out.unary[n * C + i] = grad ? (mu > 0 ? mu * (forward_gain[n * C + i] + gain_i - expected_gain) : T(0)) : mu;
+      }
+    }
+    g.sync();
+  }
+}
+
+/// Viterbi: delta [L][C] and back-pointers [L][C]; the group's rank 0 writes labels [N] and returns the
+/// best score (other ranks return it too, read after the sweep).
+template <typename T, typename Group>
+LS_HOST_DEVICE void viterbi(const Group& g, const Chain<T>& x, int64_t N, T* delta, int32_t* back, int32_t* labels,
+                            T* score) {
+  const int64_t C = x.labels, L = x.length;
+  for (int64_t c = g.rank(); c < C; c += g.size()) delta[c] = x.phi(0, c);
+  g.sync();
+  for (int64_t n = 0; n + 1 < L; ++n) {
+    for (int64_t j = g.rank(); j < C; j += g.size()) {
+      T best = neg_inf<T>();
+      int32_t best_i = 0;
+      for (int64_t i = 0; i < C; ++i) {
+        const T v = delta[n * C + i] + x.psi(n, i, j);
+        if (v > best) {
+          best = v;
+          best_i = static_cast<int32_t>(i);
+        }
+      }
+      delta[(n + 1) * C + j] = x.phi(n + 1, j) + best;
+      back[(n + 1) * C + j] = best_i;
+    }
+    g.sync();
+  }
+  if (g.rank() != 0) return;
+  const T* last = delta + (L - 1) * C;
+  int32_t best_c = 0;
+  for (int64_t c = 1; c < C; ++c) {
+    if (last[c] > last[best_c]) best_c = static_cast<int32_t>(c);
+  }
+  *score = last[best_c];
+  labels[L - 1] = best_c;
+  for (int64_t n = L - 1; n > 0; --n) labels[n - 1] = back[n * C + labels[n]];
+  for (int64_t n = L; n < N; ++n) labels[n] = -1;
+}
+
+/// Inverse-CDF draw of a label with unnormalized log-weights log_weight(c) (shifted so that exp does not
+/// overflow): the first c whose cumulative weight exceeds u * total (the last positive one on round-off).
+template <typename T, typename F>
+LS_HOST_DEVICE int32_t draw(int64_t C, double u, F log_weight) {
+  T total = 0;
+  for (int64_t c = 0; c < C; ++c) total += exp_of(log_weight(c));
+  const T target = static_cast<T>(u) * total;
+  T cumulative = 0;
+  int32_t chosen = -1;
+  for (int64_t c = 0; c < C; ++c) {
+    const T w = exp_of(log_weight(c));
+    if (!(w > 0)) continue;
+    cumulative += w;
+    chosen = static_cast<int32_t>(c);
+    if (cumulative > target) break;
+  }
+  return chosen;
+}
+
+/// Backward sampling of sample s of sequence b given alpha (forward filtering) and log Z: labels [N].
+template <typename T>
+LS_HOST_DEVICE void sample_backward(const Chain<T>& x, const T* alpha, T log_z, int64_t N, uint64_t seed,
+                                    uint64_t first_index, int32_t* labels) {
+  const int64_t C = x.labels, L = x.length;
+  const T* last = alpha + (L - 1) * C;
+  labels[L - 1] = draw<T>(C, philox_uniform(seed, kChainSampleStream, first_index + L - 1),
+                          [&](int64_t c) { return last[c] - log_z; });
+  for (int64_t n = L - 2; n >= 0; --n) {
+    const int64_t j = labels[n + 1];
+    // log P(y_n = i | y_{n+1} = j) = alpha_n(i) + psi_n(i, j) - (alpha_{n+1}(j) - phi_{n+1}(j)).
+    const T shift = alpha[(n + 1) * C + j] - x.phi(n + 1, j);
+    const T* alpha_n = alpha + n * C;
+    labels[n] = draw<T>(C, philox_uniform(seed, kChainSampleStream, first_index + n),
+                        [&](int64_t i) { return alpha_n[i] + x.psi(n, i, j) - shift; });
+  }
+  for (int64_t n = L; n < N; ++n) labels[n] = -1;
+}
+
+/// s(y) for one sequence's labels.
+template <typename T>
+LS_HOST_DEVICE T score_of(const Chain<T>& x, const int32_t* labels) {
+  T total = 0;
+  for (int64_t n = 0; n < x.length; ++n) {
+    total += x.phi(n, labels[n]);
+    if (n + 1 < x.length) total += x.psi(n, labels[n], labels[n + 1]);
+  }
+  return total;
+}
+
+/// Part value of sequence labels y (length L): edge (n, next j, prev i), node (n, c), transition count (i, j).
+LS_HOST_DEVICE inline int edge_part(const int32_t* y, int64_t L, int64_t n, int64_t j, int64_t i) {
+  return n + 1 < L && y[n] == i && y[n + 1] == j ? 1 : 0;
+}
+LS_HOST_DEVICE inline int node_part(const int32_t* y, int64_t L, int64_t n, int64_t c) {
+  return n < L && y[n] == c ? 1 : 0;
+}
+LS_HOST_DEVICE inline int transition_count(const int32_t* y, int64_t L, int64_t i, int64_t j) {
+  int count = 0;
+  for (int64_t n = 0; n + 1 < L; ++n) count += y[n] == i && y[n + 1] == j;
+  return count;
+}
+
+// ---- One op on sequence b of a batch: the whole body of a CPU task or of a CUDA group. `workspace` is
+// the sequence's own (workspace_size elements of T); results with one value per sequence are written by
+// rank 0.
+
+template <typename T, typename Group>
+LS_HOST_DEVICE void log_partition_op(const Group& g, const ChainPotentials<T>& p, const ChainShape& shape, int64_t b,
+                                     T* workspace, T* log_z) {
+  const T z = forward(g, chain_at(p, shape, b), workspace);
+  if (g.rank() == 0) log_z[b] = z;
+}
+
+template <typename T, typename Group>
+LS_HOST_DEVICE void marginals_op(const Group& g, const ChainPotentials<T>& p, const ChainShape& shape, int64_t b,
+                                 T* workspace, T* log_z, const ChainParts<T>& out) {
+  const Chain<T> x = chain_at(p, shape, b);
+  const T z = forward(g, x, workspace);
+  if (g.rank() == 0) log_z[b] = z;
+  backward_sweep<T>(g, x, nullptr, workspace, nullptr, z, T(0), workspace + 2 * shape.length * shape.labels,
+                    shape.length, parts_at(out, shape, b));
+}
+
+template <typename T, typename Group>
+LS_HOST_DEVICE void marginals_backward_op(const Group& g, const ChainPotentials<T>& p, const ChainPotentials<T>& grad,
+                                          const ChainShape& shape, int64_t b, T* workspace, T* log_z,
+                                          const ChainParts<T>& out) {
+  const int64_t alpha_size = shape.length * shape.labels;
+  T* alpha = workspace;
+  T* gain = workspace + alpha_size;
+  const Chain<T> x = chain_at(p, shape, b);
+  Chain<T> gx = chain_at(grad, shape, b);
+  gx.length = x.length;
+  const T z = forward(g, x, alpha);
+  if (g.rank() == 0) log_z[b] = z;
+  forward_expectation<false>(g, x, gx, alpha, gain);
+  const T* last_gain = gain + (x.length - 1) * x.labels;
+  const T expected = expect_last(x, alpha, z, [&](int64_t c, T) { return last_gain[c]; });
+  backward_sweep(g, x, &gx, alpha, gain, z, expected, workspace + 2 * alpha_size, shape.length, parts_at(out, shape, b));
+}
+
+template <typename T, typename Group>
+LS_HOST_DEVICE void entropy_op(const Group& g, const ChainPotentials<T>& p, const ChainShape& shape, int64_t b,
+                               T* workspace, T* log_z, T* entropy) {
+  T* alpha = workspace;
+  T* prefix_entropy = workspace + shape.length * shape.labels;
+  const Chain<T> x = chain_at(p, shape, b);
+  const T z = forward(g, x, alpha);
+  forward_expectation<true>(g, x, x, alpha, prefix_entropy);
+  if (g.rank() != 0) return;
+  const T* last = prefix_entropy + (x.length - 1) * x.labels;
+  log_z[b] = z;
+  // H = sum_c p(c) (H(prefix | c) - log p(c)), -log p(c) = log Z - alpha_{L-1}(c).
+  entropy[b] = expect_last(x, alpha, z, [&](int64_t c, T a) { return last[c] + (z - a); });
+}
+
+template <typename T, typename Group>
+LS_HOST_DEVICE void viterbi_op(const Group& g, const ChainPotentials<T>& p, const ChainShape& shape, int64_t b,
+                               T* workspace, int32_t* back, int32_t* labels, T* score) {
+  viterbi(g, chain_at(p, shape, b), shape.length, workspace, back, labels + b * shape.length, score + b);
+}
+
+template <typename T, typename Group>
+LS_HOST_DEVICE void sample_op(const Group& g, const ChainPotentials<T>& p, const ChainShape& shape, int64_t b,
+                              int64_t samples, uint64_t seed, T* workspace, T* log_z, int32_t* labels) {
+  const Chain<T> x = chain_at(p, shape, b);
+  const T z = forward(g, x, workspace);
+  if (g.rank() == 0) log_z[b] = z;
+  for (int64_t s = g.rank(); s < samples; s += g.size()) {
+    const int64_t row = s * shape.batch + b;
+    sample_backward(x, workspace, z, shape.length, seed, static_cast<uint64_t>(row * shape.length),
+                    labels + row * shape.length);
+  }
+}
+
+}  // namespace chain
+}  // namespace ls

@@ -1,0 +1,322 @@
+/**
+ * `LinearChainCRF`: a batch of B label sequences of up to N positions over C labels (torch-struct's
+ * LinearChainCRF). A labelling y has score s(y) = Σ_n φ_n(y_n) + Σ_n ψ_n(y_n, y_{n+1}) and probability
+ * exp(s(y) − log Z). The potentials come in two forms:
+ *
+ * - edges `[B, N-1, C, C]`: `edges[b, n, j, i]` = ψ_n(i, j), the score of label `i` at position `n`
+ *   followed by label `j` at `n + 1` (φ = 0). The parts of a structure are these edges.
+ * - factored `{ unary [B, N, C], transition [C, C] or [B, C, C] }`: φ_n(c) = `unary[b, n, c]` and
+ *   ψ_n(i, j) = `transition[(b,) i, j]` (from `i` to `j`) at every position, never materialized as edges.
+ *   The parts are the label indicators `[B, N, C]` and the transition counts per sequence `[B, C, C]`.
+ *
+ * `lengths` (`1 ≤ len ≤ N` per sequence) make sequences shorter: potentials past a length are ignored and
+ * every output there is zero (labels −1). `-Infinity` potentials forbid parts; NaN and `+Infinity` are
+ * errors, as is a sequence whose every labelling scores `-Infinity`.
+ */
+import { rangeError, typeError } from '../errors';
+import { NativeChainGrad, NativeChainParts, NativeChainPotentials, NativeFloat, native } from '../native';
+import { AnyTensor, Device, DeviceTensor, Like, fromNative, requireTensor, toNative } from '../tensor';
+import { requireSamePlace } from '../ops/placement';
+
+/** The factored form of the potentials. */
+export interface FactoredPotentials<X extends AnyTensor = AnyTensor> {
+  /** φ, `[B, N, C]`. */
+  unary: X;
+  /** ψ, `[C, C]` (shared by the batch) or `[B, C, C]`; `[i, j]` scores label `i` followed by `j`. */
+  transition: X;
+}
+
+/** Potentials of a LinearChainCRF: the edge tensor `[B, N-1, C, C]` or the factored form. */
+export type ChainPotentials = AnyTensor | FactoredPotentials;
+
+/** The tensor kind (Tensor or DeviceTensor) of potentials P. */
+export type TensorOf<P> = P extends FactoredPotentials<infer X> ? X : P extends AnyTensor ? P : never;
+
+/** Tensors over the parts of the factored form. */
+export interface FactoredParts<X extends AnyTensor = AnyTensor> {
+  /** Label indicators (or their marginals, or gradients), `[..., B, N, C]`. */
+  unary: Like<X>;
+  /** Transition counts summed over positions, `[..., B, C, C]` (gradients: the transition's shape). */
+  transition: Like<X>;
+}
+
+/** Tensors over the parts of potentials P: one tensor like the edges, or FactoredParts. */
+export type ChainParts<P> = P extends FactoredPotentials<infer X> ? FactoredParts<X> : P extends AnyTensor ? Like<P> : never;
+
+/** Options of a LinearChainCRF. */
+export interface LinearChainOptions {
+  /** Length of each sequence, `[B]`, each in `[1, N]`; default N for all. */
+  lengths?: Int32Array | readonly number[];
+  /** Run every method on this backend (copying the potentials there once); default: where they live. */
+  device?: Device;
+}
+
+/** A MAP structure or a sample with its decoded form. */
+export interface ChainDecoded<P> {
+  /** Labels, row-major `[B, N]` (argmax) or `[k, B, N]` (samples); −1 past each length. */
+  labels: Int32Array;
+  /** The one-hot parts of the labelling. */
+  parts: ChainParts<P>;
+}
+
+/** The Viterbi labelling with its score. */
+export interface ChainArgmax<P> extends ChainDecoded<P> {
+  /** s(y*) per sequence, `[B]`. */
+  score: Like<TensorOf<P>>;
+}
+
+function isFactored(p: unknown): p is FactoredPotentials {
+  return p !== null && typeof p === 'object' && 'unary' in p && 'transition' in p;
+}
+
+function checkLengths(lengths: Int32Array | readonly number[] | undefined, batch: number, length: number): Int32Array | null {
+  if (lengths === undefined) return null;
+  if (!Array.isArray(lengths) && !ArrayBuffer.isView(lengths)) {
+    throw typeError('ERR_INVALID_ARG_TYPE', 'lengths must be an Int32Array or an array of integers');
+  }
+  const values = Int32Array.from(lengths as ArrayLike<number>);
+  if (values.length !== batch) {
+    throw rangeError('ERR_SHAPE_MISMATCH', `lengths must hold B = ${batch} entries, got ${values.length}`);
+  }
+  Array.from(lengths as ArrayLike<number>).forEach((v, b) => {
+    if (!Number.isInteger(v) || v < 1 || v > length) {
+      throw rangeError('ERR_OUT_OF_RANGE', `lengths[${b}] = ${v} is outside [1, ${length}]`);
+    }
+  });
+  return values;
+}
+
+/** A batch of linear-chain CRFs p(y) ∝ exp(s(y)). See the module doc for the two forms of potentials. */
+export class LinearChainCRF<P extends ChainPotentials = ChainPotentials> {
+  /** The potentials (on the device chosen by the options). */
+  readonly potentials: P;
+  /** `'edges'` or `'factored'`. */
+  readonly form: 'edges' | 'factored';
+  /** Batch size B. */
+  readonly batch: number;
+  /** Maximum length N. */
+  readonly length: number;
+  /** Number of labels C. */
+  readonly labels: number;
+  /** Sequence lengths `[B]`, or null when all are N. */
+  readonly lengths: Int32Array | null;
+  private readonly owned: DeviceTensor[] = [];
+  private readonly nativePotentials: NativeChainPotentials;
+
+  /**
+   * @param potentials edges `[B, N-1, C, C]` (N ≥ 2), or `{ unary: [B, N, C], transition: [C, C] | [B, C, C] }`;
+   *   Tensors or DeviceTensors of one dtype, all in one place
+   * @param options `lengths`, and `device` to run elsewhere than where the potentials live
+   */
+  constructor(potentials: P, options: LinearChainOptions = {}) {
+    if (options.device !== undefined && options.device !== 'cpu' && options.device !== 'cuda') {
+      throw rangeError('ERR_OUT_OF_RANGE', `device must be 'cpu' or 'cuda', got ${String(options.device)}`);
+    }
+    const place = (t: AnyTensor): AnyTensor => {
+      const moved = options.device === 'cuda' ? t.toDevice() : options.device === 'cpu' ? t.toHost() : t;
+      if (moved !== t && moved instanceof DeviceTensor) this.owned.push(moved);
+      return moved;
+    };
+    if (isFactored(potentials)) {
+      const unary = requireTensor(potentials.unary, 'unary');
+      const transition = requireTensor(potentials.transition, 'transition');
+      requireSamePlace([unary, transition], ['unary', 'transition']);
+      if (unary.shape.length !== 3) {
+        throw rangeError('ERR_INVALID_SHAPE', `unary must have shape [B, N, C], got [${unary.shape.join(', ')}]`);
+      }
+      if (unary.dtype !== transition.dtype) {
+        throw typeError('ERR_DTYPE_MISMATCH', `transition is ${transition.dtype} but unary is ${unary.dtype}`);
+      }
+      [this.batch, this.length, this.labels] = unary.shape;
+      const C = this.labels;
+      const t = transition.shape;
+      if (!((t.length === 2 && t[0] === C && t[1] === C) || (t.length === 3 && t[0] === this.batch && t[1] === C && t[2] === C))) {
+        throw rangeError('ERR_SHAPE_MISMATCH', `transition must have shape [${C}, ${C}] or [${this.batch}, ${C}, ${C}], got [${t.join(', ')}]`);
+      }
+      const placed = { unary: place(unary), transition: place(transition) };
+      this.potentials = placed as P;
+      this.form = 'factored';
+      this.nativePotentials = { unary: toNative(placed.unary), transition: toNative(placed.transition) };
+    } else {
+      const edges = requireTensor(potentials, 'potentials');
+      const s = edges.shape;
+      if (s.length !== 4 || s[2] !== s[3]) {
+        throw rangeError('ERR_INVALID_SHAPE', `edges must have shape [B, N-1, C, C], got [${s.join(', ')}]`);
+      }
+      this.batch = s[0];
+      this.length = s[1] + 1;
+      this.labels = s[2];
+      const placed = place(edges);
+      this.potentials = placed as P;
+      this.form = 'edges';
+      this.nativePotentials = { edges: toNative(placed) };
+    }
+    this.lengths = checkLengths(options.lengths, this.batch, this.length);
+  }
+
+  /** log Z per sequence, `[B]`. */
+  logPartition(): Like<TensorOf<P>> {
+    return this.wrap(native.chainLogPartition(this.nativePotentials, this.lengths, false), [this.batch]);
+  }
+  /** Async {@link logPartition}. */
+  async logPartitionAsync(): Promise<Like<TensorOf<P>>> {
+    return this.wrap(await native.chainLogPartition(this.nativePotentials, this.lengths, true), [this.batch]);
+  }
+
+  /**
+   * μ = E_p[z] = ∇ log Z over the parts (forward-backward): edge marginals `[B, N-1, C, C]`, or for the
+   * factored form label marginals `[B, N, C]` and expected transition counts per sequence `[B, C, C]`
+   * (for a shared `[C, C]` transition, ∇ Σ_b log Z_b is their sum over the batch).
+   */
+  marginals(): ChainParts<P> {
+    return this.wrapParts(native.chainMarginals(this.nativePotentials, this.lengths, false, false), []);
+  }
+  /** Async {@link marginals}. */
+  async marginalsAsync(): Promise<ChainParts<P>> {
+    return this.wrapParts(await native.chainMarginals(this.nativePotentials, this.lengths, false, true), []);
+  }
+
+  /** Edge marginals P(y_n = i, y_{n+1} = j) at `[b, n, j, i]`, `[B, N-1, C, C]`, for either form (N ≥ 2). */
+  edgeMarginals(): Like<TensorOf<P>> {
+    if (this.length < 2) throw rangeError('ERR_INVALID_SHAPE', 'edge marginals need N >= 2');
+    const result = native.chainMarginals(this.nativePotentials, this.lengths, true, false);
+    this.disposeNative(result.logPartition, result.unary, result.transition);
+    return this.wrap(result.edges as NativeFloat, [this.batch, this.length - 1, this.labels, this.labels]);
+  }
+
+  /**
+   * The Hessian-vector product (∂μ/∂potentials)ᵀ g = Cov(z)·g, given g over the parts (the layout of
+   * {@link marginals}); the result has the potentials' shapes (for a shared transition, `[C, C]`).
+   * Computed exactly with the expectation semiring, not by differences.
+   */
+  marginalsBackward(grad: ChainParts<P>): ChainParts<P> {
+    const g = this.nativeGrad(grad);
+    return this.wrapGrad(native.chainMarginalsBackward(this.nativePotentials, this.lengths, g, false));
+  }
+  /** Async {@link marginalsBackward}. */
+  async marginalsBackwardAsync(grad: ChainParts<P>): Promise<ChainParts<P>> {
+    const g = this.nativeGrad(grad);
+    return this.wrapGrad(await native.chainMarginalsBackward(this.nativePotentials, this.lengths, g, true));
+  }
+
+  /** Entropy H(p) per sequence, `[B]`. */
+  entropy(): Like<TensorOf<P>> {
+    return this.wrap(native.chainEntropy(this.nativePotentials, this.lengths, false), [this.batch]);
+  }
+  /** Async {@link entropy}. */
+  async entropyAsync(): Promise<Like<TensorOf<P>>> {
+    return this.wrap(await native.chainEntropy(this.nativePotentials, this.lengths, true), [this.batch]);
+  }
+
+  /** The MAP labelling (Viterbi) as one-hot parts (first maximum on ties). */
+  argmax(): ChainParts<P> {
+    const result = this.argmaxDecoded();
+    this.disposeTensor(result.score);
+    return result.parts;
+  }
+  /** The MAP labelling with its labels `[B, N]` and score `[B]`. */
+  argmaxDecoded(): ChainArgmax<P> {
+    return this.wrapArgmax(native.chainArgmax(this.nativePotentials, this.lengths, false));
+  }
+  /** Async {@link argmaxDecoded}. */
+  async argmaxAsync(): Promise<ChainArgmax<P>> {
+    return this.wrapArgmax(await native.chainArgmax(this.nativePotentials, this.lengths, true));
+  }
+
+  /** k exact samples y ~ p (forward filtering, backward sampling) as one-hot parts with a leading `[k]`. */
+  sample(k: number, options: { seed: number | bigint }): ChainParts<P> {
+    return this.sampleDecoded(k, options).parts;
+  }
+  /** k exact samples with their labels `[k, B, N]`. The same seed gives the same draws on CPU and CUDA. */
+  sampleDecoded(k: number, options: { seed: number | bigint }): ChainDecoded<P> {
+    const result = native.chainSample(this.nativePotentials, this.lengths, k, options?.seed, false);
+    return { labels: result.labels, parts: this.wrapParts(result, [k]) };
+  }
+  /** Async {@link sampleDecoded}. */
+  async sampleAsync(k: number, options: { seed: number | bigint }): Promise<ChainDecoded<P>> {
+    const result = await native.chainSample(this.nativePotentials, this.lengths, k, options?.seed, true);
+    return { labels: result.labels, parts: this.wrapParts(result, [k]) };
+  }
+
+  /**
+   * log p(y) for labellings given as labels, row-major `[B, N]` or `[S, B, N]` (entries past a length are
+   * ignored): `[B]` or `[S, B]`.
+   */
+  logProb(labels: Int32Array): Like<TensorOf<P>> {
+    return this.wrapLogProb(labels, native.chainLogProb(this.nativePotentials, this.lengths, labels, false));
+  }
+  /** Async {@link logProb}. */
+  async logProbAsync(labels: Int32Array): Promise<Like<TensorOf<P>>> {
+    return this.wrapLogProb(labels, await native.chainLogProb(this.nativePotentials, this.lengths, labels, true));
+  }
+
+  /** Frees device copies made for `{ device: 'cuda' }` (a no-op otherwise). */
+  dispose(): void {
+    this.owned.forEach((t) => t.dispose());
+  }
+
+  private wrap(result: NativeFloat, shape: number[]): Like<TensorOf<P>> {
+    return fromNative(result, shape) as Like<TensorOf<P>>;
+  }
+
+  private partShapes(lead: number[]): { edges: number[]; unary: number[]; transition: number[] } {
+    const { batch: B, length: N, labels: C } = this;
+    return { edges: [...lead, B, N - 1, C, C], unary: [...lead, B, N, C], transition: [...lead, B, C, C] };
+  }
+
+  private wrapParts(result: NativeChainParts, lead: number[]): ChainParts<P> {
+    const shapes = this.partShapes(lead);
+    if ('logPartition' in result) this.disposeNative((result as { logPartition: NativeFloat }).logPartition);
+    if (this.form === 'edges') return fromNative(result.edges as NativeFloat, shapes.edges) as ChainParts<P>;
+    const parts: FactoredParts = {
+      unary: fromNative(result.unary as NativeFloat, shapes.unary),
+      transition: fromNative(result.transition as NativeFloat, shapes.transition),
+    };
+    return parts as ChainParts<P>;
+  }
+
+  private wrapGrad(result: NativeChainParts): ChainParts<P> {
+    if (this.form === 'edges') {
+      return fromNative(result.edges as NativeFloat, (this.potentials as AnyTensor).shape as number[]) as ChainParts<P>;
+    }
+    const f = this.potentials as FactoredPotentials;
+    const parts: FactoredParts = {
+      unary: fromNative(result.unary as NativeFloat, [...f.unary.shape]),
+      transition: fromNative(result.transition as NativeFloat, [...f.transition.shape]),
+    };
+    return parts as ChainParts<P>;
+  }
+
+  private wrapArgmax(result: NativeChainParts & { labels: Int32Array; score: NativeFloat }): ChainArgmax<P> {
+    return { labels: result.labels, score: this.wrap(result.score, [this.batch]), parts: this.wrapParts(result, []) };
+  }
+
+  private wrapLogProb(labels: Int32Array, result: NativeFloat): Like<TensorOf<P>> {
+    const rows = labels.length / (this.batch * this.length);
+    return this.wrap(result, rows === 1 ? [this.batch] : [rows, this.batch]);
+  }
+
+  private nativeGrad(grad: ChainParts<P>): NativeChainGrad {
+    const place = this.form === 'edges' ? (this.potentials as AnyTensor) : (this.potentials as FactoredPotentials).unary;
+    if (this.form === 'edges') {
+      const g = requireTensor(grad, 'grad');
+      requireSamePlace([place, g], ['potentials', 'grad']);
+      return { edges: toNative(g) };
+    }
+    if (!isFactored(grad)) throw typeError('ERR_INVALID_ARG_TYPE', 'grad must be { unary, transition }');
+    const unary = requireTensor(grad.unary, 'grad.unary');
+    const transition = requireTensor(grad.transition, 'grad.transition');
+    requireSamePlace([place, unary, transition], ['potentials', 'grad.unary', 'grad.transition']);
+    return { unary: toNative(unary), transition: toNative(transition) };
+  }
+
+  private disposeNative(...values: (NativeFloat | undefined)[]): void {
+    for (const v of values) {
+      if (v !== undefined && !ArrayBuffer.isView(v)) v.dispose();
+    }
+  }
+
+  private disposeTensor(t: AnyTensor): void {
+    if (t instanceof DeviceTensor) t.dispose();
+  }
+}
