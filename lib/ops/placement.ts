@@ -30,7 +30,7 @@ export function requireSamePlace(inputs: readonly AnyTensor[], names: readonly s
 }
 
 /** Moves a tensor-bearing result (a tensor, or an object whose values may be tensors) to the host. */
-function resultToHost<R>(result: R): R {
+export function resultToHost<R>(result: R): R {
   if (result instanceof DeviceTensor) {
     const host = result.toHost();
     result.dispose();

@@ -5,11 +5,16 @@
  */
 import { rangeError } from '../errors';
 import * as ops from '../ops/categorical';
+import { resultToHost } from '../ops/placement';
 import { AnyTensor, Device, DeviceTensor, Like, requireTensor, typedArrayKind } from '../tensor';
 
 /** Options of a Categorical. */
 export interface CategoricalOptions {
-  /** Run every method on this backend (copying scores there once); default: where the scores live. */
+  /**
+   * Run every method on this backend, copying the scores there once; default: where they live. With
+   * `'cuda'` for host scores, results are copied back to the host (keep scores in a DeviceTensor to keep
+   * results on the GPU).
+   */
   device?: Device;
 }
 
@@ -41,7 +46,7 @@ export interface SparseMapResult<X extends AnyTensor> {
 
 /** A batch of categorical distributions p(z = k) ∝ exp(scores[b, k]). */
 export class Categorical<X extends AnyTensor = AnyTensor> {
-  /** The scores `[B, K]` (on the device chosen by the options). */
+  /** The scores `[B, K]` (on the device chosen by the options; results come back where the caller's scores were). */
   readonly scores: X;
   /** Batch size B. */
   readonly batch: number;
@@ -70,43 +75,45 @@ export class Categorical<X extends AnyTensor = AnyTensor> {
 
   /** log Z per row, `[B]`. */
   logPartition(): Like<X> {
-    return ops.logsumexp(this.scores);
+    return this.home(ops.logsumexp(this.scores));
   }
   /** Async {@link logPartition}. */
   logPartitionAsync(): Promise<Like<X>> {
-    return ops.logsumexpAsync(this.scores);
+    return this.homeAsync(ops.logsumexpAsync(this.scores));
   }
 
   /** μ = E_p[z] = softmax(scores), `[B, K]`. */
   marginals(): Like<X> {
-    return ops.softmax(this.scores);
+    return this.home(ops.softmax(this.scores));
   }
   /** Async {@link marginals}. */
   marginalsAsync(): Promise<Like<X>> {
-    return ops.softmaxAsync(this.scores);
+    return this.homeAsync(ops.softmaxAsync(this.scores));
   }
 
   /** (∂μ/∂scores)ᵀ grad = Cov(z)·grad = μ ⊙ (grad − ⟨μ, grad⟩), `[B, K]`. */
   marginalsBackward(grad: X): Like<X> {
-    const mu = this.marginals();
-    try {
-      return ops.softmaxBackward(mu as X, grad);
-    } finally {
-      if (mu instanceof DeviceTensor) mu.dispose();
-    }
+    return this.withGrad(grad, (g) => {
+      const mu = ops.softmax(this.scores);
+      try {
+        return ops.softmaxBackward(mu as X, g);
+      } finally {
+        if (mu instanceof DeviceTensor) mu.dispose();
+      }
+    });
   }
 
   /** The MAP structure: one-hot rows `[B, K]` (first maximum on ties). */
   argmax(): Like<X> {
-    return ops.argmax(this.scores).onehot;
+    return this.home(ops.argmax(this.scores).onehot);
   }
   /** The MAP structure with its decoded form: class indices `[B]`. */
   argmaxDecoded(): ops.IndexResult<X> {
-    return ops.argmax(this.scores);
+    return this.home(ops.argmax(this.scores));
   }
   /** Async {@link argmaxDecoded}. */
   argmaxAsync(): Promise<ops.IndexResult<X>> {
-    return ops.argmaxAsync(this.scores);
+    return this.homeAsync(ops.argmaxAsync(this.scores));
   }
 
   /** k exact samples z ~ p (Gumbel-max): one-hot `[k, B, K]`. */
@@ -115,21 +122,21 @@ export class Categorical<X extends AnyTensor = AnyTensor> {
   }
   /** k exact samples with their class indices (row-major `[k, B]`). */
   sampleDecoded(k: number, options: SampleOptions): ops.IndexResult<X> {
-    return ops.gumbelMax(this.scores, { samples: k, seed: options.seed });
+    return this.home(ops.gumbelMax(this.scores, { samples: k, seed: options.seed }));
   }
   /** Async {@link sampleDecoded}. */
   sampleAsync(k: number, options: SampleOptions): Promise<ops.IndexResult<X>> {
-    return ops.gumbelMaxAsync(this.scores, { samples: k, seed: options.seed });
+    return this.homeAsync(ops.gumbelMaxAsync(this.scores, { samples: k, seed: options.seed }));
   }
 
   /** argmax of scores + τ·Gumbel noise, one-hot `[B, K]`. */
   perturbAndMap(options: PerturbOptions): Like<X> {
-    return ops.gumbelMax(this.scores, { seed: options.seed, temperature: options.temperature ?? 1 }).onehot;
+    return this.home(ops.gumbelMax(this.scores, { seed: options.seed, temperature: options.temperature ?? 1 }).onehot);
   }
 
   /** Entropy H(p) per row, `[B]`. */
   entropy(): Like<X> {
-    return ops.entropy(this.scores);
+    return this.home(ops.entropy(this.scores));
   }
 
   /**
@@ -138,13 +145,13 @@ export class Categorical<X extends AnyTensor = AnyTensor> {
    */
   logProb(z: AnyTensor | Int32Array): Like<X> {
     const index = typedArrayKind(z) === 'Int32Array' ? (z as Int32Array) : this.decodeOneHot(z as AnyTensor);
-    const result = ops.logProb(this.scores, index) as AnyTensor;
+    const result = this.home(ops.logProb(this.scores, index)) as AnyTensor;
     return (index.length === this.batch ? result.reshape([this.batch]) : result) as Like<X>;
   }
 
   /** SparseMAP = sparsemax (Niculae et al. 2018, §2): μ, its support and weights. */
   sparsemap(): SparseMapResult<X> {
-    const mu = ops.sparsemax(this.scores) as AnyTensor;
+    const mu = this.home(ops.sparsemax(this.scores)) as AnyTensor;
     const host = mu.toHost();
     const support: Int32Array[] = [];
     const weights: Float64Array[] = [];
@@ -168,22 +175,42 @@ export class Categorical<X extends AnyTensor = AnyTensor> {
 
   /** VJP of SparseMAP (= sparsemax): on each row's support S, grad − mean_S(grad); 0 elsewhere. */
   sparsemapBackward(grad: X): Like<X> {
-    const mu = ops.sparsemax(this.scores);
-    try {
-      return ops.sparsemaxBackward(mu as X, grad);
-    } finally {
-      if (mu instanceof DeviceTensor) mu.dispose();
-    }
+    return this.withGrad(grad, (g) => {
+      const mu = ops.sparsemax(this.scores);
+      try {
+        return ops.sparsemaxBackward(mu as X, g);
+      } finally {
+        if (mu instanceof DeviceTensor) mu.dispose();
+      }
+    });
   }
 
   /** Gumbel-softmax relaxation of a sample: softmax((scores + G)/τ), `[B, K]`. */
   gumbelSoftmax(options: { temperature: number; seed: number | bigint }): Like<X> {
-    return ops.gumbelSoftmax(this.scores, options);
+    return this.home(ops.gumbelSoftmax(this.scores, options));
   }
 
   /** Frees the device copy of the scores made for `{ device: 'cuda' }` (a no-op otherwise). */
   dispose(): void {
     if (this.ownsScores) (this.scores as DeviceTensor).dispose();
+  }
+
+  /** Results of host scores moved to the GPU (`device: 'cuda'`) come back to the host, as their type says. */
+  private home<R>(result: R): R {
+    return this.ownsScores ? resultToHost(result) : result;
+  }
+  private async homeAsync<R>(result: Promise<R>): Promise<R> {
+    return this.home(await result);
+  }
+  /** Runs body with grad placed with the scores (a temporary device copy when they were moved there). */
+  private withGrad<R>(grad: X, body: (g: X) => R): R {
+    if (!this.ownsScores || requireTensor(grad, 'grad').device !== 'cpu') return this.home(body(grad));
+    const g = (grad as AnyTensor).toDevice();
+    try {
+      return this.home(body(g as X));
+    } finally {
+      g.dispose();
+    }
   }
 
   private decodeOneHot(z: AnyTensor): Int32Array {

@@ -47,7 +47,11 @@ export type ChainParts<P> = P extends FactoredPotentials<infer X> ? FactoredPart
 export interface LinearChainOptions {
   /** Length of each sequence, `[B]`, each in `[1, N]`; default N for all. */
   lengths?: Int32Array | readonly number[];
-  /** Run every method on this backend (copying the potentials there once); default: where they live. */
+  /**
+   * Run every method on this backend, copying the potentials there once; default: where they live. With
+   * `'cuda'` for host potentials, results are copied back to the host (keep potentials in DeviceTensors to
+   * keep results on the GPU).
+   */
   device?: Device;
 }
 
@@ -101,6 +105,7 @@ export class LinearChainCRF<P extends ChainPotentials = ChainPotentials> {
   /** Sequence lengths `[B]`, or null when all are N. */
   readonly lengths: Int32Array | null;
   private readonly owned: DeviceTensor[] = [];
+  private readonly movedToDevice: boolean;
   private readonly nativePotentials: NativeChainPotentials;
 
   /**
@@ -152,6 +157,7 @@ export class LinearChainCRF<P extends ChainPotentials = ChainPotentials> {
       this.nativePotentials = { edges: toNative(placed) };
     }
     this.lengths = checkLengths(options.lengths, this.batch, this.length);
+    this.movedToDevice = this.owned.length > 0;
   }
 
   /** log Z per sequence, `[B]`. */
@@ -190,13 +196,21 @@ export class LinearChainCRF<P extends ChainPotentials = ChainPotentials> {
    * Computed exactly with the expectation semiring, not by differences.
    */
   marginalsBackward(grad: ChainParts<P>): ChainParts<P> {
-    const g = this.nativeGrad(grad);
-    return this.wrapGrad(native.chainMarginalsBackward(this.nativePotentials, this.lengths, g, false));
+    const { g, temporaries } = this.nativeGrad(grad);
+    try {
+      return this.wrapGrad(native.chainMarginalsBackward(this.nativePotentials, this.lengths, g, false));
+    } finally {
+      temporaries.forEach((t) => t.dispose());
+    }
   }
   /** Async {@link marginalsBackward}. */
   async marginalsBackwardAsync(grad: ChainParts<P>): Promise<ChainParts<P>> {
-    const g = this.nativeGrad(grad);
-    return this.wrapGrad(await native.chainMarginalsBackward(this.nativePotentials, this.lengths, g, true));
+    const { g, temporaries } = this.nativeGrad(grad);
+    try {
+      return this.wrapGrad(await native.chainMarginalsBackward(this.nativePotentials, this.lengths, g, true));
+    } finally {
+      temporaries.forEach((t) => t.dispose());
+    }
   }
 
   /** Entropy H(p) per sequence, `[B]`. */
@@ -255,8 +269,20 @@ export class LinearChainCRF<P extends ChainPotentials = ChainPotentials> {
     this.owned.forEach((t) => t.dispose());
   }
 
+  /**
+   * A native result as a tensor; when host potentials were moved to the GPU (`device: 'cuda'`), the result
+   * is copied back to the host, so that results live where the caller's potentials do (their type says so).
+   */
+  private tensorOf(result: NativeFloat, shape: number[]): AnyTensor {
+    const t = fromNative(result, shape);
+    if (!this.movedToDevice || !(t instanceof DeviceTensor)) return t;
+    const h = t.toHost();
+    t.dispose();
+    return h;
+  }
+
   private wrap(result: NativeFloat, shape: number[]): Like<TensorOf<P>> {
-    return fromNative(result, shape) as Like<TensorOf<P>>;
+    return this.tensorOf(result, shape) as Like<TensorOf<P>>;
   }
 
   private partShapes(lead: number[]): { edges: number[]; unary: number[]; transition: number[] } {
@@ -267,22 +293,22 @@ export class LinearChainCRF<P extends ChainPotentials = ChainPotentials> {
   private wrapParts(result: NativeChainParts, lead: number[]): ChainParts<P> {
     const shapes = this.partShapes(lead);
     if ('logPartition' in result) this.disposeNative((result as { logPartition: NativeFloat }).logPartition);
-    if (this.form === 'edges') return fromNative(result.edges as NativeFloat, shapes.edges) as ChainParts<P>;
+    if (this.form === 'edges') return this.tensorOf(result.edges as NativeFloat, shapes.edges) as ChainParts<P>;
     const parts: FactoredParts = {
-      unary: fromNative(result.unary as NativeFloat, shapes.unary),
-      transition: fromNative(result.transition as NativeFloat, shapes.transition),
+      unary: this.tensorOf(result.unary as NativeFloat, shapes.unary),
+      transition: this.tensorOf(result.transition as NativeFloat, shapes.transition),
     };
     return parts as ChainParts<P>;
   }
 
   private wrapGrad(result: NativeChainParts): ChainParts<P> {
     if (this.form === 'edges') {
-      return fromNative(result.edges as NativeFloat, (this.potentials as AnyTensor).shape as number[]) as ChainParts<P>;
+      return this.tensorOf(result.edges as NativeFloat, [...(this.potentials as AnyTensor).shape]) as ChainParts<P>;
     }
     const f = this.potentials as FactoredPotentials;
     const parts: FactoredParts = {
-      unary: fromNative(result.unary as NativeFloat, [...f.unary.shape]),
-      transition: fromNative(result.transition as NativeFloat, [...f.transition.shape]),
+      unary: this.tensorOf(result.unary as NativeFloat, [...f.unary.shape]),
+      transition: this.tensorOf(result.transition as NativeFloat, [...f.transition.shape]),
     };
     return parts as ChainParts<P>;
   }
@@ -296,18 +322,26 @@ export class LinearChainCRF<P extends ChainPotentials = ChainPotentials> {
     return this.wrap(result, rows === 1 ? [this.batch] : [rows, this.batch]);
   }
 
-  private nativeGrad(grad: ChainParts<P>): NativeChainGrad {
+  /** The gradient as the addon takes it, moved to the GPU (temporaries) when the potentials were. */
+  private nativeGrad(grad: ChainParts<P>): { g: NativeChainGrad; temporaries: DeviceTensor[] } {
     const place = this.form === 'edges' ? (this.potentials as AnyTensor) : (this.potentials as FactoredPotentials).unary;
+    const names = this.form === 'edges' ? ['grad'] : ['grad.unary', 'grad.transition'];
+    let tensors: AnyTensor[];
     if (this.form === 'edges') {
-      const g = requireTensor(grad, 'grad');
-      requireSamePlace([place, g], ['potentials', 'grad']);
-      return { edges: toNative(g) };
+      tensors = [requireTensor(grad, 'grad')];
+    } else {
+      if (!isFactored(grad)) throw typeError('ERR_INVALID_ARG_TYPE', 'grad must be { unary, transition }');
+      tensors = [requireTensor(grad.unary, 'grad.unary'), requireTensor(grad.transition, 'grad.transition')];
     }
-    if (!isFactored(grad)) throw typeError('ERR_INVALID_ARG_TYPE', 'grad must be { unary, transition }');
-    const unary = requireTensor(grad.unary, 'grad.unary');
-    const transition = requireTensor(grad.transition, 'grad.transition');
-    requireSamePlace([place, unary, transition], ['potentials', 'grad.unary', 'grad.transition']);
-    return { unary: toNative(unary), transition: toNative(transition) };
+    requireSamePlace(tensors, names);
+    const temporaries: DeviceTensor[] = [];
+    if (this.movedToDevice && tensors[0].device === 'cpu') {
+      tensors = tensors.map((t) => t.toDevice());
+      temporaries.push(...(tensors as DeviceTensor[]));
+    }
+    requireSamePlace([place, ...tensors], ['potentials', ...names]);
+    const [first, second] = tensors.map(toNative);
+    return { g: this.form === 'edges' ? { edges: first } : { unary: first, transition: second }, temporaries };
   }
 
   private disposeNative(...values: (NativeFloat | undefined)[]): void {
