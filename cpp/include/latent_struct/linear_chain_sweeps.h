@@ -250,8 +250,8 @@ LS_HOST_DEVICE void backward_sweep(const Group& g, const Chain<T>& x, const Chai
   }
 }
 
-/// Viterbi: delta [L][C] and back-pointers [L][C]; the group's rank 0 writes labels [N] and returns the
-/// best score (other ranks return it too, read after the sweep).
+/// Viterbi: delta [L][C] and back-pointers [L][C] (first maximum on ties); the group's rank 0 backtracks,
+/// writing labels [N] (-1 past the length) and the best score.
 template <typename T, typename Group>
 LS_HOST_DEVICE void viterbi(const Group& g, const Chain<T>& x, int64_t N, T* delta, int32_t* back, int32_t* labels,
                             T* score) {
