@@ -7,7 +7,8 @@
  * latency-bound on the chain of N steps, so its tokens/s is the figure to read. Each forward or backward
  * step costs C² exp per sequence; the table's GB/s counts only the compulsory bytes.
  */
-import { AnyTensor, DeviceTensor, LinearChainCRF, Tensor } from '../lib';
+import { AnyTensor, LinearChainCRF, Tensor } from '../lib';
+import { resultToHost } from '../lib/ops/placement';
 import { Row, SuiteOptions, argument, release, time } from './harness';
 
 type Potentials = AnyTensor | { unary: AnyTensor; transition: AnyTensor };
@@ -39,19 +40,6 @@ function filled(size: number, dtype: string, seed: number): Tensor['data'] {
   const data = dtype === 'float64' ? new Float64Array(size) : new Float32Array(size);
   for (let i = 0; i < size; i++) data[i] = Math.sin((i + seed) * 12.9898) * 2;
   return data;
-}
-
-/** Copies every DeviceTensor of a result to the host (freeing the device copy). */
-function toHost(result: unknown): unknown {
-  if (result instanceof DeviceTensor) {
-    const host = result.toHost();
-    result.dispose();
-    return host;
-  }
-  if (result && typeof result === 'object' && !ArrayBuffer.isView(result) && !(result instanceof Tensor)) {
-    return Object.fromEntries(Object.entries(result).map(([k, v]) => [k, toHost(v)]));
-  }
-  return result;
 }
 
 function potentialsOf(form: string, B: number, N: number, C: number, dtype: string): Potentials {
@@ -101,7 +89,7 @@ export function chainSuite(options: SuiteOptions): Row[] {
             if (op.name !== 'marginalsBackward') {
               const roundTrip = () => {
                 const crf = new LinearChainCRF(host, { device: 'cuda' });
-                const result = toHost(op.run(crf));
+                const result = resultToHost(op.run(crf));
                 crf.dispose();
                 return result;
               };

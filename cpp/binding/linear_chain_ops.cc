@@ -39,6 +39,10 @@ struct Scratch {
   T* as() const {
     return static_cast<T*>(data);
   }
+  /// Keeps device memory alive until the job settles (host memory is kept by the job's lambdas).
+  void hold(Job& job) const {
+    if (device) job.keep_device.push_back(device);
+  }
 };
 
 /// Checked potentials of a batch of chains.
@@ -64,7 +68,7 @@ struct ChainArgs {
     } else {
       p.edges = in<T>(edges);
     }
-    if (!lengths.empty()) p.lengths = on_device() ? device_lengths.as<const int32_t>() : lengths.data();
+    p.lengths = kernel_lengths();
     return p;
   }
   const int32_t* kernel_lengths() const {
@@ -74,7 +78,7 @@ struct ChainArgs {
   void hold(Job& job) const {
     job.hold(first());
     if (factored) job.hold(transition);
-    if (device_lengths.device) job.keep_device.push_back(device_lengths.device);
+    device_lengths.hold(job);
   }
   /// NaN and +inf potentials are errors (-inf masks parts); copies lengths to the device. Runs in compute.
   void prepare() const {
@@ -306,9 +310,8 @@ Napi::Value marginals_backward_op(const Napi::CallbackInfo& info) {
     result.hold(job);
     job.hold(grad_edges.data ? grad_edges : grad_unary);
     if (args.factored) job.hold(grad_transition);
-    for (const Scratch* s : {&log_z, &per_sequence}) {
-      if (s->device) job.keep_device.push_back(s->device);
-    }
+    log_z.hold(job);
+    per_sequence.hold(job);
     return run_chain_job(
         env, args, std::move(job), parse_async(info, 3),
         [args, grad_edges, grad_unary, grad_transition, result, log_z, per_sequence, shared](auto tag) {
@@ -349,7 +352,7 @@ Napi::Value entropy_op(const Napi::CallbackInfo& info) {
     const Scratch log_z(args.on_device(), static_cast<std::size_t>(args.shape.batch) * dtype_size(args.dtype()));
     Job job;
     job.hold(entropy);
-    if (log_z.device) job.keep_device.push_back(log_z.device);
+    log_z.hold(job);
     return run_chain_job(
         env, args, std::move(job), parse_async(info, 2),
         [args, entropy, log_z](auto tag) {
@@ -368,7 +371,7 @@ struct LabelsOutput {
   int32_t* kernel_data() const { return device.device ? device.as<int32_t>() : out<int32_t>(host); }
   void hold(Job& job) const {
     job.hold(host);
-    if (device.device) job.keep_device.push_back(device.device);
+    device.hold(job);
   }
   void to_host() const {
 #if LS_WITH_CUDA
@@ -433,7 +436,7 @@ Napi::Value sample_op(const Napi::CallbackInfo& info) {
     Job job;
     labels.hold(job);
     parts.hold(job);
-    if (log_z.device) job.keep_device.push_back(log_z.device);
+    log_z.hold(job);
     return run_chain_job(
         env, args, std::move(job), parse_async(info, 4),
         [args, labels, parts, log_z, samples, seed](auto tag) {
@@ -486,9 +489,8 @@ Napi::Value log_prob_op(const Napi::CallbackInfo& info) {
     const Scratch device_labels = args.on_device() ? Scratch(true, static_cast<std::size_t>(count) * sizeof(int32_t)) : Scratch();
     Job job;
     job.hold(result);
-    for (const Scratch* s : {&log_z, &device_labels}) {
-      if (s->device) job.keep_device.push_back(s->device);
-    }
+    log_z.hold(job);
+    device_labels.hold(job);
     return run_chain_job(
         env, args, std::move(job), parse_async(info, 3),
         [args, result, log_z, device_labels, host_labels, samples](auto tag) {

@@ -93,14 +93,7 @@ export class Categorical<X extends AnyTensor = AnyTensor> {
 
   /** (∂μ/∂scores)ᵀ grad = Cov(z)·grad = μ ⊙ (grad − ⟨μ, grad⟩), `[B, K]`. */
   marginalsBackward(grad: X): Like<X> {
-    return this.withGrad(grad, (g) => {
-      const mu = ops.softmax(this.scores);
-      try {
-        return ops.softmaxBackward(mu as X, g);
-      } finally {
-        if (mu instanceof DeviceTensor) mu.dispose();
-      }
-    });
+    return this.backwardThrough(ops.softmax, ops.softmaxBackward, grad);
   }
 
   /** The MAP structure: one-hot rows `[B, K]` (first maximum on ties). */
@@ -175,14 +168,7 @@ export class Categorical<X extends AnyTensor = AnyTensor> {
 
   /** VJP of SparseMAP (= sparsemax): on each row's support S, grad − mean_S(grad); 0 elsewhere. */
   sparsemapBackward(grad: X): Like<X> {
-    return this.withGrad(grad, (g) => {
-      const mu = ops.sparsemax(this.scores);
-      try {
-        return ops.sparsemaxBackward(mu as X, g);
-      } finally {
-        if (mu instanceof DeviceTensor) mu.dispose();
-      }
-    });
+    return this.backwardThrough(ops.sparsemax, ops.sparsemaxBackward, grad);
   }
 
   /** Gumbel-softmax relaxation of a sample: softmax((scores + G)/τ), `[B, K]`. */
@@ -202,14 +188,23 @@ export class Categorical<X extends AnyTensor = AnyTensor> {
   private async homeAsync<R>(result: Promise<R>): Promise<R> {
     return this.home(await result);
   }
-  /** Runs body with grad placed with the scores (a temporary device copy when they were moved there). */
-  private withGrad<R>(grad: X, body: (g: X) => R): R {
-    if (!this.ownsScores || requireTensor(grad, 'grad').device !== 'cpu') return this.home(body(grad));
-    const g = (grad as AnyTensor).toDevice();
+  /**
+   * backward(forward(scores), grad) with grad placed with the scores (a temporary device copy when they were
+   * moved there), freeing the intermediate forward result.
+   */
+  private backwardThrough(
+    forward: (scores: X) => Like<X>,
+    backward: (probs: X, grad: X) => Like<X>,
+    grad: X,
+  ): Like<X> {
+    const moveGrad = this.ownsScores && requireTensor(grad, 'grad').device === 'cpu';
+    const g = (moveGrad ? (grad as AnyTensor).toDevice() : grad) as X;
+    const probs = forward(this.scores);
     try {
-      return this.home(body(g as X));
+      return this.home(backward(probs as X, g));
     } finally {
-      g.dispose();
+      if (probs instanceof DeviceTensor) probs.dispose();
+      if (moveGrad) (g as AnyTensor as DeviceTensor).dispose();
     }
   }
 

@@ -16,7 +16,7 @@
 import { rangeError, typeError } from '../errors';
 import { NativeChainGrad, NativeChainParts, NativeChainPotentials, NativeFloat, native } from '../native';
 import { AnyTensor, Device, DeviceTensor, Like, fromNative, requireTensor, toNative } from '../tensor';
-import { requireSamePlace } from '../ops/placement';
+import { requireSamePlace, resultToHost } from '../ops/placement';
 
 /** The factored form of the potentials. */
 export interface FactoredPotentials<X extends AnyTensor = AnyTensor> {
@@ -275,10 +275,7 @@ export class LinearChainCRF<P extends ChainPotentials = ChainPotentials> {
    */
   private tensorOf(result: NativeFloat, shape: number[]): AnyTensor {
     const t = fromNative(result, shape);
-    if (!this.movedToDevice || !(t instanceof DeviceTensor)) return t;
-    const h = t.toHost();
-    t.dispose();
-    return h;
+    return this.movedToDevice ? resultToHost(t) : t;
   }
 
   private wrap(result: NativeFloat, shape: number[]): Like<TensorOf<P>> {
