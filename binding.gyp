@@ -9,11 +9,15 @@
         "cpp/binding/errors.cc",
         "cpp/binding/linear_chain_ops.cc",
         "cpp/binding/tensor.cc",
+        "cpp/binding/tree_ops.cc",
+        "cpp/cpu/cky.cc",
+        "cpp/cpu/eisner.cc",
         "cpp/cpu/entmax.cc",
         "cpp/cpu/gumbel.cc",
         "cpp/cpu/linear_chain.cc",
         "cpp/cpu/parallel.cc",
-        "cpp/cpu/softmax.cc"
+        "cpp/cpu/softmax.cc",
+        "cpp/cpu/structure_score.cc"
       ],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")",

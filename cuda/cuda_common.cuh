@@ -127,3 +127,23 @@ inline bool use_block_per_row(int64_t cols) { return cols > 1024; }
 }  // namespace ls
 
 #include "latent_struct/device.h"
+
+namespace ls {
+namespace cuda {
+
+/// Device memory from the pool for the duration of one call (freed in stream order).
+class Scratch {
+ public:
+  explicit Scratch(std::size_t bytes) : pointer_(allocate(bytes)) {}
+  ~Scratch() { release(pointer_); }
+  Scratch(const Scratch&) = delete;
+  Scratch& operator=(const Scratch&) = delete;
+  template <typename T>
+  T* as() const { return static_cast<T*>(pointer_); }
+
+ private:
+  void* pointer_;
+};
+
+}  // namespace cuda
+}  // namespace ls

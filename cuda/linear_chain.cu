@@ -53,20 +53,6 @@ struct BlockGroup {
   __device__ int64_t sequence() const { return blockIdx.x; }
 };
 
-/// Device memory from the pool for the duration of one call (freed in stream order).
-class Scratch {
- public:
-  explicit Scratch(std::size_t bytes) : pointer_(allocate(bytes)) {}
-  ~Scratch() { release(pointer_); }
-  Scratch(const Scratch&) = delete;
-  Scratch& operator=(const Scratch&) = delete;
-  template <typename T>
-  T* as() const { return static_cast<T*>(pointer_); }
-
- private:
-  void* pointer_;
-};
-
 template <typename T>
 std::size_t workspace_bytes(const ChainShape& shape) {
   return static_cast<std::size_t>(shape.batch * chain::workspace_size(shape)) * sizeof(T);

@@ -55,6 +55,11 @@ export type {
   LinearChainOptions,
   TensorOf,
 } from './structures/linear_chain';
+export { TreeCRF } from './structures/tree';
+export type { TreeArgmax, TreeDecoded } from './structures/tree';
+export { DependencyCRF } from './structures/dependency';
+export type { DependencyArgmax, DependencyDecoded, DependencyOptions } from './structures/dependency';
+export type { TreeOptions, TreeSampleOptions } from './structures/projective';
 
 /**
  * Which backends this process can use: the CPU always; CUDA when the addon was built with it and a device

@@ -71,6 +71,19 @@ export interface NativeChainGrad {
   transition?: NativeTensorArg;
 }
 
+/** A batch of projective trees as the addon takes it: CKY span scores or Eisner arc scores. */
+export interface NativeTreeSpec {
+  structure: 'cky' | 'eisner';
+  scores: NativeTensorArg;
+  lengths: Int32Array | null;
+  singleRoot: boolean;
+}
+/** A decoded tree (CKY span rows or Eisner heads) and its one-hot parts. */
+export interface NativeTreeDecoded {
+  decoded: Int32Array;
+  parts: NativeFloat;
+}
+
 export interface NativeAddon {
   backendInfo(): BackendInfo;
   synchronize(): void;
@@ -153,6 +166,18 @@ export interface NativeAddon {
     labels: Int32Array,
     async: A,
   ): MaybeAsync<NativeFloat, A>;
+  treeLogPartition<A extends boolean>(spec: NativeTreeSpec, async: A): MaybeAsync<NativeFloat, A>;
+  treeMarginals<A extends boolean>(spec: NativeTreeSpec, async: A): MaybeAsync<NativeFloat, A>;
+  treeMarginalsBackward<A extends boolean>(spec: NativeTreeSpec, grad: NativeTensorArg, async: A): MaybeAsync<NativeFloat, A>;
+  treeEntropy<A extends boolean>(spec: NativeTreeSpec, async: A): MaybeAsync<NativeFloat, A>;
+  treeArgmax<A extends boolean>(spec: NativeTreeSpec, async: A): MaybeAsync<NativeTreeDecoded & { score: NativeFloat }, A>;
+  treeSample<A extends boolean>(
+    spec: NativeTreeSpec,
+    samples: number,
+    seed: number | bigint | undefined,
+    async: A,
+  ): MaybeAsync<NativeTreeDecoded, A>;
+  treeLogProb<A extends boolean>(spec: NativeTreeSpec, parts: NativeTensorArg, async: A): MaybeAsync<NativeFloat, A>;
 }
 
 /** The package root: the nearest folder above this file with a package.json (lib/ or dist/lib/). */

@@ -63,6 +63,7 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
   exports.Set("DeviceBuffer", DeviceBuffer::define(env));
   register_categorical_ops(env, exports);
   register_linear_chain_ops(env, exports);
+  register_tree_ops(env, exports);
   return exports;
 }
 

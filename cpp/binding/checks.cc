@@ -1,6 +1,7 @@
 #include "checks.h"
 
 #include <cmath>
+#include <limits>
 
 #include "dispatch.h"
 #include "latent_struct/categorical.h"
@@ -84,8 +85,53 @@ void check_potentials(const TensorArg& potentials) {
 void check_finite(const TensorArg& values) {
   const int64_t bad = first_nonfinite(values, false);
   if (bad >= 0) {
-    range_error("ERR_NOT_FINITE", position(values, bad) + " is " + std::to_string(element_at(values, bad)) + " (must be finite)");
+    const double value = element_at(values, bad);
+    const char* name = value != value ? "NaN" : value > 0 ? "Infinity" : "-Infinity";
+    range_error("ERR_NOT_FINITE", position(values, bad) + " is " + name + " (must be finite)");
   }
+}
+
+std::vector<int32_t> parse_lengths(Napi::Value lengths, int64_t batch, int64_t length) {
+  std::vector<int32_t> result;
+  if (lengths.IsUndefined() || lengths.IsNull()) return result;
+  if (!lengths.IsTypedArray() || lengths.As<Napi::TypedArray>().TypedArrayType() != napi_int32_array) {
+    type_error("ERR_INVALID_ARG_TYPE", "lengths must be an Int32Array");
+  }
+  const Napi::Int32Array array = lengths.As<Napi::Int32Array>();
+  if (static_cast<int64_t>(array.ElementLength()) != batch) {
+    range_error("ERR_SHAPE_MISMATCH", "lengths must hold B = " + std::to_string(batch) + " entries, got " +
+                                          std::to_string(array.ElementLength()));
+  }
+  result.assign(array.Data(), array.Data() + batch);
+  for (int64_t b = 0; b < batch; ++b) {
+    if (result[b] < 1 || result[b] > length) {
+      range_error("ERR_OUT_OF_RANGE", "lengths[" + std::to_string(b) + "] = " + std::to_string(result[b]) +
+                                          " is outside [1, " + std::to_string(length) + "]");
+    }
+  }
+  return result;
+}
+
+void require_finite_log_partition(const void* log_z, DType dtype, int64_t batch, bool on_device, const std::string& item,
+                                  const std::string& name, const std::string& structure) {
+  for_dtype(dtype, [&](auto tag) {
+    using T = decltype(tag);
+    std::vector<T> host(static_cast<std::size_t>(batch));
+    if (on_device) {
+#if LS_WITH_CUDA
+      cuda::copy_to_host(host.data(), log_z, host.size() * sizeof(T));
+#endif
+    } else {
+      const T* values = static_cast<const T*>(log_z);
+      host.assign(values, values + batch);
+    }
+    for (int64_t b = 0; b < batch; ++b) {
+      if (host[b] == -std::numeric_limits<T>::infinity()) {
+        range_error("ERR_INVALID_SCORES", item + " " + std::to_string(b) + " of " + name + " has no " + structure +
+                                              " with a finite score (every " + structure + " scores -Infinity)");
+      }
+    }
+  });
 }
 
 }  // namespace binding

@@ -3,6 +3,7 @@
 #pragma once
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "tensor.h"
 
@@ -19,6 +20,12 @@ void check_scores(const TensorArg& scores);
 void check_potentials(const TensorArg& potentials);
 /// Gradients and probabilities must be finite.
 void check_finite(const TensorArg& values);
+/// Raises ERR_INVALID_SCORES naming the first item b (e.g. "sequence 3 of edges") whose log Z [B] (where the
+/// scores live) is -inf: it has no `structure` with a finite score.
+void require_finite_log_partition(const void* log_z, DType dtype, int64_t batch, bool on_device, const std::string& item,
+                                  const std::string& name, const std::string& structure);
+/// Optional lengths (undefined or null: empty, every item has length N): an Int32Array of B entries in [1, N].
+std::vector<int32_t> parse_lengths(Napi::Value lengths, int64_t batch, int64_t length);
 
 template <typename T>
 const T* in(const TensorArg& arg) {

@@ -14,36 +14,11 @@
 #include "job.h"
 #include "latent_struct/linear_chain.h"
 #include "ops.h"
+#include "scratch.h"
 
 namespace ls {
 namespace binding {
 namespace {
-
-/// Host or device memory for intermediate results (log Z, labels) that a job owns.
-struct Scratch {
-  std::shared_ptr<std::vector<double>> host;
-  std::shared_ptr<DeviceMemory> device;
-  void* data = nullptr;
-
-  Scratch() = default;
-  Scratch(bool on_device, std::size_t bytes) {
-    if (on_device) {
-      device = std::make_shared<DeviceMemory>(bytes);
-      data = device->data();
-    } else {
-      host = std::make_shared<std::vector<double>>((bytes + sizeof(double) - 1) / sizeof(double) + 1);
-      data = host->data();
-    }
-  }
-  template <typename T>
-  T* as() const {
-    return static_cast<T*>(data);
-  }
-  /// Keeps device memory alive until the job settles (host memory is kept by the job's lambdas).
-  void hold(Job& job) const {
-    if (device) job.keep_device.push_back(device);
-  }
-};
 
 /// Checked potentials of a batch of chains.
 struct ChainArgs {
@@ -128,24 +103,8 @@ ChainArgs parse_chain(Napi::Env env, Napi::Value potentials, Napi::Value lengths
   }
   const int64_t B = args.shape.batch, N = args.shape.length;
   if (N > std::numeric_limits<int32_t>::max()) range_error("ERR_SIZE_OVERFLOW", "sequences are too long");
-  if (!lengths.IsUndefined() && !lengths.IsNull()) {
-    if (!lengths.IsTypedArray() || lengths.As<Napi::TypedArray>().TypedArrayType() != napi_int32_array) {
-      type_error("ERR_INVALID_ARG_TYPE", "lengths must be an Int32Array");
-    }
-    const Napi::Int32Array array = lengths.As<Napi::Int32Array>();
-    if (static_cast<int64_t>(array.ElementLength()) != B) {
-      range_error("ERR_SHAPE_MISMATCH", "lengths must hold B = " + std::to_string(B) + " entries, got " +
-                                            std::to_string(array.ElementLength()));
-    }
-    args.lengths.assign(array.Data(), array.Data() + B);
-    for (int64_t b = 0; b < B; ++b) {
-      if (args.lengths[b] < 1 || args.lengths[b] > N) {
-        range_error("ERR_OUT_OF_RANGE", "lengths[" + std::to_string(b) + "] = " + std::to_string(args.lengths[b]) +
-                                            " is outside [1, " + std::to_string(N) + "]");
-      }
-    }
-    if (args.on_device()) args.device_lengths = Scratch(true, static_cast<std::size_t>(B) * sizeof(int32_t));
-  }
+  args.lengths = parse_lengths(lengths, B, N);
+  args.device_lengths = device_lengths_for(args.on_device(), args.lengths);
   return args;
 }
 
@@ -201,21 +160,7 @@ PartsOutput make_own_parts(Napi::Env env, const ChainArgs& args, const std::vect
 /// A sequence whose every labelling scores -inf has no distribution: an error, naming it.
 template <typename T>
 void check_log_partition(const ChainArgs& args, const T* log_z) {
-  const int64_t B = args.shape.batch;
-  std::vector<T> host(static_cast<std::size_t>(B));
-  if (args.on_device()) {
-#if LS_WITH_CUDA
-    cuda::copy_to_host(host.data(), log_z, host.size() * sizeof(T));
-#endif
-  } else {
-    host.assign(log_z, log_z + B);
-  }
-  for (int64_t b = 0; b < B; ++b) {
-    if (host[b] == -std::numeric_limits<T>::infinity()) {
-      range_error("ERR_INVALID_SCORES", "sequence " + std::to_string(b) + " of " + args.first().name +
-                                            " has no labelling with a finite score (every labelling scores -Infinity)");
-    }
-  }
+  require_finite_log_partition(log_z, args.dtype(), args.shape.batch, args.on_device(), "sequence", args.first().name, "labelling");
 }
 
 /// Runs compute(T()) after the argument checks, and returns finish(env).
@@ -364,34 +309,15 @@ Napi::Value entropy_op(const Napi::CallbackInfo& info) {
   });
 }
 
-/// Labels made by a kernel (on the device for device potentials), returned on the host as an Int32Array.
-struct LabelsOutput {
-  Output host;
-  Scratch device;
-  int32_t* kernel_data() const { return device.device ? device.as<int32_t>() : out<int32_t>(host); }
-  void hold(Job& job) const {
-    job.hold(host);
-    device.hold(job);
-  }
-  void to_host() const {
-#if LS_WITH_CUDA
-    if (device.device) cuda::copy_to_host(host.data, device.data, device.device->bytes());
-#endif
-  }
-};
-
-LabelsOutput make_labels(Napi::Env env, const ChainArgs& args, int64_t count) {
-  LabelsOutput labels;
-  labels.host = make_index_output(env, count);
-  if (args.on_device()) labels.device = Scratch(true, static_cast<std::size_t>(count) * sizeof(int32_t));
-  return labels;
+IndexOutput make_labels(Napi::Env env, const ChainArgs& args, int64_t count) {
+  return make_index_result(env, args.on_device(), count);
 }
 
 Napi::Value argmax_op(const Napi::CallbackInfo& info) {
   return guarded(info.Env(), [&]() -> Napi::Value {
     Napi::Env env = info.Env();
     const ChainArgs args = parse_chain(env, info[0], info[1]);
-    const LabelsOutput labels = make_labels(env, args, args.shape.batch * args.shape.length);
+    const IndexOutput labels = make_labels(env, args, args.shape.batch * args.shape.length);
     const Output score = make_output(env, args.dtype(), {args.shape.batch}, args.on_device());
     const PartsOutput parts = make_own_parts(env, args, {});
     Job job;
@@ -430,7 +356,7 @@ Napi::Value sample_op(const Napi::CallbackInfo& info) {
         (!args.factored && samples * args.edges.count > (int64_t(1) << 50) / 8)) {
       range_error("ERR_SIZE_OVERFLOW", "samples x potentials is too large");
     }
-    const LabelsOutput labels = make_labels(env, args, samples * s.batch * s.length);
+    const IndexOutput labels = make_labels(env, args, samples * s.batch * s.length);
     const PartsOutput parts = make_own_parts(env, args, {samples});
     const Scratch log_z(args.on_device(), static_cast<std::size_t>(s.batch) * dtype_size(args.dtype()));
     Job job;

@@ -7,6 +7,7 @@ namespace binding {
 
 void register_categorical_ops(Napi::Env env, Napi::Object exports);
 void register_linear_chain_ops(Napi::Env env, Napi::Object exports);
+void register_tree_ops(Napi::Env env, Napi::Object exports);
 
 }  // namespace binding
 }  // namespace ls

@@ -1,10 +1,9 @@
 // CPU backend of the linear-chain CRF: the sweeps of linear_chain_sweeps.h, one thread per sequence,
 // sequences split across the thread pool; each thread's workspace is reused across calls.
-#include <vector>
-
 #include "latent_struct/linear_chain.h"
 #include "latent_struct/linear_chain_sweeps.h"
 #include "parallel.h"
+#include "workspace.h"
 
 namespace ls {
 namespace cpu {
@@ -17,43 +16,25 @@ struct SerialGroup {
   void sync() const {}
 };
 
-/// This thread's workspace of at least `count` elements of T (grown, never shrunk).
-template <typename T>
-T* thread_workspace(int64_t count) {
-  thread_local std::vector<T> buffer;
-  if (static_cast<int64_t>(buffer.size()) < count) buffer.resize(static_cast<std::size_t>(count));
-  return buffer.data();
-}
-
-int32_t* thread_index_workspace(int64_t count) {
-  thread_local std::vector<int32_t> buffer;
-  if (static_cast<int64_t>(buffer.size()) < count) buffer.resize(static_cast<std::size_t>(count));
-  return buffer.data();
-}
-
-/// Runs body(b, workspace) for every sequence, in parallel over the batch.
+/// Runs body(b, workspace, index workspace) for every sequence, in parallel over the batch.
 template <typename T, typename Body>
 void for_each_sequence(ChainShape shape, Body body) {
-  const int64_t work = shape.length * shape.labels * shape.labels;
-  const int64_t grain = work >= 16384 ? 1 : 16384 / (work > 0 ? work : 1);
-  parallel_for(shape.batch, grain, [&](int64_t begin, int64_t end) {
-    T* workspace = thread_workspace<T>(chain::workspace_size(shape));
-    for (int64_t b = begin; b < end; ++b) body(b, workspace);
-  });
+  for_each_item<T>(shape.batch, shape.length * shape.labels * shape.labels, chain::workspace_size(shape),
+                   shape.length * shape.labels, body);
 }
 
 }  // namespace
 
 template <typename T>
 void chain_log_partition(const ChainPotentials<T>& potentials, ChainShape shape, T* log_z) {
-  for_each_sequence<T>(shape, [&](int64_t b, T* workspace) {
+  for_each_sequence<T>(shape, [&](int64_t b, T* workspace, int32_t*) {
     chain::log_partition_op(SerialGroup(), potentials, shape, b, workspace, log_z);
   });
 }
 
 template <typename T>
 void chain_marginals(const ChainPotentials<T>& potentials, ChainShape shape, T* log_z, ChainParts<T> out) {
-  for_each_sequence<T>(shape, [&](int64_t b, T* workspace) {
+  for_each_sequence<T>(shape, [&](int64_t b, T* workspace, int32_t*) {
     chain::marginals_op(SerialGroup(), potentials, shape, b, workspace, log_z, out);
   });
 }
@@ -61,22 +42,21 @@ void chain_marginals(const ChainPotentials<T>& potentials, ChainShape shape, T* 
 template <typename T>
 void chain_marginals_backward(const ChainPotentials<T>& potentials, const ChainPotentials<T>& grad, ChainShape shape,
                               T* log_z, ChainParts<T> out) {
-  for_each_sequence<T>(shape, [&](int64_t b, T* workspace) {
+  for_each_sequence<T>(shape, [&](int64_t b, T* workspace, int32_t*) {
     chain::marginals_backward_op(SerialGroup(), potentials, grad, shape, b, workspace, log_z, out);
   });
 }
 
 template <typename T>
 void chain_entropy(const ChainPotentials<T>& potentials, ChainShape shape, T* log_z, T* entropy) {
-  for_each_sequence<T>(shape, [&](int64_t b, T* workspace) {
+  for_each_sequence<T>(shape, [&](int64_t b, T* workspace, int32_t*) {
     chain::entropy_op(SerialGroup(), potentials, shape, b, workspace, log_z, entropy);
   });
 }
 
 template <typename T>
 void chain_viterbi(const ChainPotentials<T>& potentials, ChainShape shape, int32_t* labels, T* score) {
-  for_each_sequence<T>(shape, [&](int64_t b, T* workspace) {
-    int32_t* back = thread_index_workspace(shape.length * shape.labels);
+  for_each_sequence<T>(shape, [&](int64_t b, T* workspace, int32_t* back) {
     chain::viterbi_op(SerialGroup(), potentials, shape, b, workspace, back, labels, score);
   });
 }
@@ -84,7 +64,7 @@ void chain_viterbi(const ChainPotentials<T>& potentials, ChainShape shape, int32
 template <typename T>
 void chain_sample(const ChainPotentials<T>& potentials, ChainShape shape, int64_t samples, uint64_t seed, T* log_z,
                   int32_t* labels) {
-  for_each_sequence<T>(shape, [&](int64_t b, T* workspace) {
+  for_each_sequence<T>(shape, [&](int64_t b, T* workspace, int32_t*) {
     chain::sample_op(SerialGroup(), potentials, shape, b, samples, seed, workspace, log_z, labels);
   });
 }

@@ -17,6 +17,7 @@ import { rangeError, typeError } from '../errors';
 import { NativeChainGrad, NativeChainParts, NativeChainPotentials, NativeFloat, native } from '../native';
 import { AnyTensor, Device, DeviceTensor, Like, fromNative, requireTensor, toNative } from '../tensor';
 import { requireSamePlace, resultToHost } from '../ops/placement';
+import { checkLengths } from './common';
 
 /** The factored form of the potentials. */
 export interface FactoredPotentials<X extends AnyTensor = AnyTensor> {
@@ -71,23 +72,6 @@ export interface ChainArgmax<P> extends ChainDecoded<P> {
 
 function isFactored(p: unknown): p is FactoredPotentials {
   return p !== null && typeof p === 'object' && 'unary' in p && 'transition' in p;
-}
-
-function checkLengths(lengths: Int32Array | readonly number[] | undefined, batch: number, length: number): Int32Array | null {
-  if (lengths === undefined) return null;
-  if (!Array.isArray(lengths) && !ArrayBuffer.isView(lengths)) {
-    throw typeError('ERR_INVALID_ARG_TYPE', 'lengths must be an Int32Array or an array of integers');
-  }
-  const values = Int32Array.from(lengths as ArrayLike<number>);
-  if (values.length !== batch) {
-    throw rangeError('ERR_SHAPE_MISMATCH', `lengths must hold B = ${batch} entries, got ${values.length}`);
-  }
-  Array.from(lengths as ArrayLike<number>).forEach((v, b) => {
-    if (!Number.isInteger(v) || v < 1 || v > length) {
-      throw rangeError('ERR_OUT_OF_RANGE', `lengths[${b}] = ${v} is outside [1, ${length}]`);
-    }
-  });
-  return values;
 }
 
 /** A batch of linear-chain CRFs p(y) ∝ exp(s(y)). See the module doc for the two forms of potentials. */

@@ -13,19 +13,11 @@
 
 #include "latent_struct/common.h"
 #include "latent_struct/linear_chain.h"
+#include "latent_struct/log_math.h"
 #include "latent_struct/philox.h"
 
 namespace ls {
 namespace chain {
-
-template <typename T>
-LS_HOST_DEVICE inline T neg_inf() {
-  return -static_cast<T>(INFINITY);
-}
-LS_HOST_DEVICE inline float exp_of(float x) { return expf(x); }
-LS_HOST_DEVICE inline double exp_of(double x) { return exp(x); }
-LS_HOST_DEVICE inline float log_of(float x) { return logf(x); }
-LS_HOST_DEVICE inline double log_of(double x) { return log(x); }
 
 /// One sequence's potentials (or gradients laid out like them).
 template <typename T>
@@ -284,25 +276,6 @@ LS_HOST_DEVICE void viterbi(const Group& g, const Chain<T>& x, int64_t N, T* del
   labels[L - 1] = best_c;
   for (int64_t n = L - 1; n > 0; --n) labels[n - 1] = back[n * C + labels[n]];
   for (int64_t n = L; n < N; ++n) labels[n] = -1;
-}
-
-/// Inverse-CDF draw of a label with unnormalized log-weights log_weight(c) (shifted so that exp does not
-/// overflow): the first c whose cumulative weight exceeds u * total (the last positive one on round-off).
-template <typename T, typename F>
-LS_HOST_DEVICE int32_t draw(int64_t C, double u, F log_weight) {
-  T total = 0;
-  for (int64_t c = 0; c < C; ++c) total += exp_of(log_weight(c));
-  const T target = static_cast<T>(u) * total;
-  T cumulative = 0;
-  int32_t chosen = -1;
-  for (int64_t c = 0; c < C; ++c) {
-    const T w = exp_of(log_weight(c));
-    if (!(w > 0)) continue;
-    cumulative += w;
-    chosen = static_cast<int32_t>(c);
-    if (cumulative > target) break;
-  }
-  return chosen;
 }
 
 /// Backward sampling of sample s of sequence b given alpha (forward filtering) and log Z: labels [N].

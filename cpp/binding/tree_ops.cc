@@ -1,0 +1,325 @@
+// N-API entry points of the projective tree structures: CKY (TreeCRF) and Eisner (DependencyCRF). Each takes a
+// spec { structure: 'cky' | 'eisner', scores, lengths (Int32Array [B] or null), singleRoot }, checks it on the
+// main thread, makes its outputs where the scores live, and runs the kernels as a Job (sync or async).
+#include <napi.h>
+
+#include <algorithm>
+#include <limits>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "checks.h"
+#include "dispatch.h"
+#include "job.h"
+#include "latent_struct/tree.h"
+#include "ops.h"
+#include "scratch.h"
+
+namespace ls {
+namespace binding {
+namespace {
+
+/// Longest sentence: the charts are O(N^2) per sentence and the work O(N^3).
+constexpr int64_t kMaxTreeLength = 4096;
+
+enum class Structure { Cky, Eisner };
+
+// Calls cky_<op> or eisner_<op> on the backend where the scores live.
+#define LS_TREE_CALL(args, op, ...)                                   \
+  ((args).structure == Structure::Cky ? LS_CALL((args).on_device(), cky_##op, __VA_ARGS__) \
+                                      : LS_CALL((args).on_device(), eisner_##op, __VA_ARGS__))
+
+/// Checked scores of a batch of sentences.
+struct TreeArgs {
+  Structure structure = Structure::Cky;
+  TensorArg scores;
+  TreeShape shape{};
+  bool single_root = true;
+  std::vector<int32_t> lengths;  // empty: every sentence has length N
+  Scratch device_lengths;
+
+  DType dtype() const { return scores.dtype; }
+  bool on_device() const { return scores.on_device; }
+  int64_t part_count() const { return shape.length * shape.length * shape.labels; }
+  int64_t decoded_size() const {
+    return structure == Structure::Cky ? cky_decoded_size(shape.length) : eisner_decoded_size(shape.length);
+  }
+
+  template <typename T>
+  TreePotentials<T> potentials() const {
+    TreePotentials<T> p;
+    p.scores = in<T>(scores);
+    p.single_root = single_root;
+    p.lengths = lengths.empty() ? nullptr : on_device() ? device_lengths.as<const int32_t>() : lengths.data();
+    return p;
+  }
+  void hold(Job& job) const {
+    job.hold(scores);
+    device_lengths.hold(job);
+  }
+  /// NaN and +inf scores are errors (-inf masks parts); copies lengths to the device. Runs in compute.
+  void prepare() const {
+    check_potentials(scores);
+#if LS_WITH_CUDA
+    if (device_lengths.device) {
+      cuda::copy_to_device(device_lengths.data, lengths.data(), lengths.size() * sizeof(int32_t));
+    }
+#endif
+  }
+};
+
+TreeArgs parse_tree(Napi::Env env, Napi::Value spec_value) {
+  if (!spec_value.IsObject()) type_error("ERR_INVALID_ARG_TYPE", "spec must be an object");
+  const Napi::Object spec = spec_value.As<Napi::Object>();
+  TreeArgs args;
+  const std::string structure = spec.Get("structure").ToString().Utf8Value();
+  if (structure != "cky" && structure != "eisner") {
+    range_error("ERR_OUT_OF_RANGE", "structure must be 'cky' or 'eisner', got '" + structure + "'");
+  }
+  args.structure = structure == "cky" ? Structure::Cky : Structure::Eisner;
+  const bool cky = args.structure == Structure::Cky;
+  const char* name = cky ? "spans" : "arcs";
+  args.scores = parse_tensor(env, spec.Get("scores"), name);
+  const std::vector<int64_t>& s = args.scores.shape;
+  const bool square = s.size() >= 3 && s[1] == s[2];
+  if (!square || (cky ? s.size() > 4 : s.size() != 3)) {
+    range_error("ERR_INVALID_SHAPE", std::string(name) + " must have shape " + (cky ? "[B, N, N] or [B, N, N, L]" : "[B, N, N]") +
+                                         ", got " + shape_string(s));
+  }
+  if (s[1] > kMaxTreeLength) {
+    range_error("ERR_SIZE_OVERFLOW", std::string(name) + " has N = " + std::to_string(s[1]) + "; at most " +
+                                         std::to_string(kMaxTreeLength) + " words are supported");
+  }
+  args.shape = TreeShape{s[0], s[1], s.size() == 4 ? s[3] : 1};
+  args.single_root = spec.Get("singleRoot").ToBoolean().Value();
+  args.lengths = parse_lengths(spec.Get("lengths"), args.shape.batch, args.shape.length);
+  args.device_lengths = device_lengths_for(args.on_device(), args.lengths);
+  return args;
+}
+
+/// A sentence whose every tree scores -inf has no distribution: an error, naming it.
+template <typename T>
+void check_log_partition(const TreeArgs& args, const T* log_z) {
+  require_finite_log_partition(log_z, args.dtype(), args.shape.batch, args.on_device(), "sentence", args.scores.name, "tree");
+}
+
+/// Runs compute(T()) after the argument checks, and returns finish(env).
+template <typename Compute, typename Finish>
+Napi::Value run_tree_job(Napi::Env env, const TreeArgs& args, Job job, bool async, Compute compute, Finish finish) {
+  args.hold(job);
+  job.compute = [args, compute]() {
+    args.prepare();
+    for_dtype(args.dtype(), [&](auto tag) { compute(tag); });
+  };
+  job.finish = finish;
+  return run_job(env, std::move(job), async);
+}
+
+Scratch log_z_scratch(const TreeArgs& args) {
+  return Scratch(args.on_device(), static_cast<std::size_t>(args.shape.batch) * dtype_size(args.dtype()));
+}
+
+Napi::Value log_partition_op(const Napi::CallbackInfo& info) {
+  return guarded(info.Env(), [&]() -> Napi::Value {
+    Napi::Env env = info.Env();
+    const TreeArgs args = parse_tree(env, info[0]);
+    const Output log_z = make_output(env, args.dtype(), {args.shape.batch}, args.on_device());
+    Job job;
+    job.hold(log_z);
+    return run_tree_job(
+        env, args, std::move(job), parse_async(info, 1),
+        [args, log_z](auto tag) {
+          using T = decltype(tag);
+          LS_TREE_CALL(args, log_partition<T>, args.potentials<T>(), args.shape, out<T>(log_z));
+          check_log_partition(args, out<T>(log_z));
+        },
+        [log_z](Napi::Env) { return log_z.js(); });
+  });
+}
+
+Napi::Value marginals_op(const Napi::CallbackInfo& info) {
+  return guarded(info.Env(), [&]() -> Napi::Value {
+    Napi::Env env = info.Env();
+    const TreeArgs args = parse_tree(env, info[0]);
+    const Output marginals = make_output(env, args.dtype(), args.scores.shape, args.on_device());
+    const Scratch log_z = log_z_scratch(args);
+    Job job;
+    job.hold(marginals);
+    log_z.hold(job);
+    return run_tree_job(
+        env, args, std::move(job), parse_async(info, 1),
+        [args, marginals, log_z](auto tag) {
+          using T = decltype(tag);
+          LS_TREE_CALL(args, marginals<T>, args.potentials<T>(), args.shape, log_z.as<T>(), out<T>(marginals));
+          check_log_partition(args, log_z.as<T>());
+        },
+        [marginals](Napi::Env) { return marginals.js(); });
+  });
+}
+
+Napi::Value marginals_backward_op(const Napi::CallbackInfo& info) {
+  return guarded(info.Env(), [&]() -> Napi::Value {
+    Napi::Env env = info.Env();
+    const TreeArgs args = parse_tree(env, info[0]);
+    const TensorArg grad = parse_tensor(env, info[1], "grad");
+    require_match(args.scores, grad, &args.scores.shape);
+    const Output result = make_output(env, args.dtype(), args.scores.shape, args.on_device());
+    const Scratch log_z = log_z_scratch(args);
+    Job job;
+    job.hold(result);
+    job.hold(grad);
+    log_z.hold(job);
+    return run_tree_job(
+        env, args, std::move(job), parse_async(info, 2),
+        [args, grad, result, log_z](auto tag) {
+          using T = decltype(tag);
+          check_finite(grad);
+          LS_TREE_CALL(args, marginals_backward<T>, args.potentials<T>(), in<T>(grad), args.shape, log_z.as<T>(),
+                       out<T>(result));
+          check_log_partition(args, log_z.as<T>());
+        },
+        [result](Napi::Env) { return result.js(); });
+  });
+}
+
+Napi::Value entropy_op(const Napi::CallbackInfo& info) {
+  return guarded(info.Env(), [&]() -> Napi::Value {
+    Napi::Env env = info.Env();
+    const TreeArgs args = parse_tree(env, info[0]);
+    const Output entropy = make_output(env, args.dtype(), {args.shape.batch}, args.on_device());
+    const Scratch log_z = log_z_scratch(args);
+    Job job;
+    job.hold(entropy);
+    log_z.hold(job);
+    return run_tree_job(
+        env, args, std::move(job), parse_async(info, 1),
+        [args, entropy, log_z](auto tag) {
+          using T = decltype(tag);
+          LS_TREE_CALL(args, entropy<T>, args.potentials<T>(), args.shape, log_z.as<T>(), out<T>(entropy));
+          check_log_partition(args, log_z.as<T>());
+        },
+        [entropy](Napi::Env) { return entropy.js(); });
+  });
+}
+
+Napi::Value argmax_op(const Napi::CallbackInfo& info) {
+  return guarded(info.Env(), [&]() -> Napi::Value {
+    Napi::Env env = info.Env();
+    const TreeArgs args = parse_tree(env, info[0]);
+    const IndexOutput decoded = make_index_result(env, args.on_device(), args.shape.batch * args.decoded_size());
+    const Output score = make_output(env, args.dtype(), {args.shape.batch}, args.on_device());
+    const Output parts = make_output(env, args.dtype(), args.scores.shape, args.on_device());
+    Job job;
+    decoded.hold(job);
+    job.hold(score);
+    job.hold(parts);
+    return run_tree_job(
+        env, args, std::move(job), parse_async(info, 1),
+        [args, decoded, score, parts](auto tag) {
+          using T = decltype(tag);
+          LS_TREE_CALL(args, argmax<T>, args.potentials<T>(), args.shape, decoded.kernel_data(), out<T>(score),
+                       out<T>(parts));
+          check_log_partition(args, out<T>(score));
+          decoded.to_host();
+        },
+        [decoded, score, parts](Napi::Env env) {
+          Napi::Object result = Napi::Object::New(env);
+          result.Set("decoded", decoded.host.js());
+          result.Set("score", score.js());
+          result.Set("parts", parts.js());
+          return static_cast<Napi::Value>(result);
+        });
+  });
+}
+
+Napi::Value sample_op(const Napi::CallbackInfo& info) {
+  return guarded(info.Env(), [&]() -> Napi::Value {
+    Napi::Env env = info.Env();
+    const TreeArgs args = parse_tree(env, info[0]);
+    const int64_t samples = parse_integer(info[1], "samples", 1, std::numeric_limits<int32_t>::max());
+    const uint64_t seed = parse_seed(info[2], "seed");
+    const int64_t B = args.shape.batch;
+    if (samples * B * args.decoded_size() > std::numeric_limits<int32_t>::max() ||
+        samples * args.scores.count > (int64_t(1) << 50) / 8) {
+      range_error("ERR_SIZE_OVERFLOW", "samples x scores is too large");
+    }
+    std::vector<int64_t> parts_shape{samples};
+    parts_shape.insert(parts_shape.end(), args.scores.shape.begin(), args.scores.shape.end());
+    const IndexOutput decoded = make_index_result(env, args.on_device(), samples * B * args.decoded_size());
+    const Output parts = make_output(env, args.dtype(), parts_shape, args.on_device());
+    const Scratch log_z = log_z_scratch(args);
+    Job job;
+    decoded.hold(job);
+    job.hold(parts);
+    log_z.hold(job);
+    return run_tree_job(
+        env, args, std::move(job), parse_async(info, 3),
+        [args, decoded, parts, log_z, samples, seed](auto tag) {
+          using T = decltype(tag);
+          LS_TREE_CALL(args, sample<T>, args.potentials<T>(), args.shape, samples, seed, log_z.as<T>(),
+                       decoded.kernel_data(), out<T>(parts));
+          check_log_partition(args, log_z.as<T>());
+          decoded.to_host();
+        },
+        [decoded, parts](Napi::Env env) {
+          Napi::Object result = Napi::Object::New(env);
+          result.Set("decoded", decoded.host.js());
+          result.Set("parts", parts.js());
+          return static_cast<Napi::Value>(result);
+        });
+  });
+}
+
+Napi::Value log_prob_op(const Napi::CallbackInfo& info) {
+  return guarded(info.Env(), [&]() -> Napi::Value {
+    Napi::Env env = info.Env();
+    const TreeArgs args = parse_tree(env, info[0]);
+    const TensorArg parts = parse_tensor(env, info[1], "parts");
+    require_match(args.scores, parts, nullptr);
+    const std::vector<int64_t>& s = args.scores.shape;
+    const std::vector<int64_t>& p = parts.shape;
+    const bool single = p == s;
+    const bool stacked = p.size() == s.size() + 1 && std::equal(s.begin(), s.end(), p.begin() + 1);
+    if (!single && !stacked) {
+      range_error("ERR_SHAPE_MISMATCH", "parts must have the shape of " + args.scores.name + " " + shape_string(s) +
+                                            " or [S, ...that shape], got " + shape_string(p));
+    }
+    const int64_t samples = single ? 1 : p[0];
+    const Output result = make_output(env, args.dtype(), single ? std::vector<int64_t>{s[0]} : std::vector<int64_t>{p[0], s[0]},
+                                      args.on_device());
+    const Scratch log_z = log_z_scratch(args);
+    Job job;
+    job.hold(result);
+    job.hold(parts);
+    log_z.hold(job);
+    return run_tree_job(
+        env, args, std::move(job), parse_async(info, 2),
+        [args, parts, result, log_z, samples](auto tag) {
+          using T = decltype(tag);
+          check_finite(parts);
+          LS_TREE_CALL(args, log_partition<T>, args.potentials<T>(), args.shape, log_z.as<T>());
+          check_log_partition(args, log_z.as<T>());
+          LS_CALL(args.on_device(), structure_score<T>, in<T>(args.scores), in<T>(parts), samples * args.shape.batch,
+                  args.shape.batch, args.part_count(), log_z.as<const T>(), out<T>(result));
+        },
+        [result](Napi::Env) { return result.js(); });
+  });
+}
+
+#undef LS_TREE_CALL
+
+}  // namespace
+
+void register_tree_ops(Napi::Env env, Napi::Object exports) {
+  exports.Set("treeLogPartition", Napi::Function::New(env, log_partition_op, "treeLogPartition"));
+  exports.Set("treeMarginals", Napi::Function::New(env, marginals_op, "treeMarginals"));
+  exports.Set("treeMarginalsBackward", Napi::Function::New(env, marginals_backward_op, "treeMarginalsBackward"));
+  exports.Set("treeEntropy", Napi::Function::New(env, entropy_op, "treeEntropy"));
+  exports.Set("treeArgmax", Napi::Function::New(env, argmax_op, "treeArgmax"));
+  exports.Set("treeSample", Napi::Function::New(env, sample_op, "treeSample"));
+  exports.Set("treeLogProb", Napi::Function::New(env, log_prob_op, "treeLogProb"));
+}
+
+}  // namespace binding
+}  // namespace ls

@@ -1,0 +1,101 @@
+// The projective tree structures' building blocks over a batch of sentences, one declaration per algorithm
+// for both backends: ls::cpu (cpp/cpu/cky.cc, cpp/cpu/eisner.cc) and ls::cuda (cuda/cky.cu, cuda/eisner.cu)
+// implement exactly these signatures. CUDA versions take device pointers (lengths included), enqueue on the
+// library's stream and do not synchronize.
+//
+// CKY (binary constituency trees, torch-struct's TreeCRF): scores [B, N, N, L] (L = 1: unlabelled), [b, i, j, l]
+// = score of span i..j inclusive with label l. A tree of a sentence of length n has 2n - 1 spans (the n
+// width-1 spans and the root (0, n-1) included), each with one label; its score is the sum of theirs.
+// Decoded form: [2N - 1][3] rows (start, end, label), breadth-first from the root, -1 rows past 2n - 1.
+//
+// Eisner (projective dependency trees): scores [B, N, N], [b, h, m] = score of word h heading word m, [b, m, m]
+// = score of the root heading m; projective with the root left of the sentence; `single_root` allows exactly
+// one arc from the root. Decoded form: heads [N] (h, or m itself for the root; -1 past the length).
+#pragma once
+#include <cstdint>
+
+#include "latent_struct/common.h"
+
+namespace ls {
+
+/// B sentences of up to N words; `labels` per span (CKY; 1 when unlabelled and for Eisner).
+struct TreeShape {
+  int64_t batch;
+  int64_t length;
+  int64_t labels;
+};
+
+/// The scores of a batch of sentences.
+template <typename T>
+struct TreePotentials {
+  const T* scores = nullptr;
+  const int32_t* lengths = nullptr;  // [B], each in [1, N]; null means every sentence has length N
+  bool single_root = true;           // Eisner only
+};
+
+/// Philox streams of the samplers. CKY: index ((s B + b)(2N - 1) + t) 2 + {0: split, 1: label} for the t-th
+/// span of the breadth-first order; Eisner: index (s B + b) eisner_queue_size(N) + t for the t-th item expanded.
+constexpr uint64_t kCkySampleStream = 0x636b79ULL;
+constexpr uint64_t kEisnerSampleStream = 0x656973ULL;
+
+/// Decoded entries per sentence.
+LS_HOST_DEVICE inline int64_t cky_decoded_size(int64_t N) { return (2 * N - 1) * 3; }
+LS_HOST_DEVICE inline int64_t eisner_decoded_size(int64_t N) { return N; }
+/// Chart items an Eisner decoder may expand (3 ints each): at most N arcs and 2N + 1 complete spans.
+LS_HOST_DEVICE inline int64_t eisner_queue_size(int64_t N) { return 3 * N + 2; }
+
+}  // namespace ls
+
+// Every function writes all of its outputs, zeros (or -1) outside each sentence's length. `log_z` [B] is
+// -inf for a sentence without a tree of finite score (the binding turns that into an error).
+#define LS_DECLARE_TREE_KERNELS(prefix)                                                                            \
+  /* log Z_b (inside), [B]. */                                                                                    \
+  template <typename T>                                                                                           \
+  void prefix##_log_partition(const TreePotentials<T>& potentials, TreeShape shape, T* log_z);                   \
+  /* Marginals mu = dlogZ/dscores in the scores' layout (inside-outside), and log Z_b. */                         \
+  template <typename T>                                                                                           \
+  void prefix##_marginals(const TreePotentials<T>& potentials, TreeShape shape, T* log_z, T* marginals);         \
+  /* Hessian-vector product (dmu/dscores)^T g = Cov(z) g, g in the scores' layout, by inside and outside       \
+     passes of the first-order expectation semiring (Li & Eisner 2009); and log Z_b. */                           \
+  template <typename T>                                                                                           \
+  void prefix##_marginals_backward(const TreePotentials<T>& potentials, const T* grad, TreeShape shape,         \
+                                   T* log_z, T* out);                                                             \
+  /* Entropy H(p_b) by an inside pass of the entropy semiring, and log Z_b. */                                    \
+  template <typename T>                                                                                           \
+  void prefix##_entropy(const TreePotentials<T>& potentials, TreeShape shape, T* log_z, T* entropy);             \
+  /* The MAP tree (first maximum on ties): decoded [B, decoded size], score [B], one-hot parts. */               \
+  template <typename T>                                                                                           \
+  void prefix##_argmax(const TreePotentials<T>& potentials, TreeShape shape, int32_t* decoded, T* score,         \
+                       T* parts);                                                                                 \
+  /* Exact samples, top-down from the inside chart: decoded [S, B, decoded size], parts [S, B, ...], log Z_b. */ \
+  template <typename T>                                                                                           \
+  void prefix##_sample(const TreePotentials<T>& potentials, TreeShape shape, int64_t samples, uint64_t seed,    \
+                       T* log_z, int32_t* decoded, T* parts);
+
+#define LS_INSTANTIATE_TREE_KERNELS(prefix, T)                                                                  \
+  template void prefix##_log_partition<T>(const TreePotentials<T>&, TreeShape, T*);                            \
+  template void prefix##_marginals<T>(const TreePotentials<T>&, TreeShape, T*, T*);                            \
+  template void prefix##_marginals_backward<T>(const TreePotentials<T>&, const T*, TreeShape, T*, T*);         \
+  template void prefix##_entropy<T>(const TreePotentials<T>&, TreeShape, T*, T*);                              \
+  template void prefix##_argmax<T>(const TreePotentials<T>&, TreeShape, int32_t*, T*, T*);                     \
+  template void prefix##_sample<T>(const TreePotentials<T>&, TreeShape, int64_t, uint64_t, T*, int32_t*, T*);
+
+#define LS_DECLARE_STRUCTURE_SCORE                                                                                \
+  /* out[r] = sum_k parts[r, k] * scores[r % batch, k] over k with parts[r, k] != 0 (so -inf scores of parts   \
+     not taken do not matter), minus log_z[r % batch] when log_z is not null; r < rows. */                       \
+  template <typename T>                                                                                           \
+  void structure_score(const T* scores, const T* parts, int64_t rows, int64_t batch, int64_t part_count,       \
+                       const T* log_z, T* out);
+
+namespace ls {
+namespace cpu {
+LS_DECLARE_TREE_KERNELS(cky)
+LS_DECLARE_TREE_KERNELS(eisner)
+LS_DECLARE_STRUCTURE_SCORE
+}  // namespace cpu
+namespace cuda {
+LS_DECLARE_TREE_KERNELS(cky)
+LS_DECLARE_TREE_KERNELS(eisner)
+LS_DECLARE_STRUCTURE_SCORE
+}  // namespace cuda
+}  // namespace ls
