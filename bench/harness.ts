@@ -6,6 +6,11 @@ export function argument(name: string, fallback: string): string {
   return i >= 0 && i + 1 < process.argv.length ? process.argv[i + 1] : fallback;
 }
 
+/** Whether a bare `--name` flag was given. */
+export function flag(name: string): boolean {
+  return process.argv.includes(`--${name}`);
+}
+
 export function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   const mid = sorted.length >> 1;
@@ -22,17 +27,35 @@ export function release(result: unknown): void {
 
 /** Median wall time in ms of `reps` runs of body after one warm-up (synchronizing the GPU when `sync`). */
 export function time(reps: number, body: () => unknown, sync: boolean): number {
+  return timeWithin(0, reps, reps, body, sync).ms;
+}
+
+/**
+ * Median wall time in ms of as many runs of body as fit in `budgetMs` (timed by the warm-up run), at least
+ * `minReps` and at most `maxReps`; synchronizing the GPU when `sync`. For ops whose cost spans orders of
+ * magnitude across sizes (cubic tree algorithms), so that small sizes get many runs and large ones few.
+ */
+export function timeWithin(
+  budgetMs: number,
+  minReps: number,
+  maxReps: number,
+  body: () => unknown,
+  sync: boolean,
+): { ms: number; reps: number } {
+  const start = process.hrtime.bigint();
   release(body());
   if (sync) synchronize();
+  const warmMs = Number(process.hrtime.bigint() - start) / 1e6;
+  const reps = Math.max(minReps, Math.min(maxReps, Math.floor(budgetMs / Math.max(warmMs, 1e-3))));
   const samples: number[] = [];
   for (let r = 0; r < reps; r++) {
-    const start = process.hrtime.bigint();
+    const t0 = process.hrtime.bigint();
     const result = body();
     if (sync) synchronize();
-    samples.push(Number(process.hrtime.bigint() - start) / 1e6);
+    samples.push(Number(process.hrtime.bigint() - t0) / 1e6);
     release(result);
   }
-  return median(samples);
+  return { ms: median(samples), reps };
 }
 
 /** One measured (op, backend, size). */
@@ -49,6 +72,17 @@ export interface Row {
   /** Items per second: rows (categorical) or tokens (sequences). */
   itemsPerS: number;
   rooflineFraction: number;
+  /** Runs behind the median, when it varies per row. */
+  reps?: number;
+  /** Tree suites (inside-outside): the figures KERNELS.md asks for. */
+  tree?: {
+    sentencesPerS: number;
+    tokensPerS: number;
+    /** Split points visited per second, summed over the op's passes. */
+    splitPointsPerS: number;
+    /** splitPointsPerS over the exp-throughput ceiling used (one exp per split point). */
+    expFraction: number;
+  };
 }
 
 export interface SuiteOptions {

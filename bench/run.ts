@@ -3,11 +3,16 @@
  * copies included, and device-resident), reporting the median of repeated runs, throughput and the
  * fraction of a memory-bandwidth ceiling. Usage:
  *
- *   npm run bench -- [--suite categorical,chain] [--sizes 32x1000,1024x128] [--chain-sizes 32x25x20]
- *                    [--reps 15] [--ops softmax,sparsemax] [--dtypes float32,float64] [--json out.json]
- *                    [--cpu-gbs 20] [--gpu-gbs 3000]
+ *   npm run bench -- [--suite categorical,chain,tree,dependency] [--sizes 32x1000,1024x128]
+ *                    [--chain-sizes 32x25x20] [--tree-sizes 32x25,128x64] [--dependency-sizes 32x25]
+ *                    [--reps 15] [--ops softmax,sparsemax] [--chain-ops marginals] [--tree-ops entropy]
+ *                    [--dependency-ops argmax] [--dependency-roots single,multi] [--tree-reps 5]
+ *                    [--tree-budget-ms 1000] [--quick] [--dtypes float32,float64] [--json out.json]
+ *                    [--cpu-gbs 20] [--gpu-gbs 3000] [--cpu-exp-gs 0.2] [--gpu-exp-gs 1000]
  *
  * Bytes moved per op = inputs read once + outputs written once (the roofline minimum, DESIGN/KERNELS.md).
+ * The tree suites (bench/trees.ts) are compute-bound: they report sentences/s, tokens/s and split points/s
+ * against an exp-throughput ceiling instead, in a table of their own.
  */
 import * as fs from 'node:fs';
 
@@ -27,6 +32,7 @@ import {
 } from '../lib';
 import { Row, SuiteOptions, argument, release, time } from './harness';
 import { chainSuite } from './linear_chain';
+import { dependencySuite, treeSuite } from './trees';
 
 interface Op {
   name: string;
@@ -88,16 +94,32 @@ function main(): void {
     gpuCeiling: Number(argument('gpu-gbs', '3000')),
     gpu: info.cuda.available,
   };
-  const suites = argument('suite', 'categorical,chain').split(',');
+  const suites = argument('suite', 'categorical,chain,tree,dependency').split(',');
   console.log(`# latent-struct bench — CPU threads ${info.cpu.threads}; CUDA: ${options.gpu ? `${info.cuda.device?.name} (cc ${info.cuda.device?.computeCapability})` : info.cuda.reason}`);
-  console.log(`# median of ${options.reps} runs; GB/s counts inputs read once + outputs written once; ceilings CPU ${options.cpuCeiling} GB/s, GPU ${options.gpuCeiling} GB/s`);
+  console.log(`# median of ${options.reps} runs (tree suites: the runs column); GB/s counts inputs read once + outputs written once; ceilings CPU ${options.cpuCeiling} GB/s, GPU ${options.gpuCeiling} GB/s`);
   const rows: Row[] = [];
   if (suites.includes('categorical')) rows.push(...categoricalSuite(options));
   if (suites.includes('chain')) rows.push(...chainSuite(options));
-  console.log('\n| suite | op | backend | size | dtype | median ms | GB/s | items/s | roofline |');
-  console.log('| --- | --- | --- | --- | --- | ---: | ---: | ---: | ---: |');
-  for (const r of rows) {
-    console.log(`| ${r.suite} | ${r.op} | ${r.backend} | ${r.size} | ${r.dtype} | ${r.medianMs.toFixed(3)} | ${r.gbPerS.toFixed(2)} | ${r.itemsPerS.toExponential(2)} | ${(100 * r.rooflineFraction).toFixed(1)}% |`);
+  if (suites.includes('tree')) rows.push(...treeSuite(options));
+  if (suites.includes('dependency')) rows.push(...dependencySuite(options));
+  const flat = rows.filter((r) => !r.tree);
+  if (flat.length > 0) {
+    console.log('\n| suite | op | backend | size | dtype | median ms | GB/s | items/s | roofline |');
+    console.log('| --- | --- | --- | --- | --- | ---: | ---: | ---: | ---: |');
+    for (const r of flat) {
+      console.log(`| ${r.suite} | ${r.op} | ${r.backend} | ${r.size} | ${r.dtype} | ${r.medianMs.toFixed(3)} | ${r.gbPerS.toFixed(2)} | ${r.itemsPerS.toExponential(2)} | ${(100 * r.rooflineFraction).toFixed(1)}% |`);
+    }
+  }
+  const trees = rows.filter((r) => r.tree);
+  if (trees.length > 0) {
+    console.log('\n| suite | op | backend | B × N | dtype | runs | median ms | sentences/s | tokens/s | split points/s | exp fraction | GB/s |');
+    console.log('| --- | --- | --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
+    for (const r of trees) {
+      const t = r.tree!;
+      console.log(
+        `| ${r.suite} | ${r.op} | ${r.backend} | ${r.size} | ${r.dtype} | ${r.reps ?? options.reps} | ${r.medianMs.toFixed(3)} | ${t.sentencesPerS.toExponential(2)} | ${t.tokensPerS.toExponential(2)} | ${t.splitPointsPerS.toExponential(2)} | ${(100 * t.expFraction).toFixed(1)}% | ${r.gbPerS.toFixed(3)} |`,
+      );
+    }
   }
   const json = argument('json', '');
   if (json) fs.writeFileSync(json, JSON.stringify({ info, reps: options.reps, rows }, null, 2));
