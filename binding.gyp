@@ -12,6 +12,7 @@
         "cpp/binding/tree_ops.cc",
         "cpp/cpu/cky.cc",
         "cpp/cpu/eisner.cc",
+        "cpp/cpu/matrix_tree.cc",
         "cpp/cpu/entmax.cc",
         "cpp/cpu/gumbel.cc",
         "cpp/cpu/linear_chain.cc",

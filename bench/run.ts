@@ -3,8 +3,8 @@
  * copies included, and device-resident), reporting the median of repeated runs, throughput and the
  * fraction of a memory-bandwidth ceiling. Usage:
  *
- *   npm run bench -- [--suite categorical,chain,tree,dependency] [--sizes 32x1000,1024x128]
- *                    [--chain-sizes 32x25x20] [--tree-sizes 32x25,128x64] [--dependency-sizes 32x25]
+ *   npm run bench -- [--suite categorical,chain,tree,dependency,nonprojective] [--sizes 32x1000,1024x128]
+ *                    [--chain-sizes 32x25x20] [--tree-sizes 32x25,128x64] [--dependency-sizes 32x25] [--nonprojective-sizes 32x25]
  *                    [--reps 15] [--ops softmax,sparsemax] [--chain-ops marginals] [--tree-ops entropy]
  *                    [--dependency-ops argmax] [--dependency-roots single,multi] [--tree-reps 5]
  *                    [--tree-budget-ms 1000] [--quick] [--dtypes float32,float64] [--json out.json]
@@ -32,7 +32,7 @@ import {
 } from '../lib';
 import { Row, SuiteOptions, argument, release, time } from './harness';
 import { chainSuite } from './linear_chain';
-import { dependencySuite, treeSuite } from './trees';
+import { dependencySuite, nonProjectiveSuite, treeSuite } from './trees';
 
 interface Op {
   name: string;
@@ -94,7 +94,7 @@ function main(): void {
     gpuCeiling: Number(argument('gpu-gbs', '3000')),
     gpu: info.cuda.available,
   };
-  const suites = argument('suite', 'categorical,chain,tree,dependency').split(',');
+  const suites = argument('suite', 'categorical,chain,tree,dependency,nonprojective').split(',');
   console.log(`# latent-struct bench — CPU threads ${info.cpu.threads}; CUDA: ${options.gpu ? `${info.cuda.device?.name} (cc ${info.cuda.device?.computeCapability})` : info.cuda.reason}`);
   console.log(`# median of ${options.reps} runs (tree suites: the runs column); GB/s counts inputs read once + outputs written once; ceilings CPU ${options.cpuCeiling} GB/s, GPU ${options.gpuCeiling} GB/s`);
   const rows: Row[] = [];
@@ -102,6 +102,7 @@ function main(): void {
   if (suites.includes('chain')) rows.push(...chainSuite(options));
   if (suites.includes('tree')) rows.push(...treeSuite(options));
   if (suites.includes('dependency')) rows.push(...dependencySuite(options));
+  if (suites.includes('nonprojective')) rows.push(...nonProjectiveSuite(options));
   const flat = rows.filter((r) => !r.tree);
   if (flat.length > 0) {
     console.log('\n| suite | op | backend | size | dtype | median ms | GB/s | items/s | roofline |');

@@ -29,7 +29,7 @@
  * (default 1000: as many runs as fit in T ms, at least `--tree-min-reps` (3), at most `--reps`),
  * `--quick` (B = 32 only, 200 ms per row, at least 2 runs).
  */
-import { AnyTensor, DependencyCRF, Tensor, TreeCRF, logsumexp } from '../lib';
+import { AnyTensor, DependencyCRF, NonProjectiveDependencyCRF, Tensor, TreeCRF, logsumexp } from '../lib';
 import { resultToHost } from '../lib/ops/placement';
 import { Row, SuiteOptions, argument, flag, release, time, timeWithin } from './harness';
 
@@ -73,9 +73,33 @@ function gradOf(crf: Structure): AnyTensor {
   return g;
 }
 
-/** Split points per pass of one sentence of length n. */
-export function splitPoints(kind: 'tree' | 'dependency', n: number): number {
+type Kind = 'tree' | 'dependency' | 'nonprojective';
+
+/**
+ * Split points per pass of one sentence of length n; for the Matrix-Tree structure, the entries updated by one
+ * elimination, Σ_k (n−k−1)² ≈ n³/3 (one log-sum-exp each).
+ */
+export function splitPoints(kind: Kind, n: number): number {
+  if (kind === 'nonprojective') return ((n - 1) * n * (2 * n - 1)) / 6;
   return kind === 'tree' ? ((n + 1) * n * (n - 1)) / 6 : (4 * (n + 2) * (n + 1) * n) / 6;
+}
+
+/**
+ * Passes over the chart of an op: for the Matrix-Tree structure, the elimination counts 1 and its reverse pass
+ * 2 (a row and a column reduction per entry); a sample runs n eliminations and reverse passes.
+ */
+function passesOf(kind: Kind, op: TreeOp, n: number): number {
+  if (kind !== 'nonprojective') return op.passes;
+  switch (op.name) {
+    case 'logPartition':
+      return 1;
+    case 'argmax':
+      return 0;
+    case 'sample(1)':
+      return 1 + 3 * n;
+    default:
+      return 3;
+  }
 }
 
 function filled(size: number, dtype: string, seed: number): Tensor['data'] {
@@ -113,7 +137,7 @@ function parseSizes(text: string): number[][] {
 
 interface Variant {
   suite: string;
-  kind: 'tree' | 'dependency';
+  kind: Kind;
   labels: number;
   make: (p: AnyTensor, device?: 'cuda') => Structure;
 }
@@ -139,7 +163,7 @@ function runVariant(variant: Variant, B: number, N: number, ops: TreeOp[], optio
       const record = (backend: string, place: 'cpu' | 'cuda', measured: { ms: number; reps: number }, ceiling: number) => {
         const seconds = measured.ms / 1e3;
         const gbPerS = bytes / (measured.ms * 1e6);
-        const splitPointsPerS = (op.passes * points) / seconds;
+        const splitPointsPerS = (passesOf(variant.kind, op, N) * points) / seconds;
         rows.push({
           suite: variant.suite,
           op: op.name,
@@ -208,23 +232,37 @@ export function treeSuite(options: SuiteOptions): Row[] {
   return rows;
 }
 
-/** DependencyCRF (projective, Eisner): `[B, N, N]` arcs, single root by default. */
-export function dependencySuite(options: SuiteOptions): Row[] {
+/** The dependency suites over `[B, N, N]` arcs, single root by default (`--dependency-roots single,multi`). */
+function arcSuite(kind: 'dependency' | 'nonprojective', options: SuiteOptions): Row[] {
   const rows: Row[] = [];
-  const ops = opsFrom('dependency-ops');
+  const ops = opsFrom(`${kind}-ops`);
   const roots = argument('dependency-roots', 'single').split(',');
-  const sizes = parseSizes(argument('dependency-sizes', argument('tree-sizes', defaultSizes())));
+  const sizes = parseSizes(argument(`${kind}-sizes`, argument('tree-sizes', defaultSizes())));
   for (const root of roots) {
     const singleRoot = root !== 'multi';
     for (const [B, N] of sizes) {
       const variant: Variant = {
-        suite: singleRoot ? 'dependency' : 'dependency (any roots)',
-        kind: 'dependency',
+        suite: singleRoot ? kind : `${kind} (any roots)`,
+        kind,
         labels: 1,
-        make: (p, device) => new DependencyCRF(p, { device, singleRoot }),
+        make: (p, device) =>
+          kind === 'dependency' ? new DependencyCRF(p, { device, singleRoot }) : new NonProjectiveDependencyCRF(p, { device, singleRoot }),
       };
       runVariant(variant, B, N, ops, options, rows);
     }
   }
   return rows;
+}
+
+/** DependencyCRF (projective, Eisner): `[B, N, N]` arcs. */
+export function dependencySuite(options: SuiteOptions): Row[] {
+  return arcSuite('dependency', options);
+}
+
+/**
+ * NonProjectiveDependencyCRF (Matrix-Tree): `[B, N, N]` arcs; sizes `--nonprojective-sizes` (default: the tree
+ * sizes), ops `--nonprojective-ops`.
+ */
+export function nonProjectiveSuite(options: SuiteOptions): Row[] {
+  return arcSuite('nonprojective', options);
 }

@@ -59,7 +59,8 @@ export { TreeCRF } from './structures/tree';
 export type { TreeArgmax, TreeDecoded } from './structures/tree';
 export { DependencyCRF } from './structures/dependency';
 export type { DependencyArgmax, DependencyDecoded, DependencyOptions } from './structures/dependency';
-export type { TreeOptions, TreeSampleOptions } from './structures/projective';
+export { NonProjectiveDependencyCRF } from './structures/nonprojective';
+export type { TreeOptions, TreeSampleOptions } from './structures/tree_structure';
 
 /**
  * Which backends this process can use: the CPU always; CUDA when the addon was built with it and a device

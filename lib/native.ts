@@ -73,7 +73,7 @@ export interface NativeChainGrad {
 
 /** A batch of projective trees as the addon takes it: CKY span scores or Eisner arc scores. */
 export interface NativeTreeSpec {
-  structure: 'cky' | 'eisner';
+  structure: 'cky' | 'eisner' | 'matrix_tree';
   scores: NativeTensorArg;
   lengths: Int32Array | null;
   singleRoot: boolean;

@@ -5,11 +5,11 @@
  * Cov(z)·g, the sampler against the exact distribution (chi-square), float32 against float64, scores of
  * ±1e3 / ±1e4 and −inf masks, batched = one by one, async = sync, typed errors.
  */
-import { AnyTensor, DependencyCRF, Device, DeviceTensor, Tensor } from '../lib';
-import { backends, chiSquarePValue, expectClose, finiteDifferenceVjp, normal, randomTensor, rng, toFloat32 } from './helpers';
-import { Structure, covarianceProduct, keyOf, oneHot } from './oracles/enumerate';
+import { DependencyCRF, Device, Tensor } from '../lib';
+import { arcsOf, host, lengthsFor, mask, outside, partsTensor, rootVariants, row, values } from './arcs';
+import { backends, chiSquarePValue, expectClose, finiteDifferenceVjp, randomTensor, rng, toFloat32 } from './helpers';
+import { covarianceProduct, keyOf, oneHot } from './oracles/enumerate';
 import {
-  DependencySentence,
   ROOT,
   allHeadVectors,
   contiguousYields,
@@ -19,79 +19,14 @@ import {
   noCrossing,
   projectiveTrees,
   scoreOf,
-  structureOf,
 } from './oracles/dependency';
 
-const variants: [string, boolean][] = [
-  ['single root', true],
-  ['any number of roots', false],
-];
-
-function host(t: AnyTensor): Tensor {
-  const h = t.toHost();
-  if (t instanceof DeviceTensor) t.dispose();
-  return h;
-}
-
-function values(t: AnyTensor): number[] {
-  return Array.from(host(t).data);
-}
-
-function row<T extends ArrayLike<number>>(a: T, r: number, size: number): number[] {
-  return Array.from({ length: size }, (_, i) => (a as ArrayLike<number>)[r * size + i]);
-}
-
-/** Whether flat part q = h·N + m of a sentence is no arc of any tree (a word past the length). */
-function outside(x: DependencySentence, q: number): boolean {
-  return Math.floor(q / x.N) >= x.n || q % x.N >= x.n;
-}
-
-function lengthsFor(B: number, N: number, random: () => number): number[] {
-  return Array.from({ length: B }, (_, b) => (b === 0 ? N : b === 1 ? 1 : 1 + Math.floor(random() * N)));
-}
-
-/** Random arc scores (scale · N(0, 1)); entries past the length get junk (large values and −Infinity). */
-function arcsOf(B: number, N: number, lengths: number[], random: () => number, scale = 1): Tensor {
-  const p = randomTensor([B, N, N], random, scale);
-  for (let b = 0; b < B; b++) {
-    for (let h = 0; h < N; h++) {
-      for (let m = 0; m < N; m++) {
-        if (h < lengths[b] && m < lengths[b]) continue;
-        p.data[(b * N + h) * N + m] = random() < 0.3 ? -Infinity : 40 * normal(random);
-      }
-    }
-  }
-  return p;
-}
-
-/** Masks some arcs with −Infinity, never root → 0 nor m−1 → m (the chain tree, single-rooted). */
-function mask(p: Tensor, lengths: number[], random: () => number, rate = 0.25): void {
-  const [B, N] = p.shape;
-  for (let b = 0; b < B; b++) {
-    for (let h = 0; h < lengths[b]; h++) {
-      for (let m = 0; m < lengths[b]; m++) {
-        const kept = (h === 0 && m === 0) || h === m - 1;
-        if (!kept && random() < rate) p.data[(b * N + h) * N + m] = -Infinity;
-      }
-    }
-  }
-}
+const variants = rootVariants;
 
 function crfOf(p: Tensor, lengths: number[] | undefined, device: Device, singleRoot: boolean): DependencyCRF {
   return new DependencyCRF(p, { lengths, device, singleRoot });
 }
 
-/** The parts tensor [S, B, N, N] holding structure s mod count_b of sentence b in row (s, b). */
-function partsTensor(B: number, N: number, lists: Structure[][], S: number): Tensor {
-  const data = new Float64Array(S * B * N * N);
-  for (let s = 0; s < S; s++) {
-    for (let b = 0; b < B; b++) {
-      const list = lists[b];
-      for (const q of list[s % list.length].parts) data[(s * B + b) * N * N + q] = 1;
-    }
-  }
-  return new Tensor(data, [S, B, N, N]);
-}
 
 function binomial(n: number, k: number): number {
   let c = 1;

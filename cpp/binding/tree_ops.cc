@@ -1,5 +1,6 @@
-// N-API entry points of the projective tree structures: CKY (TreeCRF) and Eisner (DependencyCRF). Each takes a
-// spec { structure: 'cky' | 'eisner', scores, lengths (Int32Array [B] or null), singleRoot }, checks it on the
+// N-API entry points of the tree structures: CKY (TreeCRF), Eisner (DependencyCRF) and the Matrix-Tree theorem
+// (NonProjectiveDependencyCRF). Each takes a spec { structure: 'cky' | 'eisner' | 'matrix_tree', scores, lengths
+// (Int32Array [B] or null), singleRoot }, checks it on the
 // main thread, makes its outputs where the scores live, and runs the kernels as a Job (sync or async).
 #include <napi.h>
 
@@ -23,12 +24,13 @@ namespace {
 /// Longest sentence: the charts are O(N^2) per sentence and the work O(N^3).
 constexpr int64_t kMaxTreeLength = 4096;
 
-enum class Structure { Cky, Eisner };
+enum class Structure { Cky, Eisner, MatrixTree };
 
-// Calls cky_<op> or eisner_<op> on the backend where the scores live.
-#define LS_TREE_CALL(args, op, ...)                                   \
-  ((args).structure == Structure::Cky ? LS_CALL((args).on_device(), cky_##op, __VA_ARGS__) \
-                                      : LS_CALL((args).on_device(), eisner_##op, __VA_ARGS__))
+// Calls cky_<op>, eisner_<op> or matrix_tree_<op> on the backend where the scores live.
+#define LS_TREE_CALL(args, op, ...)                                                                  \
+  ((args).structure == Structure::Cky      ? LS_CALL((args).on_device(), cky_##op, __VA_ARGS__)     \
+   : (args).structure == Structure::Eisner ? LS_CALL((args).on_device(), eisner_##op, __VA_ARGS__)  \
+                                           : LS_CALL((args).on_device(), matrix_tree_##op, __VA_ARGS__))
 
 /// Checked scores of a batch of sentences.
 struct TreeArgs {
@@ -74,10 +76,10 @@ TreeArgs parse_tree(Napi::Env env, Napi::Value spec_value) {
   const Napi::Object spec = spec_value.As<Napi::Object>();
   TreeArgs args;
   const std::string structure = spec.Get("structure").ToString().Utf8Value();
-  if (structure != "cky" && structure != "eisner") {
-    range_error("ERR_OUT_OF_RANGE", "structure must be 'cky' or 'eisner', got '" + structure + "'");
+  if (structure != "cky" && structure != "eisner" && structure != "matrix_tree") {
+    range_error("ERR_OUT_OF_RANGE", "structure must be 'cky', 'eisner' or 'matrix_tree', got '" + structure + "'");
   }
-  args.structure = structure == "cky" ? Structure::Cky : Structure::Eisner;
+  args.structure = structure == "cky" ? Structure::Cky : structure == "eisner" ? Structure::Eisner : Structure::MatrixTree;
   const bool cky = args.structure == Structure::Cky;
   const char* name = cky ? "spans" : "arcs";
   args.scores = parse_tensor(env, spec.Get("scores"), name);

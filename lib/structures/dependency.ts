@@ -9,7 +9,7 @@
  * and `+Infinity` are errors, as is a sentence whose every tree scores `-Infinity`.
  */
 import { AnyTensor, Like } from '../tensor';
-import { ProjectiveStructure, TreeOptions } from './projective';
+import { TreeStructure, TreeOptions } from './tree_structure';
 
 /** Options of a DependencyCRF. */
 export interface DependencyOptions extends TreeOptions {
@@ -35,7 +35,7 @@ export interface DependencyArgmax<X extends AnyTensor = AnyTensor> extends Depen
 }
 
 /** A batch of distributions over projective dependency trees, p(z) ∝ exp(Σ arc scores). */
-export class DependencyCRF<X extends AnyTensor = AnyTensor> extends ProjectiveStructure<X, { heads: Int32Array }> {
+export class DependencyCRF<X extends AnyTensor = AnyTensor> extends TreeStructure<X, { heads: Int32Array }> {
   /** Whether exactly one arc leaves the root. */
   readonly singleRoot: boolean;
 

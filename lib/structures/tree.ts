@@ -10,7 +10,7 @@
  * forbids a span (or label); NaN and `+Infinity` are errors, as is a sentence whose every tree scores `-Infinity`.
  */
 import { AnyTensor, Like } from '../tensor';
-import { ProjectiveStructure, TreeOptions } from './projective';
+import { TreeStructure, TreeOptions } from './tree_structure';
 
 /** A decoded constituency tree. */
 export interface TreeDecoded<X extends AnyTensor = AnyTensor> {
@@ -31,7 +31,7 @@ export interface TreeArgmax<X extends AnyTensor = AnyTensor> extends TreeDecoded
 }
 
 /** A batch of distributions over binary constituency trees, p(z) ∝ exp(Σ span scores). */
-export class TreeCRF<X extends AnyTensor = AnyTensor> extends ProjectiveStructure<X, { spans: Int32Array }> {
+export class TreeCRF<X extends AnyTensor = AnyTensor> extends TreeStructure<X, { spans: Int32Array }> {
   /** Number of span labels L (1 when unlabelled). */
   readonly labels: number;
   /** Whether the scores have a label dimension. */

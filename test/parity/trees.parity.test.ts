@@ -1,13 +1,13 @@
 /**
- * CUDA/CPU parity of the tree kernels — TreeCRF (CKY, unlabelled and labelled) and DependencyCRF (Eisner,
- * single root and any number of roots) — on random continuous scores: float32 and float64, N = 1, small N
+ * CUDA/CPU parity of the tree kernels — TreeCRF (CKY, unlabelled and labelled), DependencyCRF (Eisner) and
+ * NonProjectiveDependencyCRF (Matrix-Tree), single root and any number of roots — on random continuous scores: float32 and float64, N = 1, small N
  * and N around 40-70, mixed lengths, −Infinity masks (never enough to leave a sentence without a tree),
  * junk in the ignored entries. Every quantity is compared three ways: the CPU backend, `{ device: 'cuda' }`
  * on host potentials (host results) and DeviceTensor potentials (device-resident results, copied to the
  * host to compare). Correctness of the CPU results themselves is the oracle tests' job. Skips, saying so,
  * when no GPU is usable.
  */
-import { AnyTensor, DependencyCRF, DeviceTensor, Tensor, TreeCRF, backendInfo } from '../../lib';
+import { AnyTensor, DependencyCRF, DeviceTensor, NonProjectiveDependencyCRF, Tensor, TreeCRF, backendInfo } from '../../lib';
 import { expectClose, normal, randomTensor, rng, toFloat32 } from '../helpers';
 
 const cuda = backendInfo().cuda;
@@ -38,7 +38,7 @@ interface Crf {
   dispose(): void;
 }
 
-type Kind = 'tree' | 'labelled' | 'dependency' | 'dependency (any roots)';
+type Kind = 'tree' | 'labelled' | 'dependency' | 'dependency (any roots)' | 'nonprojective' | 'nonprojective (any roots)';
 
 interface Case {
   kind: Kind;
@@ -66,6 +66,7 @@ function released<D extends Decoded & { score?: AnyTensor }>(d: D): D {
 
 function build(c: Case, p: AnyTensor, lengths: number[], device?: 'cpu' | 'cuda'): Crf {
   if (c.kind === 'tree' || c.kind === 'labelled') return new TreeCRF(p, { lengths, device });
+  if (c.kind.startsWith('nonprojective')) return new NonProjectiveDependencyCRF(p, { lengths, device, singleRoot: c.kind === 'nonprojective' });
   return new DependencyCRF(p, { lengths, device, singleRoot: c.kind === 'dependency' });
 }
 
@@ -157,6 +158,12 @@ describeGpu('CUDA TreeCRF and DependencyCRF match the CPU backend', () => {
     { kind: 'dependency (any roots)', B: 3, N: 1, L: 1 },
     { kind: 'dependency (any roots)', B: 5, N: 8, L: 1 },
     { kind: 'dependency (any roots)', B: 3, N: 64, L: 1 },
+    { kind: 'nonprojective', B: 3, N: 1, L: 1 },
+    { kind: 'nonprojective', B: 6, N: 2, L: 1 },
+    { kind: 'nonprojective', B: 5, N: 8, L: 1 },
+    { kind: 'nonprojective', B: 3, N: 37, L: 1 },
+    { kind: 'nonprojective (any roots)', B: 5, N: 8, L: 1 },
+    { kind: 'nonprojective (any roots)', B: 3, N: 30, L: 1 },
   ];
 
   test.each(cases.map((c) => [c.kind, c.B, c.N, c.L, c] as const))('%s B=%i N=%i L=%i', (_kind, _B, _N, _L, c) => {

@@ -11,6 +11,9 @@
 // Eisner (projective dependency trees): scores [B, N, N], [b, h, m] = score of word h heading word m, [b, m, m]
 // = score of the root heading m; projective with the root left of the sentence; `single_root` allows exactly
 // one arc from the root. Decoded form: heads [N] (h, or m itself for the root; -1 past the length).
+//
+// Matrix-Tree (non-projective dependency trees): the same scores, any spanning arborescence rooted at the root
+// (crossing arcs allowed), `single_root` as for Eisner; the same decoded form (heads).
 #pragma once
 #include <cstdint>
 
@@ -37,6 +40,8 @@ struct TreePotentials {
 /// span of the breadth-first order; Eisner: index (s B + b) eisner_queue_size(N) + t for the t-th item expanded.
 constexpr uint64_t kCkySampleStream = 0x636b79ULL;
 constexpr uint64_t kEisnerSampleStream = 0x656973ULL;
+/// Matrix-Tree: index (s B + b) N + m for the draw of word m's head.
+constexpr uint64_t kMatrixTreeSampleStream = 0x6d7474ULL;
 
 /// Decoded entries per sentence.
 LS_HOST_DEVICE inline int64_t cky_decoded_size(int64_t N) { return (2 * N - 1) * 3; }
@@ -91,11 +96,13 @@ namespace ls {
 namespace cpu {
 LS_DECLARE_TREE_KERNELS(cky)
 LS_DECLARE_TREE_KERNELS(eisner)
+LS_DECLARE_TREE_KERNELS(matrix_tree)
 LS_DECLARE_STRUCTURE_SCORE
 }  // namespace cpu
 namespace cuda {
 LS_DECLARE_TREE_KERNELS(cky)
 LS_DECLARE_TREE_KERNELS(eisner)
+LS_DECLARE_TREE_KERNELS(matrix_tree)
 LS_DECLARE_STRUCTURE_SCORE
 }  // namespace cuda
 }  // namespace ls

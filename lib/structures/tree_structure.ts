@@ -1,6 +1,7 @@
 /**
- * The methods TreeCRF and DependencyCRF share: one score tensor whose layout is the layout of the parts,
- * inside-outside kernels behind the addon's tree ops (CKY or Eisner), and a decoded form of each tree. @internal
+ * The methods TreeCRF, DependencyCRF and NonProjectiveDependencyCRF share: one score tensor whose layout is the
+ * layout of the parts, kernels behind the addon's tree ops (CKY, Eisner or the Matrix-Tree theorem), and a
+ * decoded form of each tree. @internal
  */
 import { rangeError, typeError } from '../errors';
 import { NativeTreeDecoded, NativeTreeSpec, native } from '../native';
@@ -25,8 +26,8 @@ export interface TreeSampleOptions {
   seed: number | bigint;
 }
 
-/** Base of the projective tree structures: X is the tensor kind, D the decoded form (`{ spans }` or `{ heads }`). */
-export abstract class ProjectiveStructure<X extends AnyTensor, D> {
+/** Base of the tree structures: X is the tensor kind, D the decoded form (`{ spans }` or `{ heads }`). */
+export abstract class TreeStructure<X extends AnyTensor, D> {
   /** The scores (on the device chosen by the options). */
   readonly potentials: X;
   /** Batch size B. */
@@ -39,7 +40,7 @@ export abstract class ProjectiveStructure<X extends AnyTensor, D> {
   private readonly spec: NativeTreeSpec;
   private readonly name: string;
 
-  protected constructor(structure: 'cky' | 'eisner', name: string, scores: X, options: TreeOptions, singleRoot: boolean) {
+  protected constructor(structure: 'cky' | 'eisner' | 'matrix_tree', name: string, scores: X, options: TreeOptions, singleRoot: boolean) {
     const t = requireTensor(scores, name);
     const s = t.shape;
     const ranks = structure === 'cky' ? [3, 4] : [3];
@@ -69,7 +70,7 @@ export abstract class ProjectiveStructure<X extends AnyTensor, D> {
     return this.wrap(await native.treeLogPartition(this.spec, true), [this.batch]);
   }
 
-  /** Marginals μ = E_p[z] = ∇ log Z (inside-outside), in the scores' shape; zero outside each length. */
+  /** Marginals μ = E_p[z] = ∇ log Z (an outside or reverse pass), in the scores' shape; zero outside each length. */
   marginals(): Like<X> {
     return this.wrap(native.treeMarginals(this.spec, false), this.potentials.shape);
   }
@@ -80,7 +81,7 @@ export abstract class ProjectiveStructure<X extends AnyTensor, D> {
 
   /**
    * The Hessian-vector product (∂μ/∂scores)ᵀ g = Cov(z)·g for g in the scores' shape, computed exactly by
-   * inside and outside passes of the expectation semiring (not by differences).
+   * forward and reverse passes with tangents (not by differences).
    */
   marginalsBackward(grad: Like<X>): Like<X> {
     const { tensor, temporaries } = this.input(grad, 'grad');
@@ -100,7 +101,7 @@ export abstract class ProjectiveStructure<X extends AnyTensor, D> {
     }
   }
 
-  /** Entropy H(p) per sentence, `[B]` (an inside pass of the entropy semiring, no cancellation). */
+  /** Entropy H(p) per sentence, `[B]`. */
   entropy(): Like<X> {
     return this.wrap(native.treeEntropy(this.spec, false), [this.batch]);
   }
@@ -124,7 +125,7 @@ export abstract class ProjectiveStructure<X extends AnyTensor, D> {
     return this.wrapArgmax(await native.treeArgmax(this.spec, true));
   }
 
-  /** k exact samples z ~ p (top-down from the inside chart) as one-hot parts `[k, ...scores' shape]`. */
+  /** k exact samples z ~ p as one-hot parts `[k, ...scores' shape]`. */
   sample(k: number, options: TreeSampleOptions): Like<X> {
     return this.sampleDecoded(k, options).parts;
   }
