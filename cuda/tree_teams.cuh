@@ -19,6 +19,7 @@ struct BlockTeams {
   __device__ int64_t rank() const { return threadIdx.x; }
   __device__ int64_t size() const { return kThreads; }
   __device__ void sync() const { __syncthreads(); }
+  __device__ void sync_team() const { __syncwarp(); }
   template <typename T>
   __device__ T sum(T v) const {
     for (int offset = 16; offset > 0; offset >>= 1) v += shfl_down(v, offset);

@@ -1,12 +1,14 @@
 /**
- * Shared pieces of the dependency-tree tests (DependencyCRF and NonProjectiveDependencyCRF): host copies of
- * results, rows of a batch, random arc scores with junk padding, −Infinity masks that keep a tree, and parts
- * tensors from enumerated structures.
+ * Shared pieces of the dependency-tree tests (DependencyCRF and NonProjectiveDependencyCRF, the common suite in
+ * test/dependency_suite.ts): host copies of results, rows of a batch, random arc scores with junk padding,
+ * −Infinity masks that keep a tree, parts tensors from enumerated structures, one-hot parts and decoded heads
+ * checked as trees, and exact zeros.
  */
 import { AnyTensor, DeviceTensor, Tensor } from '../lib';
 import { normal, randomTensor } from './helpers';
 import { Structure } from './oracles/enumerate';
 import { DependencySentence } from './oracles/dependency';
+import { headsOfDecoded, isDependencyTree } from './oracles/nonprojective';
 
 /** Both root variants, as [name, singleRoot]. */
 export const rootVariants: [string, boolean][] = [
@@ -78,4 +80,29 @@ export function partsTensor(B: number, N: number, lists: Structure[][], S: numbe
     }
   }
   return new Tensor(data, [S, B, N, N]);
+}
+
+/** The flat parts (within one sentence's block) that are 1 in row r of a one-hot parts array. */
+export function chosenParts(parts: ArrayLike<number>, r: number, size: number): number[] {
+  return row(parts, r, size).flatMap((v, q) => (v ? [q] : []));
+}
+
+/** The one-hot parts of decoded heads (first n entries) over one sentence's block. */
+export function partsOfHeads(decoded: readonly number[], N: number, n: number): number[] {
+  const out = new Array<number>(N * N).fill(0);
+  for (let m = 0; m < n; m++) out[decoded[m] * N + m] = 1;
+  return out;
+}
+
+/** Expects the first n decoded heads of row r to be a (single-rooted) tree and the rest −1. */
+export function expectTree(heads: ArrayLike<number>, r: number, N: number, n: number, singleRoot: boolean): void {
+  const decoded = row(heads, r, N);
+  if (!isDependencyTree(headsOfDecoded(decoded, n), singleRoot) || decoded.slice(n).some((h) => h !== -1)) {
+    throw new Error(`row ${r}: heads ${decoded} (length ${n}) are no ${singleRoot ? 'single-rooted ' : ''}tree`);
+  }
+}
+
+/** Expects v to be zero (either sign). */
+export function expectZero(v: number, what: string): void {
+  if (v !== 0) throw new Error(`${what}: got ${v}, expected 0`);
 }

@@ -1,4 +1,7 @@
-/** Test utilities shared by every suite: seeded randomness, tolerances, finite differences, chi-square. */
+/**
+ * Test utilities shared by every suite: seeded randomness, tolerances, finite differences, chi-square, and the
+ * name, code and message of a thrown error.
+ */
 import { backendInfo, Device, Tensor } from '../lib';
 
 /** Backends to run each test on: the CPU always, CUDA when a device is usable. */
@@ -50,6 +53,26 @@ export function expectClose(actual: ArrayLike<number>, expected: ArrayLike<numbe
   if (worst >= 0) {
     throw new Error(`element ${worst}: got ${actual[worst]}, expected ${expected[worst]} (rtol ${rtol}, atol ${atol})`);
   }
+}
+
+/** `name:code` of the error f throws (`RangeError:ERR_INVALID_SHAPE`), or 'no error'. */
+export function errorCode(f: () => unknown): string {
+  try {
+    f();
+  } catch (error) {
+    return `${(error as Error).name}:${(error as { code?: string }).code}`;
+  }
+  return 'no error';
+}
+
+/** The message of the error f throws, or 'no error'. */
+export function errorMessage(f: () => unknown): string {
+  try {
+    f();
+  } catch (error) {
+    return (error as Error).message;
+  }
+  return 'no error';
 }
 
 /**

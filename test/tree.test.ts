@@ -133,17 +133,6 @@ function partsTensor(L: number, B: number, N: number, lists: Structure[][], S: n
   return new Tensor(data, [S, ...shapeOf(L, B, N)]);
 }
 
-/** The oracle's parts of a decoded row of spans [(2N−1)·3] (rows past the tree are −1). */
-function partsOfSpans(x: TreeSentence, spans: number[]): number[] {
-  const parts: number[] = [];
-  for (let r = 0; r < 2 * x.N - 1; r++) {
-    const [i, j, l] = spans.slice(3 * r, 3 * r + 3);
-    if (i < 0) break;
-    parts.push(spanPart(x, i, j, l));
-  }
-  return parts;
-}
-
 describe('the TreeCRF oracle itself', () => {
   test('counts: Catalan(n−1) bracketings of n leaves, each with 2n−1 distinct spans splitting correctly', () => {
     expect([1, 2, 3, 4, 5, 6, 7].map((n) => bracketings(n).length)).toEqual([1, 1, 2, 5, 14, 42, 132]);

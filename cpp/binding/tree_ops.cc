@@ -21,8 +21,10 @@ namespace ls {
 namespace binding {
 namespace {
 
-/// Longest sentence: the charts are O(N^2) per sentence and the work O(N^3).
+/// Longest sentence: the charts are O(N^2) per sentence and the work O(N^3). The Matrix-Tree workspace holds
+/// five N x N double matrices per thread (42 MB at N = 1024).
 constexpr int64_t kMaxTreeLength = 4096;
+constexpr int64_t kMaxMatrixTreeLength = 1024;
 
 enum class Structure { Cky, Eisner, MatrixTree };
 
@@ -89,9 +91,10 @@ TreeArgs parse_tree(Napi::Env env, Napi::Value spec_value) {
     range_error("ERR_INVALID_SHAPE", std::string(name) + " must have shape " + (cky ? "[B, N, N] or [B, N, N, L]" : "[B, N, N]") +
                                          ", got " + shape_string(s));
   }
-  if (s[1] > kMaxTreeLength) {
+  const int64_t max_length = args.structure == Structure::MatrixTree ? kMaxMatrixTreeLength : kMaxTreeLength;
+  if (s[1] > max_length) {
     range_error("ERR_SIZE_OVERFLOW", std::string(name) + " has N = " + std::to_string(s[1]) + "; at most " +
-                                         std::to_string(kMaxTreeLength) + " words are supported");
+                                         std::to_string(max_length) + " words are supported");
   }
   args.shape = TreeShape{s[0], s[1], s.size() == 4 ? s[3] : 1};
   args.single_root = spec.Get("singleRoot").ToBoolean().Value();

@@ -4,7 +4,7 @@
 // split points k = lane, lane + lanes(), ... and combine with the team's reductions, which return the same
 // value on every lane. group.sync() makes every thread's chart writes visible to the group.
 //
-// Team interface: lane(), lanes(), team(), teams(), rank() (= team * lanes + lane), size(), sync(),
+// Team interface: lane(), lanes(), team(), teams(), rank() (= team * lanes + lane), size(), sync(), sync_team(),
 // sum(v), max(v), argmax(Best) (larger value, smaller index on ties; index -1 loses).
 #pragma once
 #include <cstdint>
@@ -39,6 +39,7 @@ struct SerialTeams {
   LS_HOST_DEVICE int64_t rank() const { return 0; }
   LS_HOST_DEVICE int64_t size() const { return 1; }
   LS_HOST_DEVICE void sync() const {}
+  LS_HOST_DEVICE void sync_team() const {}
   template <typename T>
   LS_HOST_DEVICE T sum(T v) const { return v; }
   template <typename T>
