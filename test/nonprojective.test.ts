@@ -107,6 +107,27 @@ const crfOf = crfOfClass(NonProjectiveDependencyCRF);
 
 /** Best heads forming cycles at ±1e3 / ±1e4, the zero-temperature limit, and non-projective ⊇ projective. */
 function variantTests(device: Device, singleRoot: boolean): void {
+  test.each([30, 150, 300, 600])(
+    'scores at scale %d (the linear elimination, its per-step fallback to log space, and the log one) match the oracle',
+    (scale) => {
+      const random = rng(scale + (singleRoot ? 1 : 0));
+      const [B, N] = [6, 5];
+      const lengths = [5, 5, 4, 5, 3, 5];
+      const p = arcsOf(B, N, lengths, random, scale);
+      const crf = new NonProjectiveDependencyCRF(p, { lengths, device, singleRoot });
+      const { logZ, entropy, marginals, g, hvp } = resultsOf(crf, random);
+      const size = N * N;
+      for (let b = 0; b < B; b++) {
+        const d = nonProjectiveDistribution(dependencySentence(p, b, lengths, singleRoot));
+        expectClose([logZ[b]], [d.logZ], 1e-12, 1e-14 * scale * N);
+        expectClose([entropy[b]], [d.entropy], 1e-6, 1e-9 * scale);
+        expectClose(row(marginals, b, size), d.marginals, 1e-9, 1e-11);
+        expectClose(row(hvp, b, size), covarianceProduct(d, row(g.data, b, size)), 1e-7, 1e-9);
+      }
+      crf.dispose();
+    },
+  );
+
   test('argmax is the zero-temperature limit of log Z on long sentences: T·best ≤ log Z(T·s) ≤ T·best + log #trees', () => {
     const random = rng(71 + (singleRoot ? 1 : 0));
     const [B, N] = [4, 24];

@@ -382,7 +382,9 @@ LS_HOST_DEVICE bool to_linear(const Group& g, const Work& w, int64_t N, int64_t 
     w.position[u] = static_cast<double>(u);
   }
   g.sync();
-  return w.shared[3] == 0;
+  const bool in_range = w.shared[3] == 0;
+  g.sync();  // every thread has read the status before rank 0 may write it again
+  return in_range;
 }
 
 /// Swaps rows and columns k and u of an [N][N] matrix (positions in the linear path).
