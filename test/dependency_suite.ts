@@ -306,6 +306,12 @@ export function describeDependencyStructure(spec: DependencySpec): void {
         const expected: number[] = [];
         for (let s = 0; s < S; s++) for (const d of ds) expected.push(d.structures[s % d.structures.length].score - d.logZ);
         expectClose(logProb, expected, 1e-9, 1e-9);
+        // logProb of heads (the decoded form, [S·B·N] → [S, B]) equals logProb of their parts.
+        const first = crf.sampleDecoded(20, { seed: 77 });
+        expect(values(crf.logProb(first.heads))).toEqual(values(crf.logProb(first.parts)));
+        const best = crf.argmaxDecoded();
+        expect(values(crf.logProb(best.heads))).toEqual(values(crf.logProb(best.parts)));
+        expect(host(crf.logProb(first.heads)).shape).toEqual([20, B]);
         const again = crf.sampleDecoded(50, { seed: 4321 });
         const twice = crf.sampleDecoded(50, { seed: 4321 });
         expect(Array.from(again.heads)).toEqual(Array.from(twice.heads));
@@ -496,6 +502,7 @@ export function describeDependencyStructure(spec: DependencySpec): void {
         expect(values(samplesAsync.parts)).toEqual(values(samples.parts));
         const parts = host(crf.sample(3, { seed: 2 }));
         expect(values(await crf.logProbAsync(parts))).toEqual(values(crf.logProb(parts)));
+        expect(values(await crf.logProbAsync(best.heads))).toEqual(values(crf.logProb(best.parts)));
         crf.dispose();
       });
 
@@ -594,6 +601,20 @@ export function describeDependencyStructure(spec: DependencySpec): void {
         expect(errorCode(() => crf.logProb(randomTensor([2, 4, 4], rng(5))))).toBe('RangeError:ERR_SHAPE_MISMATCH');
         expect(errorCode(() => crf.logProb(randomTensor([2, 3, 4, 5], rng(5))))).toBe('RangeError:ERR_SHAPE_MISMATCH');
         expect(errorCode(() => crf.logProb(crf.argmax()))).toBe('no error');
+        // Heads: B·N or S·B·N entries, each in [0, length) within the sentence; ignored past it.
+        const heads = crf.argmaxDecoded().heads;
+        expect(errorCode(() => crf.logProb(heads))).toBe('no error');
+        expect(errorCode(() => crf.logProb(heads.slice(1)))).toBe('RangeError:ERR_SHAPE_MISMATCH');
+        expect(errorCode(() => crf.logProb(new Int32Array(0)))).toBe('RangeError:ERR_SHAPE_MISMATCH');
+        const wrong = heads.slice();
+        wrong[4 + 1] = 2; // sentence 1 has 2 words: heads in [0, 2)
+        expect(errorCode(() => crf.logProb(wrong))).toBe('RangeError:ERR_OUT_OF_RANGE');
+        expect(errorMessage(() => crf.logProb(wrong))).toMatch(/heads\[5\] = 2/);
+        wrong[4 + 1] = -1;
+        expect(errorCode(() => crf.logProb(wrong))).toBe('RangeError:ERR_OUT_OF_RANGE');
+        const padded = heads.slice();
+        padded[4 + 3] = 99; // past sentence 1's length: ignored
+        expect(values(crf.logProb(padded))).toEqual(values(crf.logProb(heads)));
         for (const k of [0, -1, 1.5, NaN, Infinity]) expect(errorCode(() => crf.sample(k, { seed: 1 }))).toBe('RangeError:ERR_OUT_OF_RANGE');
         expect(errorCode(() => crf.sampleDecoded(0, { seed: 1 }))).toBe('RangeError:ERR_OUT_OF_RANGE');
         expect(['TypeError', 'RangeError']).toContain(errorCode(() => crf.sample('3' as unknown as number, { seed: 1 })).split(':')[0]);

@@ -9,13 +9,9 @@
  * and `+Infinity` are errors, as is a sentence whose every tree scores `-Infinity`.
  */
 import { AnyTensor, Like } from '../tensor';
-import { TreeStructure, TreeOptions } from './tree_structure';
+import { ArcStructure, DependencyOptions } from './arc_structure';
 
-/** Options of a DependencyCRF. */
-export interface DependencyOptions extends TreeOptions {
-  /** Exactly one arc from the root (default true); false allows any number (at least one). */
-  singleRoot?: boolean;
-}
+export type { DependencyOptions } from './arc_structure';
 
 /** A decoded dependency tree. */
 export interface DependencyDecoded<X extends AnyTensor = AnyTensor> {
@@ -28,28 +24,19 @@ export interface DependencyDecoded<X extends AnyTensor = AnyTensor> {
   parts: Like<X>;
 }
 
-/** The Eisner argmax tree with its score. */
+/** The MAP dependency tree (Eisner or Chu-Liu-Edmonds) with its score. */
 export interface DependencyArgmax<X extends AnyTensor = AnyTensor> extends DependencyDecoded<X> {
   /** The best tree's score per sentence, `[B]`. */
   score: Like<X>;
 }
 
 /** A batch of distributions over projective dependency trees, p(z) ∝ exp(Σ arc scores). */
-export class DependencyCRF<X extends AnyTensor = AnyTensor> extends TreeStructure<X, { heads: Int32Array }> {
-  /** Whether exactly one arc leaves the root. */
-  readonly singleRoot: boolean;
-
+export class DependencyCRF<X extends AnyTensor = AnyTensor> extends ArcStructure<X> {
   /**
    * @param arcs arc scores `[B, N, N]`, root scores on the diagonal (a Tensor or a DeviceTensor)
    * @param options `lengths`, `singleRoot` (default true), and `device` to run elsewhere than where the scores live
    */
   constructor(arcs: X, options: DependencyOptions = {}) {
-    const singleRoot = options?.singleRoot ?? true;
-    super('eisner', 'arcs', arcs, options, singleRoot);
-    this.singleRoot = singleRoot;
-  }
-
-  protected decoded(indices: Int32Array): { heads: Int32Array } {
-    return { heads: indices };
+    super('eisner', arcs, options);
   }
 }
