@@ -71,7 +71,7 @@ export interface NativeChainGrad {
   transition?: NativeTensorArg;
 }
 
-/** A batch of projective trees as the addon takes it: CKY span scores or Eisner arc scores. */
+/** A batch of trees as the addon takes it: CKY span scores, or arc scores for Eisner or the Matrix-Tree theorem. */
 export interface NativeTreeSpec {
   structure: 'cky' | 'eisner' | 'matrix_tree';
   scores: NativeTensorArg;

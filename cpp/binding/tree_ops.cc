@@ -1,7 +1,7 @@
 // N-API entry points of the tree structures: CKY (TreeCRF), Eisner (DependencyCRF) and the Matrix-Tree theorem
 // (NonProjectiveDependencyCRF). Each takes a spec { structure: 'cky' | 'eisner' | 'matrix_tree', scores, lengths
-// (Int32Array [B] or null), singleRoot }, checks it on the
-// main thread, makes its outputs where the scores live, and runs the kernels as a Job (sync or async).
+// (Int32Array [B] or null), singleRoot }, checks it on the main thread, makes its outputs where the scores live,
+// and runs the kernels as a Job (sync or async).
 #include <napi.h>
 
 #include <algorithm>

@@ -115,10 +115,10 @@ LS_HOST_DEVICE inline Work work_of(double* w, int64_t N) {
   return k;
 }
 
-/// Copies the sentence's n x n scores (as doubles) into `to`, shifted per modifier: column m loses
+/// Copies the sentence's n x n scores (as doubles) into `to` (w.weight), shifted per modifier: column m loses
 /// c_m = max_h s[h][m] (every tree has one arc into each word, so log Z loses sum_m c_m and the distribution is
 /// unchanged — KERNELS.md). Keeps the log-space values near 0, where their absolute precision is best. With
-/// `direction`, copies the tangent direction into `tan` too.
+/// `direction`, copies the tangent direction into w.tangent too.
 template <typename T, typename Group>
 LS_HOST_DEVICE void load(const Group& g, const T* from, int64_t N, int64_t n, const Work& w, double* to,
                          const T* direction) {
