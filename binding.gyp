@@ -13,6 +13,7 @@
         "cpp/cpu/cky.cc",
         "cpp/cpu/eisner.cc",
         "cpp/cpu/matrix_tree.cc",
+        "cpp/cpu/sparsemap.cc",
         "cpp/cpu/entmax.cc",
         "cpp/cpu/gumbel.cc",
         "cpp/cpu/linear_chain.cc",

@@ -60,7 +60,7 @@ export type { TreeArgmax, TreeDecoded } from './structures/tree';
 export { DependencyCRF } from './structures/dependency';
 export type { DependencyArgmax, DependencyDecoded, DependencyOptions } from './structures/dependency';
 export { NonProjectiveDependencyCRF } from './structures/nonprojective';
-export type { TreeOptions, TreeSampleOptions } from './structures/tree_structure';
+export type { SparseMapOptions, TreeOptions, TreeSampleOptions, TreeSparseMap } from './structures/tree_structure';
 
 /**
  * Which backends this process can use: the CPU always; CUDA when the addon was built with it and a device

@@ -84,6 +84,23 @@ export interface NativeTreeDecoded {
   parts: NativeFloat;
 }
 
+/** SparseMAP settings as the addon takes them (all given). */
+export interface NativeSparseMapOptions {
+  maxIterations: number;
+  tolerance: number;
+  maxActive: number;
+}
+
+/** SparseMAP of a batch of trees: supports as decoded rows [B, K, decoded size] (-1 past each size). */
+export interface NativeTreeSparseMap {
+  marginals: NativeFloat;
+  support: Int32Array;
+  weights: Float64Array;
+  sizes: Int32Array;
+  iterations: Int32Array;
+  converged: Int32Array;
+}
+
 export interface NativeAddon {
   backendInfo(): BackendInfo;
   synchronize(): void;
@@ -178,6 +195,15 @@ export interface NativeAddon {
     async: A,
   ): MaybeAsync<NativeTreeDecoded, A>;
   treeLogProb<A extends boolean>(spec: NativeTreeSpec, parts: NativeTensorArg, async: A): MaybeAsync<NativeFloat, A>;
+  treeSparsemap<A extends boolean>(spec: NativeTreeSpec, options: NativeSparseMapOptions, async: A): MaybeAsync<NativeTreeSparseMap, A>;
+  treeSparsemapBackward<A extends boolean>(
+    spec: NativeTreeSpec,
+    maxActive: number,
+    support: Int32Array,
+    sizes: Int32Array,
+    grad: NativeTensorArg,
+    async: A,
+  ): MaybeAsync<NativeFloat, A>;
 }
 
 /** The package root: the nearest folder above this file with a package.json (lib/ or dist/lib/). */

@@ -8,6 +8,7 @@
  * when no GPU is usable.
  */
 import { AnyTensor, DependencyCRF, DeviceTensor, NonProjectiveDependencyCRF, Tensor, TreeCRF, backendInfo } from '../../lib';
+import { values } from '../arcs';
 import { expectClose, normal, randomTensor, rng, toFloat32 } from '../helpers';
 
 const cuda = backendInfo().cuda;
@@ -46,16 +47,6 @@ interface Case {
   N: number;
   /** Labels (labelled trees only). */
   L: number;
-}
-
-/** Host values of a result, freeing it when it lives on the GPU. */
-function hostValues(x: AnyTensor): number[] {
-  if (x instanceof DeviceTensor) {
-    const h = x.toHost();
-    x.dispose();
-    return Array.from(h.data);
-  }
-  return Array.from(x.data);
 }
 
 /** Frees the device tensors of a decoded result, keeping its host index arrays. */
@@ -186,7 +177,7 @@ describeGpu('CUDA TreeCRF and DependencyCRF match the CPU backend', () => {
       const compare = (what: string, f: (crf: Crf, onGpu: boolean) => AnyTensor, [rtol, atol]: readonly number[]) => {
         const expected = f(cpu, false);
         expect(expected).toBeInstanceOf(Tensor);
-        const expectedValues = hostValues(expected);
+        const expectedValues = values(expected);
         const a = f(viaHost, false);
         expect(a).toBeInstanceOf(Tensor);
         expect(a.shape).toEqual(expected.shape);
@@ -194,8 +185,8 @@ describeGpu('CUDA TreeCRF and DependencyCRF match the CPU backend', () => {
         expect(d).toBeInstanceOf(DeviceTensor);
         expect(d.shape).toEqual(expected.shape);
         try {
-          expectClose(hostValues(a), expectedValues, rtol, atol);
-          expectClose(hostValues(d), expectedValues, rtol, atol);
+          expectClose(values(a), expectedValues, rtol, atol);
+          expectClose(values(d), expectedValues, rtol, atol);
         } catch (e) {
           throw new Error(`${what} (${dtype}): ${(e as Error).message}`);
         }
@@ -213,8 +204,8 @@ describeGpu('CUDA TreeCRF and DependencyCRF match the CPU backend', () => {
       for (const crf of [viaHost, onDevice]) {
         const other = crf.argmaxDecoded();
         expect(decodedOf(other)).toEqual(decodedOf(best));
-        expect(hostValues(other.parts)).toEqual(hostValues(best.parts));
-        expectClose(hostValues(other.score), hostValues(best.score), tol.logZ[0], tol.logZ[1]);
+        expect(values(other.parts)).toEqual(values(best.parts));
+        expectClose(values(other.score), values(best.score), tol.logZ[0], tol.logZ[1]);
       }
       // logProb of the MAP parts, host parts for host potentials, device parts for device ones.
       const bestParts = best.parts as Tensor;
@@ -234,8 +225,8 @@ describeGpu('CUDA TreeCRF and DependencyCRF match the CPU backend', () => {
         else expect(agreement).toBeGreaterThanOrEqual(0.95);
         expect(samples.parts.shape).toEqual([k, ...p.shape]);
         // sample(k) is the parts of sampleDecoded(k) with the same seed, on the same backend.
-        const parts = hostValues(crf.sample(k, { seed: 9 }));
-        expect(parts).toEqual(hostValues(samples.parts));
+        const parts = values(crf.sample(k, { seed: 9 }));
+        expect(parts).toEqual(values(samples.parts));
       }
       // logProb of a batch of samples [S, ...shape] → [S, B].
       const sampleParts = cpuSamples.parts as Tensor;
@@ -285,7 +276,7 @@ describeGpu('CUDA TreeCRF and DependencyCRF match the CPU backend', () => {
       const back = await structure.marginalsBackwardAsync(marginals);
       expect(back).toBeInstanceOf(DeviceTensor);
       expect(back.shape).toEqual([3, 9, 9]);
-      expectClose(hostValues(back), hostValues(crf.marginalsBackward(marginals)), 1e-12, 1e-14);
+      expectClose(values(back), values(crf.marginalsBackward(marginals)), 1e-12, 1e-14);
       const entropy = await structure.entropyAsync();
       expect(entropy).toBeInstanceOf(DeviceTensor);
       const best = await structure.argmaxAsync();
@@ -299,7 +290,7 @@ describeGpu('CUDA TreeCRF and DependencyCRF match the CPU backend', () => {
       expect(logProb).toBeInstanceOf(DeviceTensor);
       expect(logProb.shape).toEqual([4, 3]);
       // Probabilities of trees: log p ≤ 0.
-      hostValues(logProb).forEach((v) => expect(v).toBeLessThanOrEqual(1e-12));
+      values(logProb).forEach((v) => expect(v).toBeLessThanOrEqual(1e-12));
       [logZ, marginals, entropy, best.score, best.parts, samples.parts].forEach((t) => (t as DeviceTensor).dispose());
       crf.dispose();
     }

@@ -1,0 +1,76 @@
+/**
+ * CUDA/CPU parity of SparseMAP on the tree structures (TreeCRF unlabelled and labelled, DependencyCRF and
+ * NonProjectiveDependencyCRF with one root or any number): the same solver runs on a block per instance with the
+ * MAP oracles on the device, so μ, the supports, weights, iterations and the backward must equal the CPU ones.
+ * Host potentials with `{ device: 'cuda' }` and DeviceTensor potentials are both compared. Skips, saying so,
+ * when no GPU is usable.
+ */
+import { AnyTensor, DependencyCRF, DeviceTensor, NonProjectiveDependencyCRF, Tensor, TreeCRF, TreeSparseMap, backendInfo } from '../../lib';
+import { values } from '../arcs';
+import { expectClose, randomTensor, rng, toFloat32 } from '../helpers';
+
+const cuda = backendInfo().cuda;
+const describeGpu = cuda.available ? describe : describe.skip;
+if (!cuda.available) {
+  // eslint-disable-next-line no-console
+  console.log(`CUDA SparseMAP parity tests skipped: ${cuda.reason ?? 'no CUDA device'}`);
+}
+
+interface Solver {
+  readonly potentials: AnyTensor;
+  sparsemap(): TreeSparseMap<AnyTensor>;
+  sparsemapBackward(grad: AnyTensor, solution?: TreeSparseMap<AnyTensor>): AnyTensor;
+  dispose(): void;
+}
+
+type Make = (p: AnyTensor, lengths: number[], device?: 'cpu' | 'cuda') => Solver;
+
+const structures: [string, number[], Make][] = [
+  ['TreeCRF', [4, 9, 9], (p, lengths, device) => new TreeCRF(p, { lengths, device })],
+  ['TreeCRF labelled', [3, 7, 7, 3], (p, lengths, device) => new TreeCRF(p, { lengths, device })],
+  ['DependencyCRF', [4, 9, 9], (p, lengths, device) => new DependencyCRF(p, { lengths, device })],
+  ['DependencyCRF any roots', [4, 9, 9], (p, lengths, device) => new DependencyCRF(p, { lengths, device, singleRoot: false })],
+  ['NonProjectiveDependencyCRF', [4, 9, 9], (p, lengths, device) => new NonProjectiveDependencyCRF(p, { lengths, device })],
+  [
+    'NonProjectiveDependencyCRF any roots',
+    [4, 9, 9],
+    (p, lengths, device) => new NonProjectiveDependencyCRF(p, { lengths, device, singleRoot: false }),
+  ],
+];
+
+describeGpu('CUDA SparseMAP matches the CPU backend', () => {
+  test.each(structures)('%s', (_name, shape, make) => {
+    const random = rng(shape.reduce((a, b) => a * b, 7));
+    const B = shape[0];
+    const lengths = Array.from({ length: B }, (_, b) => (b === 0 ? shape[1] : b === B - 1 ? 1 : 1 + Math.floor(random() * shape[1])));
+    const p64 = randomTensor(shape, random, 1.5);
+    const g64 = randomTensor(shape, random);
+    for (const dtype of ['float64', 'float32'] as const) {
+      const p = dtype === 'float64' ? p64 : toFloat32(p64);
+      const g = dtype === 'float64' ? g64 : toFloat32(g64);
+      const tol = dtype === 'float64' ? 1e-9 : 1e-4;
+      const cpu = make(p, lengths, 'cpu');
+      const expected = cpu.sparsemap();
+      const expectedBackward = values(cpu.sparsemapBackward(g, expected));
+      const device = p.toDevice();
+      const gDevice = g.toDevice();
+      for (const gpu of [make(p, lengths, 'cuda'), make(device, lengths)]) {
+        const onDevice = gpu.potentials === device; // DeviceTensor potentials: results stay on the GPU
+        const got = gpu.sparsemap();
+        expect(got.marginals instanceof DeviceTensor).toBe(onDevice);
+        expectClose(values(got.marginals), values(expected.marginals as Tensor), tol, tol);
+        expect(Array.from(got.iterations)).toEqual(Array.from(expected.iterations));
+        expect(got.converged).toEqual(expected.converged);
+        for (let b = 0; b < B; b++) {
+          expect(got.support[b].map((s) => Array.from(s))).toEqual(expected.support[b].map((s) => Array.from(s)));
+          expectClose(Array.from(got.weights[b]), Array.from(expected.weights[b]), tol, tol);
+        }
+        expectClose(values(gpu.sparsemapBackward(onDevice ? gDevice : g, got)), expectedBackward, tol, tol);
+        gpu.dispose();
+      }
+      cpu.dispose();
+      device.dispose();
+      gDevice.dispose();
+    }
+  });
+});
