@@ -19,6 +19,15 @@ __global__ void gumbel_kernel(T* out, int64_t count, uint64_t seed, uint64_t str
   }
 }
 
+template <typename T>
+__global__ void gumbel_perturb_kernel(const T* scores, T* out, int64_t count, uint64_t seed, uint64_t stream_id,
+                                      double noise_scale, double scale) {
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < count; i += int64_t(gridDim.x) * blockDim.x) {
+    const double noise = noise_scale == 0 ? 0.0 : noise_scale * philox_gumbel(seed, stream_id, static_cast<uint64_t>(i));
+    out[i] = static_cast<T>(scale * (static_cast<double>(scores[i]) + noise));
+  }
+}
+
 template <int GROUP, typename T>
 __global__ void gumbel_max_kernel(const T* scores, int32_t* index, int64_t rows, int64_t sample_rows, int64_t cols,
                                   uint64_t seed, double noise_scale) {
@@ -66,6 +75,15 @@ void gumbel(T* out, int64_t count, uint64_t seed, uint64_t stream_id) {
   if (count <= 0) return;
   gumbel_kernel<<<elementwise_blocks(count), kBlockThreads, 0, stream()>>>(out, count, seed, stream_id);
   check_launch("gumbel_kernel");
+}
+
+template <typename T>
+void gumbel_perturb(const T* scores, T* out, int64_t count, uint64_t seed, uint64_t stream_id, double noise_scale,
+                    double scale) {
+  if (count <= 0) return;
+  gumbel_perturb_kernel<<<elementwise_blocks(count), kBlockThreads, 0, stream()>>>(scores, out, count, seed, stream_id,
+                                                                                  noise_scale, scale);
+  check_launch("gumbel_perturb_kernel");
 }
 
 template <typename T>

@@ -195,6 +195,14 @@ export interface NativeAddon {
     async: A,
   ): MaybeAsync<NativeTreeDecoded, A>;
   treeLogProb<A extends boolean>(spec: NativeTreeSpec, parts: NativeTensorArg, async: A): MaybeAsync<NativeFloat, A>;
+  gumbelPerturb<A extends boolean>(
+    scores: NativeTensorArg,
+    seed: number | bigint,
+    stream: number,
+    noiseScale: number,
+    scale: number,
+    async: A,
+  ): MaybeAsync<NativeFloat, A>;
   treeSparsemap<A extends boolean>(spec: NativeTreeSpec, options: NativeSparseMapOptions, async: A): MaybeAsync<NativeTreeSparseMap, A>;
   treeSparsemapBackward<A extends boolean>(
     spec: NativeTreeSpec,

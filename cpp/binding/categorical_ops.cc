@@ -322,6 +322,32 @@ Napi::Value gumbel_op(const Napi::CallbackInfo& info) {
   });
 }
 
+/// gumbelPerturb(x, seed, stream, noiseScale, scale, async): scale (x + noiseScale G) for x of any shape, where it
+/// lives, G = gumbel noise of (seed, stream) (noiseScale = 0: a plain scaling, no noise drawn).
+Napi::Value gumbel_perturb_op(const Napi::CallbackInfo& info) {
+  return guarded(info.Env(), [&]() -> Napi::Value {
+    Napi::Env env = info.Env();
+    const TensorArg x = parse_tensor(env, info[0], "scores");
+    const uint64_t seed = parse_seed(info[1], "seed");
+    const uint64_t stream = parse_seed(info[2], "stream");
+    const double noise_scale = parse_number(info[3], "noiseScale");
+    const double scale = parse_number(info[4], "scale");
+    Output result = make_output(env, x.dtype, x.shape, x.on_device);
+    Job job;
+    job.hold(x);
+    job.hold(result);
+    job.compute = [x, result, seed, stream, noise_scale, scale]() {
+      check_potentials(x);
+      for_dtype(x.dtype, [&](auto tag) {
+        using T = decltype(tag);
+        LS_CALL(x.on_device, gumbel_perturb<T>, in<T>(x), out<T>(result), x.count, seed, stream, noise_scale, scale);
+      });
+    };
+    job.finish = [result](Napi::Env) { return result.js(); };
+    return run_job(env, std::move(job), parse_async(info, 5));
+  });
+}
+
 /// Philox4x32-10 of one counter block, for known-answer tests: (Uint32Array(4) counter, bigint key).
 Napi::Value philox_op(const Napi::CallbackInfo& info) {
   return guarded(info.Env(), [&]() -> Napi::Value {
@@ -355,6 +381,7 @@ void register_categorical_ops(Napi::Env env, Napi::Object exports) {
   exports.Set("gumbelMax", Napi::Function::New(env, gumbel_max_op, "gumbelMax"));
   exports.Set("gumbelSoftmax", Napi::Function::New(env, gumbel_softmax_op, "gumbelSoftmax"));
   exports.Set("philox4x32", Napi::Function::New(env, philox_op, "philox4x32"));
+  exports.Set("gumbelPerturb", Napi::Function::New(env, gumbel_perturb_op, "gumbelPerturb"));
 }
 
 }  // namespace binding

@@ -1,5 +1,5 @@
 // CPU backend: Gumbel noise from Philox (bit-identical uniforms to cuda/gumbel.cu), Gumbel-max
-// sampling / perturb-and-MAP, and Gumbel-softmax.
+// sampling / perturb-and-MAP, Gumbel-softmax, and the Gumbel perturbation of any structure's scores.
 #include <cmath>
 #include <limits>
 
@@ -14,6 +14,17 @@ template <typename T>
 void gumbel(T* out, int64_t count, uint64_t seed, uint64_t stream) {
   parallel_for(count, 4096, [&](int64_t begin, int64_t end) {
     for (int64_t i = begin; i < end; ++i) out[i] = static_cast<T>(philox_gumbel(seed, stream, static_cast<uint64_t>(i)));
+  });
+}
+
+template <typename T>
+void gumbel_perturb(const T* scores, T* out, int64_t count, uint64_t seed, uint64_t stream, double noise_scale,
+                    double scale) {
+  parallel_for(count, 4096, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) {
+      const double noise = noise_scale == 0 ? 0.0 : noise_scale * philox_gumbel(seed, stream, static_cast<uint64_t>(i));
+      out[i] = static_cast<T>(scale * (static_cast<double>(scores[i]) + noise));
+    }
   });
 }
 

@@ -6,6 +6,7 @@
 import { rangeError } from '../errors';
 import * as ops from '../ops/categorical';
 import { resultToHost } from '../ops/placement';
+import { PerturbOptions } from './common';
 import { AnyTensor, Device, DeviceTensor, Like, requireTensor, typedArrayKind } from '../tensor';
 
 /** Options of a Categorical. */
@@ -25,10 +26,7 @@ export interface SampleOptions {
 }
 
 /** Options of perturb-and-MAP. */
-export interface PerturbOptions extends SampleOptions {
-  /** Scale τ of the Gumbel noise (default 1): the result is an exact sample of softmax(scores / τ). */
-  temperature?: number;
-}
+export type { PerturbOptions } from './common';
 
 /** The SparseMAP solution of each row; for Categorical it is sparsemax, exact in one step. */
 export interface SparseMapResult<X extends AnyTensor> {

@@ -3,9 +3,43 @@
  * option: inputs copied once, results brought back to where the caller's potentials live). @internal
  */
 import { rangeError, typeError } from '../errors';
-import { NativeFloat } from '../native';
-import { AnyTensor, Device, DeviceTensor, fromNative } from '../tensor';
+import { NativeFloat, native } from '../native';
+import { AnyTensor, Device, DeviceTensor, fromNative, toNative } from '../tensor';
 import { requireSamePlace, resultToHost } from '../ops/placement';
+
+/** Options of the Gumbel perturbations of a structure. */
+export interface PerturbOptions {
+  /** Philox seed of the noise: G = gumbelNoise(shape, { seed }) over the scores (the same on CPU and CUDA). */
+  seed: number | bigint;
+  /** τ > 0 (default 1); see each method for what it scales. */
+  temperature?: number;
+}
+
+/** The temperature of perturbation options: a finite number > 0, default 1. */
+export function temperatureOf(options: PerturbOptions): number {
+  if (options === null || typeof options !== 'object') throw typeError('ERR_INVALID_ARG_TYPE', 'options must be an object');
+  const tau = options.temperature ?? 1;
+  if (typeof tau !== 'number' || !(tau > 0) || !Number.isFinite(tau)) {
+    throw rangeError('ERR_OUT_OF_RANGE', `temperature must be a finite number > 0, got ${String(tau)}`);
+  }
+  return tau;
+}
+
+/** scale · (t + noiseScale · G), G the Gumbel noise of (seed, stream), where t lives (noiseScale 0: t scaled). */
+export function perturbNative(t: AnyTensor, seed: number | bigint, stream: number, noiseScale: number, scale: number): NativeFloat {
+  return native.gumbelPerturb(toNative(t), seed, stream, noiseScale, scale, false);
+}
+
+/** Async {@link perturbNative}. */
+export function perturbNativeAsync(
+  t: AnyTensor,
+  seed: number | bigint,
+  stream: number,
+  noiseScale: number,
+  scale: number,
+): Promise<NativeFloat> {
+  return native.gumbelPerturb(toNative(t), seed, stream, noiseScale, scale, true);
+}
 
 /** Checks a `device` option. */
 export function checkDevice(device: unknown): Device | undefined {

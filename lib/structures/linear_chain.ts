@@ -17,7 +17,7 @@ import { rangeError, typeError } from '../errors';
 import { NativeChainGrad, NativeChainParts, NativeChainPotentials, NativeFloat, native } from '../native';
 import { AnyTensor, Device, DeviceTensor, Like, fromNative, requireTensor, toNative } from '../tensor';
 import { requireSamePlace, resultToHost } from '../ops/placement';
-import { checkLengths } from './common';
+import { PerturbOptions, checkLengths, perturbNative, perturbNativeAsync, temperatureOf } from './common';
 
 /** The factored form of the potentials. */
 export interface FactoredPotentials<X extends AnyTensor = AnyTensor> {
@@ -248,6 +248,66 @@ export class LinearChainCRF<P extends ChainPotentials = ChainPotentials> {
     return this.wrapLogProb(labels, await native.chainLogProb(this.nativePotentials, this.lengths, labels, true));
   }
 
+  /**
+   * Perturb-and-MAP: the Viterbi labelling of the potentials + τ·G, G standard Gumbel noise on every potential
+   * (edges: G = gumbelNoise(edges.shape, { seed }); factored: the unary with stream 0, the transition with
+   * stream 1), as one-hot parts.
+   */
+  perturbAndMap(options: PerturbOptions): ChainParts<P> {
+    const result = this.perturbAndMapDecoded(options);
+    this.disposeTensor(result.score);
+    return result.parts;
+  }
+  /** {@link perturbAndMap} with the labels `[B, N]` and the perturbed score `[B]`. */
+  perturbAndMapDecoded(options: PerturbOptions): ChainArgmax<P> {
+    const tau = temperatureOf(options);
+    return this.withPerturbed(perturbed(this, options, tau, 1), (p) => this.wrapArgmax(native.chainArgmax(p, this.lengths, false)));
+  }
+  /** Async {@link perturbAndMapDecoded}. */
+  async perturbAndMapAsync(options: PerturbOptions): Promise<ChainArgmax<P>> {
+    const tau = temperatureOf(options);
+    const p = await perturbedAsync(this, options, tau, 1);
+    return this.withPerturbed(p, async (q) => this.wrapArgmax(await native.chainArgmax(q, this.lengths, true)));
+  }
+
+  /**
+   * Perturbed marginals (the perturb-and-parse relaxation, Corro & Titov 2019): the marginals of
+   * (potentials + G)/τ, with the noise of {@link perturbAndMap}; they tend to its labelling (τ = 1) as τ → 0.
+   */
+  perturbedMarginals(options: PerturbOptions): ChainParts<P> {
+    const tau = temperatureOf(options);
+    return this.withPerturbed(perturbed(this, options, 1, 1 / tau), (p) =>
+      this.wrapParts(native.chainMarginals(p, this.lengths, false, false), []),
+    );
+  }
+  /** Async {@link perturbedMarginals}. */
+  async perturbedMarginalsAsync(options: PerturbOptions): Promise<ChainParts<P>> {
+    const tau = temperatureOf(options);
+    const p = await perturbedAsync(this, options, 1, 1 / tau);
+    return this.withPerturbed(p, async (q) => this.wrapParts(await native.chainMarginals(q, this.lengths, false, true), []));
+  }
+  /** VJP of {@link perturbedMarginals} w.r.t. the potentials: (1/τ)·Cov(z)·grad at (potentials + G)/τ. */
+  perturbedMarginalsBackward(grad: ChainParts<P>, options: PerturbOptions): ChainParts<P> {
+    const tau = temperatureOf(options);
+    const { g, temporaries } = this.nativeGrad(grad);
+    try {
+      const result = this.withPerturbed(perturbed(this, options, 1, 1 / tau), (p) =>
+        native.chainMarginalsBackward(p, this.lengths, g, false),
+      );
+      const scaled: NativeChainParts = {};
+      for (const key of ['edges', 'unary', 'transition'] as const) {
+        const part = result[key];
+        if (part === undefined) continue;
+        const shape = key === 'edges' ? (this.potentials as AnyTensor).shape : (this.potentials as FactoredPotentials)[key].shape;
+        scaled[key] = perturbNative(fromNative(part, shape), 0, 0, 0, 1 / tau);
+        this.disposeNative(part);
+      }
+      return this.wrapGrad(scaled);
+    } finally {
+      temporaries.forEach((t) => t.dispose());
+    }
+  }
+
   /** Frees device copies made for `{ device: 'cuda' }` (a no-op otherwise). */
   dispose(): void {
     this.owned.forEach((t) => t.dispose());
@@ -325,6 +385,22 @@ export class LinearChainCRF<P extends ChainPotentials = ChainPotentials> {
     return { g: this.form === 'edges' ? { edges: first } : { unary: first, transition: second }, temporaries };
   }
 
+  /** Runs body on perturbed native potentials, freeing them afterwards (also when body is async). */
+  private withPerturbed<R>(potentials: PerturbedChain, body: (p: NativeChainPotentials) => R): R {
+    let result: R;
+    try {
+      result = body(potentials.native);
+    } catch (error) {
+      this.disposeNative(...potentials.owned);
+      throw error;
+    }
+    if (result instanceof Promise) {
+      return result.finally(() => this.disposeNative(...potentials.owned)) as R;
+    }
+    this.disposeNative(...potentials.owned);
+    return result;
+  }
+
   private disposeNative(...values: (NativeFloat | undefined)[]): void {
     for (const v of values) {
       if (v !== undefined && !ArrayBuffer.isView(v)) v.dispose();
@@ -334,4 +410,38 @@ export class LinearChainCRF<P extends ChainPotentials = ChainPotentials> {
   private disposeTensor(t: AnyTensor): void {
     if (t instanceof DeviceTensor) t.dispose();
   }
+}
+
+/** Perturbed native potentials and the native results to free. */
+interface PerturbedChain {
+  native: NativeChainPotentials;
+  owned: NativeFloat[];
+}
+
+/** The tensors of a chain's potentials with their Philox streams: edges 0; unary 0 and transition 1. */
+function streamsOf(crf: LinearChainCRF): [AnyTensor, number][] {
+  if (crf.form === 'edges') return [[crf.potentials as AnyTensor, 0]];
+  const f = crf.potentials as FactoredPotentials;
+  return [
+    [f.unary, 0],
+    [f.transition, 1],
+  ];
+}
+
+function assemble(crf: LinearChainCRF, results: NativeFloat[]): PerturbedChain {
+  const tensors = streamsOf(crf).map(([t], i) => toNative(fromNative(results[i], t.shape)));
+  return { native: crf.form === 'edges' ? { edges: tensors[0] } : { unary: tensors[0], transition: tensors[1] }, owned: results };
+}
+
+/** scale · (potentials + noiseScale · G). */
+function perturbed(crf: LinearChainCRF, options: PerturbOptions, noiseScale: number, scale: number): PerturbedChain {
+  return assemble(
+    crf,
+    streamsOf(crf).map(([t, stream]) => perturbNative(t, options.seed, stream, noiseScale, scale)),
+  );
+}
+
+async function perturbedAsync(crf: LinearChainCRF, options: PerturbOptions, noiseScale: number, scale: number): Promise<PerturbedChain> {
+  const results = await Promise.all(streamsOf(crf).map(([t, stream]) => perturbNativeAsync(t, options.seed, stream, noiseScale, scale)));
+  return assemble(crf, results);
 }

@@ -5,8 +5,8 @@
  */
 import { rangeError, typeError } from '../errors';
 import { NativeSparseMapOptions, NativeTreeDecoded, NativeTreeSparseMap, NativeTreeSpec, native } from '../native';
-import { AnyTensor, Device, DeviceTensor, Like, requireTensor, toNative } from '../tensor';
-import { Placement, checkLengths, disposeNative } from './common';
+import { AnyTensor, Device, DeviceTensor, Like, fromNative, requireTensor, toNative } from '../tensor';
+import { PerturbOptions, Placement, checkLengths, disposeNative, perturbNative, perturbNativeAsync, temperatureOf } from './common';
 
 /** Options of the tree structures. */
 export interface TreeOptions {
@@ -185,6 +185,53 @@ export abstract class TreeStructure<X extends AnyTensor, D> {
   }
 
   /**
+   * Perturb-and-MAP (Papandreou & Yuille 2011): the MAP tree of scores + τ·G, G standard Gumbel noise on every
+   * part, as one-hot parts in the scores' shape. τ scales the noise (for Categorical this is an exact sample of
+   * softmax(scores/τ); for trees, a sample of the perturb-and-MAP distribution).
+   */
+  perturbAndMap(options: PerturbOptions): Like<X> {
+    return this.perturbAndMapDecoded(options).parts;
+  }
+  /** {@link perturbAndMap} with the decoded form and the perturbed score `[B]` of each tree. */
+  perturbAndMapDecoded(options: PerturbOptions): D & { score: Like<X>; parts: Like<X> } {
+    const tau = temperatureOf(options);
+    return this.withPerturbed(options, tau, 1, (spec) => this.wrapArgmax(native.treeArgmax(spec, false)));
+  }
+  /** Async {@link perturbAndMapDecoded}. */
+  async perturbAndMapAsync(options: PerturbOptions): Promise<D & { score: Like<X>; parts: Like<X> }> {
+    const tau = temperatureOf(options);
+    return this.withPerturbedAsync(options, tau, 1, async (spec) => this.wrapArgmax(await native.treeArgmax(spec, true)));
+  }
+
+  /**
+   * Perturbed marginals, the differentiable perturb-and-parse relaxation (Corro & Titov 2019): the marginals of
+   * (scores + G)/τ, which tend to perturbAndMap's tree (τ = 1) as τ → 0. Same noise as perturbAndMap for a seed.
+   */
+  perturbedMarginals(options: PerturbOptions): Like<X> {
+    const tau = temperatureOf(options);
+    return this.withPerturbed(options, 1, 1 / tau, (spec) => this.wrap(native.treeMarginals(spec, false), this.potentials.shape));
+  }
+  /** Async {@link perturbedMarginals}. */
+  async perturbedMarginalsAsync(options: PerturbOptions): Promise<Like<X>> {
+    const tau = temperatureOf(options);
+    return this.withPerturbedAsync(options, 1, 1 / tau, async (spec) =>
+      this.wrap(await native.treeMarginals(spec, true), this.potentials.shape),
+    );
+  }
+  /** VJP of {@link perturbedMarginals} w.r.t. the scores: (1/τ)·Cov(z)·grad at (scores + G)/τ. */
+  perturbedMarginalsBackward(grad: Like<X>, options: PerturbOptions): Like<X> {
+    const tau = temperatureOf(options);
+    const { tensor, temporaries } = this.input(grad, 'grad');
+    try {
+      // d/dscores of mu((s + G)/tau) = (1/tau) H: the HVP at the perturbed scores of grad/tau, by linearity.
+      const scaled = this.withPerturbed(options, 1, 1 / tau, (spec) => native.treeMarginalsBackward(spec, toNative(tensor), false));
+      return this.scaleResult(scaled, 1 / tau);
+    } finally {
+      temporaries.forEach((t) => t.dispose());
+    }
+  }
+
+  /**
    * SparseMAP: the sparse projection of the scores onto the marginal polytope, with its support (at most
    * `maxActive` structures), by an active-set method over this structure's argmax (Niculae et al. 2018).
    */
@@ -250,6 +297,37 @@ export abstract class TreeStructure<X extends AnyTensor, D> {
 
   private input(value: unknown, name: string): { tensor: AnyTensor; temporaries: DeviceTensor[] } {
     return this.placement.input(requireTensor(value, name), name, this.potentials, this.name);
+  }
+
+  /** Runs body on a spec whose scores are scale·(scores + noiseScale·G), freeing them afterwards. */
+  private withPerturbed<R>(options: PerturbOptions, noiseScale: number, scale: number, body: (spec: NativeTreeSpec) => R): R {
+    const perturbed = perturbNative(this.potentials, options.seed, 0, noiseScale, scale);
+    try {
+      return body({ ...this.spec, scores: toNative(fromNative(perturbed, this.potentials.shape)) });
+    } finally {
+      disposeNative(perturbed);
+    }
+  }
+
+  private async withPerturbedAsync<R>(
+    options: PerturbOptions,
+    noiseScale: number,
+    scale: number,
+    body: (spec: NativeTreeSpec) => Promise<R>,
+  ): Promise<R> {
+    const perturbed = await perturbNativeAsync(this.potentials, options.seed, 0, noiseScale, scale);
+    try {
+      return await body({ ...this.spec, scores: toNative(fromNative(perturbed, this.potentials.shape)) });
+    } finally {
+      disposeNative(perturbed);
+    }
+  }
+
+  /** factor · a native result in the scores' shape, where results go. */
+  private scaleResult(result: Parameters<Placement['result']>[0], factor: number): Like<X> {
+    const scaled = perturbNative(fromNative(result, this.potentials.shape), 0, 0, 0, factor);
+    disposeNative(result);
+    return this.wrap(scaled, this.potentials.shape);
   }
 
   private sparseMapOptions(options: SparseMapOptions): NativeSparseMapOptions {

@@ -58,7 +58,11 @@
                   double noise_scale);                                                                       \
   /* Gumbel-softmax (Jang et al. 2017): softmax((x + G) / temperature) with G as in gumbel_max, s = 0. */    \
   template <typename T>                                                                                      \
-  void gumbel_softmax(const T* scores, T* probs, RowShape shape, double temperature, uint64_t seed);
+  void gumbel_softmax(const T* scores, T* probs, RowShape shape, double temperature, uint64_t seed);         \
+  /* Perturbed scores of any structure: out[i] = scale (x[i] + noise_scale G(seed, stream, i)); -inf stays. */ \
+  template <typename T>                                                                                      \
+  void gumbel_perturb(const T* scores, T* out, int64_t count, uint64_t seed, uint64_t stream, double noise_scale, \
+                      double scale);
 
 // Explicit instantiations for float and double, one macro per implementation file, shared by both backends
 // (use inside namespace ls::cpu or ls::cuda).
@@ -80,7 +84,8 @@
 #define LS_INSTANTIATE_GUMBEL_FAMILY(T)                                                  \
   template void gumbel<T>(T*, int64_t, uint64_t, uint64_t);                              \
   template void gumbel_max<T>(const T*, int32_t*, RowShape, int64_t, uint64_t, double);  \
-  template void gumbel_softmax<T>(const T*, T*, RowShape, double, uint64_t);
+  template void gumbel_softmax<T>(const T*, T*, RowShape, double, uint64_t);            \
+  template void gumbel_perturb<T>(const T*, T*, int64_t, uint64_t, uint64_t, double, double);
 
 namespace ls {
 namespace cpu {
