@@ -10,6 +10,7 @@
         "cpp/binding/linear_chain_ops.cc",
         "cpp/binding/tensor.cc",
         "cpp/binding/tree_ops.cc",
+        "cpp/binding/sparsemap_io.cc",
         "cpp/cpu/cky.cc",
         "cpp/cpu/eisner.cc",
         "cpp/cpu/matrix_tree.cc",

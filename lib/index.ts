@@ -61,6 +61,7 @@ export { DependencyCRF } from './structures/dependency';
 export type { DependencyArgmax, DependencyDecoded, DependencyOptions } from './structures/dependency';
 export { NonProjectiveDependencyCRF } from './structures/nonprojective';
 export type { SparseMapOptions, TreeOptions, TreeSampleOptions, TreeSparseMap } from './structures/tree_structure';
+export type { StructuredSparseMap } from './structures/common';
 
 /**
  * Which backends this process can use: the CPU always; CUDA when the addon was built with it and a device

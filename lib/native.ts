@@ -91,8 +91,8 @@ export interface NativeSparseMapOptions {
   maxActive: number;
 }
 
-/** SparseMAP of a batch of trees: supports as decoded rows [B, K, decoded size] (-1 past each size). */
-export interface NativeTreeSparseMap {
+/** SparseMAP of a batch of structures: supports as decoded rows [B, K, decoded size] (-1 past each size). */
+export interface NativeSparseMap {
   marginals: NativeFloat;
   support: Int32Array;
   weights: Float64Array;
@@ -203,7 +203,22 @@ export interface NativeAddon {
     scale: number,
     async: A,
   ): MaybeAsync<NativeFloat, A>;
-  treeSparsemap<A extends boolean>(spec: NativeTreeSpec, options: NativeSparseMapOptions, async: A): MaybeAsync<NativeTreeSparseMap, A>;
+  chainSparsemap<A extends boolean>(
+    potentials: NativeChainPotentials,
+    lengths: Int32Array | null,
+    options: NativeSparseMapOptions,
+    async: A,
+  ): MaybeAsync<NativeSparseMap, A>;
+  chainSparsemapBackward<A extends boolean>(
+    potentials: NativeChainPotentials,
+    lengths: Int32Array | null,
+    maxActive: number,
+    support: Int32Array,
+    sizes: Int32Array,
+    grad: NativeTensorArg,
+    async: A,
+  ): MaybeAsync<NativeFloat, A>;
+  treeSparsemap<A extends boolean>(spec: NativeTreeSpec, options: NativeSparseMapOptions, async: A): MaybeAsync<NativeSparseMap, A>;
   treeSparsemapBackward<A extends boolean>(
     spec: NativeTreeSpec,
     maxActive: number,

@@ -15,6 +15,7 @@
 #include "latent_struct/linear_chain.h"
 #include "ops.h"
 #include "scratch.h"
+#include "sparsemap_io.h"
 
 namespace ls {
 namespace binding {
@@ -437,6 +438,71 @@ Napi::Value log_prob_op(const Napi::CallbackInfo& info) {
   });
 }
 
+/// SparseMAP works on the parts of the edge form (the factored form's parts include transition counts).
+void require_edges(const ChainArgs& args) {
+  if (args.factored) {
+    type_error("ERR_INVALID_ARG_TYPE", "SparseMAP of a linear chain needs edge potentials [B, N-1, C, C], not { unary, transition }");
+  }
+}
+
+/// sparsemap(potentials, lengths, { maxIterations, tolerance, maxActive }, async) -> { marginals (edges), support
+/// [B, K, N] (labels), weights [B, K], sizes, iterations, converged [B] }.
+Napi::Value sparsemap_op(const Napi::CallbackInfo& info) {
+  return guarded(info.Env(), [&]() -> Napi::Value {
+    Napi::Env env = info.Env();
+    const ChainArgs args = parse_chain(env, info[0], info[1]);
+    require_edges(args);
+    const SparseMapOptions o = parse_sparsemap_options(info[2]);
+    const SparseMapOutputs outputs = make_sparsemap_outputs(env, args.dtype(), args.edges.shape, args.on_device(),
+                                                            args.shape.batch, o.max_active, args.shape.length);
+    Job job;
+    outputs.hold(job);
+    return run_chain_job(
+        env, args, std::move(job), parse_async(info, 3),
+        [args, o, outputs](auto tag) {
+          using T = decltype(tag);
+          LS_CALL(args.on_device(), chain_sparsemap<T>, args.potentials<T>(), args.shape, o, out<T>(outputs.marginals),
+                  outputs.support.kernel_data(), outputs.weights.kernel_data(), outputs.sizes.kernel_data(),
+                  outputs.iterations.kernel_data(), outputs.converged.kernel_data());
+          outputs.finish_compute("sequence", args.edges.name);
+        },
+        [outputs](Napi::Env env) { return outputs.js(env); });
+  });
+}
+
+/// sparsemapBackward(potentials, lengths, maxActive, support, sizes, grad, async): (dmu*/dedges)^T grad.
+Napi::Value sparsemap_backward_op(const Napi::CallbackInfo& info) {
+  return guarded(info.Env(), [&]() -> Napi::Value {
+    Napi::Env env = info.Env();
+    const ChainArgs args = parse_chain(env, info[0], info[1]);
+    require_edges(args);
+    const SupportInput support = parse_support(
+        info[2], info[3], info[4], args.shape.batch, args.shape.length, args.on_device(), [&](int64_t b, const int32_t* y) {
+          for (int64_t n = 0; n < args.length_of(b); ++n) {
+            if (y[n] < 0 || y[n] >= args.shape.labels) return false;
+          }
+          return true;
+        });
+    const TensorArg grad = parse_tensor(env, info[5], "grad");
+    require_match(args.edges, grad, &args.edges.shape);
+    const Output result = make_output(env, args.dtype(), args.edges.shape, args.on_device());
+    Job job;
+    job.hold(result);
+    job.hold(grad);
+    support.hold(job);
+    return run_chain_job(
+        env, args, std::move(job), parse_async(info, 6),
+        [args, grad, result, support](auto tag) {
+          using T = decltype(tag);
+          check_finite(grad);
+          support.prepare();
+          LS_CALL(args.on_device(), chain_sparsemap_backward<T>, args.potentials<T>(), args.shape, support.max_active,
+                  support.rows.kernel_data(), support.sizes.kernel_data(), in<T>(grad), out<T>(result));
+        },
+        [result](Napi::Env) { return result.js(); });
+  });
+}
+
 }  // namespace
 
 void register_linear_chain_ops(Napi::Env env, Napi::Object exports) {
@@ -447,6 +513,8 @@ void register_linear_chain_ops(Napi::Env env, Napi::Object exports) {
   exports.Set("chainArgmax", Napi::Function::New(env, argmax_op, "chainArgmax"));
   exports.Set("chainSample", Napi::Function::New(env, sample_op, "chainSample"));
   exports.Set("chainLogProb", Napi::Function::New(env, log_prob_op, "chainLogProb"));
+  exports.Set("chainSparsemap", Napi::Function::New(env, sparsemap_op, "chainSparsemap"));
+  exports.Set("chainSparsemapBackward", Napi::Function::New(env, sparsemap_backward_op, "chainSparsemapBackward"));
 }
 
 }  // namespace binding

@@ -16,6 +16,7 @@
 #include "latent_struct/tree.h"
 #include "ops.h"
 #include "scratch.h"
+#include "sparsemap_io.h"
 
 namespace ls {
 namespace binding {
@@ -314,47 +315,22 @@ Napi::Value log_prob_op(const Napi::CallbackInfo& info) {
 }
 
 
-/// Reads an Int32Array argument of exactly `count` entries (a copy).
-std::vector<int32_t> parse_int32s(Napi::Value value, const std::string& name, int64_t count) {
-  if (!value.IsTypedArray() || value.As<Napi::TypedArray>().TypedArrayType() != napi_int32_array) {
-    type_error("ERR_INVALID_ARG_TYPE", name + " must be an Int32Array");
-  }
-  const Napi::Int32Array array = value.As<Napi::Int32Array>();
-  if (static_cast<int64_t>(array.ElementLength()) != count) {
-    range_error("ERR_SHAPE_MISMATCH", name + " must hold " + std::to_string(count) + " entries, got " +
-                                          std::to_string(array.ElementLength()));
-  }
-  return std::vector<int32_t>(array.Data(), array.Data() + count);
-}
-
-/// Every decoded structure of a support (rows below each size) indexes parts of its sentence: heads in [0, n), or
-/// 2n - 1 span rows (i, j, label) with 0 <= i <= j < n and label < L. (It need not be a tree.)
-void check_decoded_support(const TreeArgs& args, const std::vector<int32_t>& support, const std::vector<int32_t>& sizes,
-                           int64_t K) {
-  const int64_t N = args.shape.length, L = args.shape.labels, width = args.decoded_size();
-  for (int64_t b = 0; b < args.shape.batch; ++b) {
-    const int64_t n = args.lengths.empty() ? N : args.lengths[b];
-    for (int64_t i = 0; i < sizes[b]; ++i) {
-      const int32_t* row = support.data() + (b * K + i) * width;
-      bool valid = true;
-      if (args.structure == Structure::Cky) {
-        for (int64_t r = 0; r < 2 * n - 1 && valid; ++r) {
-          const int32_t a = row[3 * r], c = row[3 * r + 1], label = row[3 * r + 2];
-          valid = a >= 0 && a <= c && c < n && label >= 0 && label < L;
-        }
-      } else {
-        for (int64_t m = 0; m < n && valid; ++m) valid = row[m] >= 0 && row[m] < n;
-      }
-      if (!valid) {
-        range_error("ERR_OUT_OF_RANGE", "support: structure " + std::to_string(i) + " of sentence " + std::to_string(b) +
-                                            " indexes parts outside the sentence");
-      }
+/// Whether a decoded structure of sentence b only indexes parts of it: heads in [0, n), or 2n - 1 span rows
+/// (i, j, label) with 0 <= i <= j < n and label < L. (It need not be a tree.)
+bool indexes_sentence(const TreeArgs& args, int64_t b, const int32_t* row) {
+  const int64_t n = args.lengths.empty() ? args.shape.length : args.lengths[b];
+  if (args.structure != Structure::Cky) {
+    for (int64_t m = 0; m < n; ++m) {
+      if (row[m] < 0 || row[m] >= n) return false;
     }
+    return true;
   }
+  for (int64_t r = 0; r < 2 * n - 1; ++r) {
+    const int32_t i = row[3 * r], j = row[3 * r + 1], label = row[3 * r + 2];
+    if (i < 0 || i > j || j >= n || label < 0 || label >= args.shape.labels) return false;
+  }
+  return true;
 }
-
-/// The most structures SparseMAP keeps in its active set (its dense algebra is cubic in it).
-constexpr int64_t kMaxActive = 1024;
 
 /// sparsemap(spec, { maxIterations, tolerance, maxActive }, async) -> { marginals, support [B, K, decoded size],
 /// weights [B, K], sizes [B], iterations [B], converged [B] }.
@@ -362,50 +338,21 @@ Napi::Value sparsemap_op(const Napi::CallbackInfo& info) {
   return guarded(info.Env(), [&]() -> Napi::Value {
     Napi::Env env = info.Env();
     const TreeArgs args = parse_tree(env, info[0]);
-    if (!info[1].IsObject()) type_error("ERR_INVALID_ARG_TYPE", "options must be an object");
-    const Napi::Object options = info[1].As<Napi::Object>();
-    SparseMapOptions o;
-    o.max_iterations = parse_integer(options.Get("maxIterations"), "maxIterations", 1, std::numeric_limits<int32_t>::max());
-    o.tolerance = parse_number(options.Get("tolerance"), "tolerance");
-    if (!(o.tolerance > 0)) range_error("ERR_OUT_OF_RANGE", "tolerance must be positive, got " + std::to_string(o.tolerance));
-    o.max_active = parse_integer(options.Get("maxActive"), "maxActive", 1, kMaxActive);
-    const int64_t B = args.shape.batch, K = o.max_active;
-    const Output marginals = make_output(env, args.dtype(), args.scores.shape, args.on_device());
-    const IndexOutput support = make_index_result(env, args.on_device(), B * K * args.decoded_size());
-    const DoubleOutput weights = make_double_result(env, args.on_device(), B * K);
-    const IndexOutput sizes = make_index_result(env, args.on_device(), B);
-    const IndexOutput iterations = make_index_result(env, args.on_device(), B);
-    const IndexOutput converged = make_index_result(env, args.on_device(), B);
+    const SparseMapOptions o = parse_sparsemap_options(info[1]);
+    const SparseMapOutputs outputs = make_sparsemap_outputs(env, args.dtype(), args.scores.shape, args.on_device(),
+                                                            args.shape.batch, o.max_active, args.decoded_size());
     Job job;
-    job.hold(marginals);
-    for (const IndexOutput* x : {&support, &sizes, &iterations, &converged}) x->hold(job);
-    weights.hold(job);
+    outputs.hold(job);
     return run_tree_job(
         env, args, std::move(job), parse_async(info, 2),
-        [args, o, marginals, support, weights, sizes, iterations, converged](auto tag) {
+        [args, o, outputs](auto tag) {
           using T = decltype(tag);
-          LS_TREE_CALL(args, sparsemap<T>, args.potentials<T>(), args.shape, o, out<T>(marginals), support.kernel_data(),
-                       weights.kernel_data(), sizes.kernel_data(), iterations.kernel_data(), converged.kernel_data());
-          for (const IndexOutput* x : {&support, &sizes, &iterations, &converged}) x->to_host();
-          weights.to_host();
-          const int32_t* size = static_cast<const int32_t*>(sizes.host.data);
-          for (int64_t b = 0; b < args.shape.batch; ++b) {
-            if (size[b] == 0) {
-              throw ArgumentError(false, "ERR_INVALID_SCORES",
-                                  args.scores.name + ": sentence " + std::to_string(b) + " has no tree of finite score");
-            }
-          }
+          LS_TREE_CALL(args, sparsemap<T>, args.potentials<T>(), args.shape, o, out<T>(outputs.marginals),
+                       outputs.support.kernel_data(), outputs.weights.kernel_data(), outputs.sizes.kernel_data(),
+                       outputs.iterations.kernel_data(), outputs.converged.kernel_data());
+          outputs.finish_compute("sentence", args.scores.name);
         },
-        [marginals, support, weights, sizes, iterations, converged](Napi::Env env) {
-          Napi::Object result = Napi::Object::New(env);
-          result.Set("marginals", marginals.js());
-          result.Set("support", support.host.js());
-          result.Set("weights", weights.host.js());
-          result.Set("sizes", sizes.host.js());
-          result.Set("iterations", iterations.host.js());
-          result.Set("converged", converged.host.js());
-          return static_cast<Napi::Value>(result);
-        });
+        [outputs](Napi::Env env) { return outputs.js(env); });
   });
 }
 
@@ -414,36 +361,24 @@ Napi::Value sparsemap_backward_op(const Napi::CallbackInfo& info) {
   return guarded(info.Env(), [&]() -> Napi::Value {
     Napi::Env env = info.Env();
     const TreeArgs args = parse_tree(env, info[0]);
-    const int64_t K = parse_integer(info[1], "maxActive", 1, kMaxActive);
-    const int64_t B = args.shape.batch;
-    std::vector<int32_t> sizes = parse_int32s(info[3], "sizes", B);
-    for (int64_t b = 0; b < B; ++b) {
-      if (sizes[b] < 1 || sizes[b] > K) {
-        range_error("ERR_OUT_OF_RANGE", "sizes[" + std::to_string(b) + "] = " + std::to_string(sizes[b]) +
-                                            " is outside [1, " + std::to_string(K) + "]");
-      }
-    }
-    std::vector<int32_t> support = parse_int32s(info[2], "support", B * K * args.decoded_size());
-    check_decoded_support(args, support, sizes, K);
+    const SupportInput support = parse_support(info[1], info[2], info[3], args.shape.batch, args.decoded_size(),
+                                               args.on_device(),
+                                               [&](int64_t b, const int32_t* row) { return indexes_sentence(args, b, row); });
     const TensorArg grad = parse_tensor(env, info[4], "grad");
     require_match(args.scores, grad, &args.scores.shape);
     const Output result = make_output(env, args.dtype(), args.scores.shape, args.on_device());
-    const IndexInput support_in = make_index_input(std::move(support), args.on_device());
-    const IndexInput sizes_in = make_index_input(std::move(sizes), args.on_device());
     Job job;
     job.hold(result);
     job.hold(grad);
-    support_in.hold(job);
-    sizes_in.hold(job);
+    support.hold(job);
     return run_tree_job(
         env, args, std::move(job), parse_async(info, 5),
-        [args, K, grad, result, support_in, sizes_in](auto tag) {
+        [args, grad, result, support](auto tag) {
           using T = decltype(tag);
           check_finite(grad);
-          support_in.prepare();
-          sizes_in.prepare();
-          LS_TREE_CALL(args, sparsemap_backward<T>, args.potentials<T>(), args.shape, K, support_in.kernel_data(),
-                       sizes_in.kernel_data(), in<T>(grad), out<T>(result));
+          support.prepare();
+          LS_TREE_CALL(args, sparsemap_backward<T>, args.potentials<T>(), args.shape, support.max_active,
+                       support.rows.kernel_data(), support.sizes.kernel_data(), in<T>(grad), out<T>(result));
         },
         [result](Napi::Env) { return result.js(); });
   });

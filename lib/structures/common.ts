@@ -3,8 +3,8 @@
  * option: inputs copied once, results brought back to where the caller's potentials live). @internal
  */
 import { rangeError, typeError } from '../errors';
-import { NativeFloat, native } from '../native';
-import { AnyTensor, Device, DeviceTensor, fromNative, toNative } from '../tensor';
+import { NativeFloat, NativeSparseMapOptions, NativeSparseMap, native } from '../native';
+import { AnyTensor, Device, DeviceTensor, Like, fromNative, toNative } from '../tensor';
 import { requireSamePlace, resultToHost } from '../ops/placement';
 
 /** Options of the Gumbel perturbations of a structure. */
@@ -39,6 +39,91 @@ export function perturbNativeAsync(
   scale: number,
 ): Promise<NativeFloat> {
   return native.gumbelPerturb(toNative(t), seed, stream, noiseScale, scale, true);
+}
+
+/** Settings of a structure's `sparsemap()`. */
+export interface SparseMapOptions {
+  /** Most major iterations (MAP oracle calls after the first); default 1000. */
+  maxIterations?: number;
+  /** Stop when the Frank-Wolfe duality gap is at most this; default 1e-9 (float64 scores) or 1e-5 (float32). */
+  tolerance?: number;
+  /** Most structures in the active set, 1..1024; default 128. */
+  maxActive?: number;
+}
+
+/** The SparseMAP solution of each instance (Niculae et al. 2018). */
+export interface StructuredSparseMap<X extends AnyTensor> {
+  /** μ* = argmax_{μ ∈ M} ⟨scores, μ⟩ − ½‖μ‖², in the scores' shape (zero outside each length). */
+  marginals: Like<X>;
+  /** support[b][i]: the decoded form (heads, span rows, or labels) of the i-th structure with non-zero weight. */
+  support: Int32Array[][];
+  /** weights[b][i] > 0, aligned with `support`, summing to 1: μ* = Σᵢ weights[b][i] · parts(support[b][i]). */
+  weights: Float64Array[];
+  /** Major iterations (MAP oracle calls after the first) per instance, `[B]`. */
+  iterations: Int32Array;
+  /** Whether the duality gap reached the tolerance, per instance. */
+  converged: boolean[];
+}
+
+
+/** The addon's SparseMAP settings from the user's: defaults 1000 iterations, tolerance 1e-9 (float64) or 1e-5. */
+export function sparseMapOptions(options: SparseMapOptions, dtype: 'float32' | 'float64'): NativeSparseMapOptions {
+  if (options === null || typeof options !== 'object') throw typeError('ERR_INVALID_ARG_TYPE', 'options must be an object');
+  return {
+    maxIterations: options.maxIterations ?? 1000,
+    tolerance: options.tolerance ?? (dtype === 'float64' ? 1e-9 : 1e-5),
+    maxActive: options.maxActive ?? 128,
+  };
+}
+
+/** A native SparseMAP result as the public one; `marginals` wraps the native marginals. */
+export function unpackSparseMap<X extends AnyTensor>(
+  result: NativeSparseMap,
+  batch: number,
+  marginals: (m: NativeFloat) => Like<X>,
+): StructuredSparseMap<X> {
+  const K = result.weights.length / batch;
+  const width = result.support.length / (batch * K);
+  const support: Int32Array[][] = [];
+  const weights: Float64Array[] = [];
+  for (let b = 0; b < batch; b++) {
+    const size = result.sizes[b];
+    support.push(Array.from({ length: size }, (_, i) => result.support.slice((b * K + i) * width, (b * K + i + 1) * width)));
+    weights.push(result.weights.slice(b * K, b * K + size));
+  }
+  return {
+    marginals: marginals(result.marginals),
+    support,
+    weights,
+    iterations: result.iterations,
+    converged: Array.from(result.converged, (c) => c !== 0),
+  };
+}
+
+/** A solution's support as the addon takes it: rows [B, K, width] (−1 padded), K the largest support, sizes. */
+export function packedSupport<X extends AnyTensor>(
+  solution: StructuredSparseMap<X>,
+  batch: number,
+  width: number,
+): { rows: Int32Array; sizes: Int32Array; maxActive: number } {
+  const support = solution?.support;
+  if (!Array.isArray(support) || support.length !== batch) {
+    throw typeError('ERR_INVALID_ARG_TYPE', `solution.support must be an array of B = ${batch} supports`);
+  }
+  const K = Math.max(1, ...support.map((s) => (Array.isArray(s) ? s.length : 0)));
+  const rows = new Int32Array(batch * K * width).fill(-1);
+  const sizes = new Int32Array(batch);
+  support.forEach((structures, b) => {
+    if (!Array.isArray(structures)) throw typeError('ERR_INVALID_ARG_TYPE', `solution.support[${b}] must be an array`);
+    sizes[b] = structures.length;
+    structures.forEach((decoded, i) => {
+      if (!ArrayBuffer.isView(decoded) || (decoded as Int32Array).length !== width) {
+        throw rangeError('ERR_SHAPE_MISMATCH', `solution.support[${b}][${i}] must be an Int32Array of ${width} entries`);
+      }
+      rows.set(decoded as Int32Array, (b * K + i) * width);
+    });
+  });
+  return { rows, sizes, maxActive: K };
 }
 
 /** Checks a `device` option. */

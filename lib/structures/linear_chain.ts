@@ -14,10 +14,21 @@
  * errors, as is a sequence whose every labelling scores `-Infinity`.
  */
 import { rangeError, typeError } from '../errors';
-import { NativeChainGrad, NativeChainParts, NativeChainPotentials, NativeFloat, native } from '../native';
+import { NativeChainGrad, NativeChainParts, NativeChainPotentials, NativeFloat, NativeSparseMap, NativeTensorArg, native } from '../native';
 import { AnyTensor, Device, DeviceTensor, Like, fromNative, requireTensor, toNative } from '../tensor';
 import { requireSamePlace, resultToHost } from '../ops/placement';
-import { PerturbOptions, checkLengths, perturbNative, perturbNativeAsync, temperatureOf } from './common';
+import {
+  PerturbOptions,
+  SparseMapOptions,
+  StructuredSparseMap,
+  checkLengths,
+  packedSupport,
+  perturbNative,
+  perturbNativeAsync,
+  sparseMapOptions,
+  temperatureOf,
+  unpackSparseMap,
+} from './common';
 
 /** The factored form of the potentials. */
 export interface FactoredPotentials<X extends AnyTensor = AnyTensor> {
@@ -308,6 +319,48 @@ export class LinearChainCRF<P extends ChainPotentials = ChainPotentials> {
     }
   }
 
+  /**
+   * SparseMAP (Niculae et al. 2018) over the edge parts: argmax over the marginal polytope of ⟨edges, μ⟩ − ½‖μ‖²,
+   * sparse, with its support (labellings `[N]`, −1 past the length) and weights; an active-set method over
+   * Viterbi. Edge potentials only (the factored form's parts include transition counts): a TypeError otherwise.
+   */
+  sparsemap(options: SparseMapOptions = {}): StructuredSparseMap<TensorOf<P>> {
+    return this.wrapSparseMap(native.chainSparsemap(this.nativePotentials, this.lengths, this.sparseMapOptions(options), false));
+  }
+  /** Async {@link sparsemap}. */
+  async sparsemapAsync(options: SparseMapOptions = {}): Promise<StructuredSparseMap<TensorOf<P>>> {
+    return this.wrapSparseMap(await native.chainSparsemap(this.nativePotentials, this.lengths, this.sparseMapOptions(options), true));
+  }
+  /**
+   * The vector-Jacobian product of {@link sparsemap}, M_I Z M_Iᵀ grad on the support (Niculae et al. 2018, Prop. 1),
+   * grad over the edges; `solution` a result of sparsemap() on these potentials (else it is solved again).
+   */
+  sparsemapBackward(grad: Like<TensorOf<P>>, solution?: StructuredSparseMap<TensorOf<P>>): Like<TensorOf<P>> {
+    const support = packedSupport(solution ?? this.sparsemap(), this.batch, this.length);
+    const { edges, temporaries } = this.edgeGrad(grad);
+    try {
+      return this.wrap(
+        native.chainSparsemapBackward(this.nativePotentials, this.lengths, support.maxActive, support.rows, support.sizes, edges, false),
+        [...(this.potentials as AnyTensor).shape],
+      );
+    } finally {
+      temporaries.forEach((t) => t.dispose());
+    }
+  }
+  /** Async {@link sparsemapBackward}. */
+  async sparsemapBackwardAsync(grad: Like<TensorOf<P>>, solution?: StructuredSparseMap<TensorOf<P>>): Promise<Like<TensorOf<P>>> {
+    const support = packedSupport(solution ?? (await this.sparsemapAsync()), this.batch, this.length);
+    const { edges, temporaries } = this.edgeGrad(grad);
+    try {
+      return this.wrap(
+        await native.chainSparsemapBackward(this.nativePotentials, this.lengths, support.maxActive, support.rows, support.sizes, edges, true),
+        [...(this.potentials as AnyTensor).shape],
+      );
+    } finally {
+      temporaries.forEach((t) => t.dispose());
+    }
+  }
+
   /** Frees device copies made for `{ device: 'cuda' }` (a no-op otherwise). */
   dispose(): void {
     this.owned.forEach((t) => t.dispose());
@@ -383,6 +436,24 @@ export class LinearChainCRF<P extends ChainPotentials = ChainPotentials> {
     requireSamePlace([place, ...tensors], ['potentials', ...names]);
     const [first, second] = tensors.map(toNative);
     return { g: this.form === 'edges' ? { edges: first } : { unary: first, transition: second }, temporaries };
+  }
+
+  private sparseMapOptions(options: SparseMapOptions) {
+    const first = this.form === 'edges' ? (this.potentials as AnyTensor) : (this.potentials as FactoredPotentials).unary;
+    return sparseMapOptions(options, first.dtype);
+  }
+
+  /** A gradient over the edges as the addon takes it (edge potentials only). */
+  private edgeGrad(grad: Like<TensorOf<P>>): { edges: NativeTensorArg; temporaries: DeviceTensor[] } {
+    if (this.form !== 'edges') {
+      throw typeError('ERR_INVALID_ARG_TYPE', 'SparseMAP of a linear chain needs edge potentials [B, N-1, C, C], not { unary, transition }');
+    }
+    const { g, temporaries } = this.nativeGrad(grad as ChainParts<P>);
+    return { edges: g.edges as NativeTensorArg, temporaries };
+  }
+
+  private wrapSparseMap(result: NativeSparseMap): StructuredSparseMap<TensorOf<P>> {
+    return unpackSparseMap(result, this.batch, (m) => this.wrap(m, [...(this.potentials as AnyTensor).shape]));
   }
 
   /** Runs body on perturbed native potentials, freeing them afterwards (also when body is async). */

@@ -4,9 +4,22 @@
  * decoded form of each tree. @internal
  */
 import { rangeError, typeError } from '../errors';
-import { NativeSparseMapOptions, NativeTreeDecoded, NativeTreeSparseMap, NativeTreeSpec, native } from '../native';
+import { NativeTreeDecoded, NativeSparseMap, NativeTreeSpec, native } from '../native';
 import { AnyTensor, Device, DeviceTensor, Like, fromNative, requireTensor, toNative } from '../tensor';
-import { PerturbOptions, Placement, checkLengths, disposeNative, perturbNative, perturbNativeAsync, temperatureOf } from './common';
+import {
+  PerturbOptions,
+  Placement,
+  SparseMapOptions,
+  StructuredSparseMap,
+  checkLengths,
+  disposeNative,
+  packedSupport,
+  perturbNative,
+  perturbNativeAsync,
+  sparseMapOptions,
+  temperatureOf,
+  unpackSparseMap,
+} from './common';
 
 /** Options of the tree structures. */
 export interface TreeOptions {
@@ -26,29 +39,7 @@ export interface TreeSampleOptions {
   seed: number | bigint;
 }
 
-/** Settings of {@link TreeStructure.sparsemap}. */
-export interface SparseMapOptions {
-  /** Most major iterations (MAP oracle calls after the first); default 1000. */
-  maxIterations?: number;
-  /** Stop when the Frank-Wolfe duality gap is at most this; default 1e-9 (float64 scores) or 1e-5 (float32). */
-  tolerance?: number;
-  /** Most structures in the active set, 1..1024; default 128. */
-  maxActive?: number;
-}
-
-/** The SparseMAP solution of each instance (Niculae et al. 2018). */
-export interface TreeSparseMap<X extends AnyTensor> {
-  /** μ* = argmax_{μ ∈ M} ⟨scores, μ⟩ − ½‖μ‖², in the scores' shape (zero outside each length). */
-  marginals: Like<X>;
-  /** support[b][i]: the decoded form (heads, or span rows) of the i-th structure with non-zero weight. */
-  support: Int32Array[][];
-  /** weights[b][i] > 0, aligned with `support`, summing to 1: μ* = Σᵢ weights[b][i] · parts(support[b][i]). */
-  weights: Float64Array[];
-  /** Major iterations (MAP oracle calls after the first) per instance, `[B]`. */
-  iterations: Int32Array;
-  /** Whether the duality gap reached the tolerance, per instance. */
-  converged: boolean[];
-}
+export type { SparseMapOptions, StructuredSparseMap as TreeSparseMap } from './common';
 
 /** Base of the tree structures: X is the tensor kind, D the decoded form (`{ spans }` or `{ heads }`). */
 export abstract class TreeStructure<X extends AnyTensor, D> {
@@ -235,12 +226,12 @@ export abstract class TreeStructure<X extends AnyTensor, D> {
    * SparseMAP: the sparse projection of the scores onto the marginal polytope, with its support (at most
    * `maxActive` structures), by an active-set method over this structure's argmax (Niculae et al. 2018).
    */
-  sparsemap(options: SparseMapOptions = {}): TreeSparseMap<X> {
-    return this.wrapSparseMap(native.treeSparsemap(this.spec, this.sparseMapOptions(options), false));
+  sparsemap(options: SparseMapOptions = {}): StructuredSparseMap<X> {
+    return this.wrapSparseMap(native.treeSparsemap(this.spec, sparseMapOptions(options, this.potentials.dtype), false));
   }
   /** Async {@link sparsemap}. */
-  async sparsemapAsync(options: SparseMapOptions = {}): Promise<TreeSparseMap<X>> {
-    return this.wrapSparseMap(await native.treeSparsemap(this.spec, this.sparseMapOptions(options), true));
+  async sparsemapAsync(options: SparseMapOptions = {}): Promise<StructuredSparseMap<X>> {
+    return this.wrapSparseMap(await native.treeSparsemap(this.spec, sparseMapOptions(options, this.potentials.dtype), true));
   }
 
   /**
@@ -248,8 +239,8 @@ export abstract class TreeStructure<X extends AnyTensor, D> {
    * al. 2018, Prop. 1), for grad in the scores' shape. `solution` is a result of {@link sparsemap} on these
    * scores; without it, SparseMAP is solved again with default settings.
    */
-  sparsemapBackward(grad: Like<X>, solution?: TreeSparseMap<X>): Like<X> {
-    const support = this.packedSupport(solution ?? this.sparsemap());
+  sparsemapBackward(grad: Like<X>, solution?: StructuredSparseMap<X>): Like<X> {
+    const support = packedSupport(solution ?? this.sparsemap(), this.batch, this.decodedWidth());
     const { tensor, temporaries } = this.input(grad, 'grad');
     try {
       return this.wrap(
@@ -261,8 +252,8 @@ export abstract class TreeStructure<X extends AnyTensor, D> {
     }
   }
   /** Async {@link sparsemapBackward}. */
-  async sparsemapBackwardAsync(grad: Like<X>, solution?: TreeSparseMap<X>): Promise<Like<X>> {
-    const support = this.packedSupport(solution ?? (await this.sparsemapAsync()));
+  async sparsemapBackwardAsync(grad: Like<X>, solution?: StructuredSparseMap<X>): Promise<Like<X>> {
+    const support = packedSupport(solution ?? (await this.sparsemapAsync()), this.batch, this.decodedWidth());
     const { tensor, temporaries } = this.input(grad, 'grad');
     try {
       return this.wrap(
@@ -330,57 +321,8 @@ export abstract class TreeStructure<X extends AnyTensor, D> {
     return this.wrap(scaled, this.potentials.shape);
   }
 
-  private sparseMapOptions(options: SparseMapOptions): NativeSparseMapOptions {
-    if (options === null || typeof options !== 'object') throw typeError('ERR_INVALID_ARG_TYPE', 'options must be an object');
-    const tolerance = this.potentials.dtype === 'float64' ? 1e-9 : 1e-5;
-    return {
-      maxIterations: options.maxIterations ?? 1000,
-      tolerance: options.tolerance ?? tolerance,
-      maxActive: options.maxActive ?? 128,
-    };
-  }
-
-  private wrapSparseMap(result: NativeTreeSparseMap): TreeSparseMap<X> {
-    const B = this.batch;
-    const K = result.weights.length / B;
-    const width = result.support.length / (B * K);
-    const support: Int32Array[][] = [];
-    const weights: Float64Array[] = [];
-    for (let b = 0; b < B; b++) {
-      const size = result.sizes[b];
-      support.push(Array.from({ length: size }, (_, i) => result.support.slice((b * K + i) * width, (b * K + i + 1) * width)));
-      weights.push(result.weights.slice(b * K, b * K + size));
-    }
-    return {
-      marginals: this.wrap(result.marginals, this.potentials.shape),
-      support,
-      weights,
-      iterations: result.iterations,
-      converged: Array.from(result.converged, (c) => c !== 0),
-    };
-  }
-
-  /** A solution's support as the addon takes it: rows [B, K, width], K the largest support. */
-  private packedSupport(solution: TreeSparseMap<X>): { rows: Int32Array; sizes: Int32Array; maxActive: number } {
-    const support = solution?.support;
-    if (!Array.isArray(support) || support.length !== this.batch) {
-      throw typeError('ERR_INVALID_ARG_TYPE', `solution.support must be an array of B = ${this.batch} supports`);
-    }
-    const width = this.decodedWidth();
-    const K = Math.max(1, ...support.map((s) => (Array.isArray(s) ? s.length : 0)));
-    const rows = new Int32Array(this.batch * K * width).fill(-1);
-    const sizes = new Int32Array(this.batch);
-    support.forEach((structures, b) => {
-      if (!Array.isArray(structures)) throw typeError('ERR_INVALID_ARG_TYPE', `solution.support[${b}] must be an array`);
-      sizes[b] = structures.length;
-      structures.forEach((decoded, i) => {
-        if (!ArrayBuffer.isView(decoded) || (decoded as Int32Array).length !== width) {
-          throw rangeError('ERR_SHAPE_MISMATCH', `solution.support[${b}][${i}] must be an Int32Array of ${width} entries`);
-        }
-        rows.set(decoded as Int32Array, (b * K + i) * width);
-      });
-    });
-    return { rows, sizes, maxActive: K };
+  private wrapSparseMap(result: NativeSparseMap): StructuredSparseMap<X> {
+    return unpackSparseMap(result, this.batch, (m) => this.wrap(m, this.potentials.shape));
   }
 
   /** Entries of one decoded structure: span rows (2N − 1)·3 for CKY, heads N otherwise. */

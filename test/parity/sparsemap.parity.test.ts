@@ -1,11 +1,11 @@
 /**
  * CUDA/CPU parity of SparseMAP on the tree structures (TreeCRF unlabelled and labelled, DependencyCRF and
- * NonProjectiveDependencyCRF with one root or any number): the same solver runs on a block per instance with the
+ * NonProjectiveDependencyCRF with one root or any number) and on LinearChainCRF (edges): the same solver runs on a block per instance with the
  * MAP oracles on the device, so μ, the supports, weights, iterations and the backward must equal the CPU ones.
  * Host potentials with `{ device: 'cuda' }` and DeviceTensor potentials are both compared. Skips, saying so,
  * when no GPU is usable.
  */
-import { AnyTensor, DependencyCRF, DeviceTensor, NonProjectiveDependencyCRF, Tensor, TreeCRF, TreeSparseMap, backendInfo } from '../../lib';
+import { AnyTensor, DependencyCRF, DeviceTensor, LinearChainCRF, NonProjectiveDependencyCRF, Tensor, TreeCRF, TreeSparseMap, backendInfo } from '../../lib';
 import { values } from '../arcs';
 import { expectClose, randomTensor, rng, toFloat32 } from '../helpers';
 
@@ -31,6 +31,7 @@ const structures: [string, number[], Make][] = [
   ['DependencyCRF', [4, 9, 9], (p, lengths, device) => new DependencyCRF(p, { lengths, device })],
   ['DependencyCRF any roots', [4, 9, 9], (p, lengths, device) => new DependencyCRF(p, { lengths, device, singleRoot: false })],
   ['NonProjectiveDependencyCRF', [4, 9, 9], (p, lengths, device) => new NonProjectiveDependencyCRF(p, { lengths, device })],
+  ['LinearChainCRF edges', [4, 6, 3, 3], (p, lengths, device) => new LinearChainCRF(p, { lengths, device })],
   [
     'NonProjectiveDependencyCRF any roots',
     [4, 9, 9],

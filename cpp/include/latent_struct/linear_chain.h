@@ -13,6 +13,7 @@
 #include <cstdint>
 
 #include "latent_struct/common.h"
+#include "latent_struct/sparsemap_api.h"
 
 namespace ls {
 
@@ -97,11 +98,14 @@ constexpr uint64_t kChainSampleStream = 0x636861696eULL;
   template void chain_parts<T>(const int32_t*, const int32_t*, ChainShape, int64_t, ChainParts<T>);          \
   template void sum_over_batch<T>(const T*, T*, int64_t, int64_t);
 
+// SparseMAP of chains with edge potentials (sparsemap_api.h); the decoded form is the labels [N].
 namespace ls {
 namespace cpu {
 LS_DECLARE_LINEAR_CHAIN_KERNELS
+LS_DECLARE_SPARSEMAP(chain, ChainPotentials, ChainShape)
 }
 namespace cuda {
 LS_DECLARE_LINEAR_CHAIN_KERNELS
+LS_DECLARE_SPARSEMAP(chain, ChainPotentials, ChainShape)
 }
 }  // namespace ls

@@ -25,12 +25,18 @@
 #include "latent_struct/common.h"
 #include "latent_struct/inside_outside.h"
 #include "latent_struct/log_math.h"
-#include "latent_struct/tree.h"
+#include "latent_struct/sparsemap_api.h"
 
 namespace ls {
 namespace sparsemap {
 
 using Options = SparseMapOptions;
+
+// A structure plugs in as a Kind (tree_oracles.h): its Potentials<T> and Shape types; parts(shape), the parts of
+// one instance (D); max_parts(shape), the parts of one structure; decoded_size(shape); scores(p, shape, b), the
+// instance's dense scores; length(p, shape, b); oracle_workspace / oracle_index_workspace(shape); oracle(g, p,
+// shape, b, scores, ...), its argmax on the instance with other scores (in double), writing the decoded form and
+// the score; parts_of(decoded, shape, n, out), the parts of a decoded structure.
 
 /// Where one instance's solver state lives: `doubles` and `ints` from the caller's workspace.
 template <typename Kind>
@@ -42,13 +48,11 @@ struct Layout {
   // Offsets into the int workspace.
   int64_t vertex_parts, vertex_decoded, candidate, oracle_ints;
 
-  LS_HOST_DEVICE Layout(const TreeShape& shape, int64_t max_active) {
-    const int64_t N = shape.length;
-    D = N * N * shape.labels;
+  LS_HOST_DEVICE Layout(const typename Kind::Shape& shape, int64_t max_active) {
+    D = Kind::parts(shape);
     K = max_active;
-    L = Kind::max_parts(N);
-    decoded = Kind::decoded_size(N);
-    const TreeShape one{1, N, shape.labels};
+    L = Kind::max_parts(shape);
+    decoded = Kind::decoded_size(shape);
     modified = 0;
     mu = modified + D;
     dense_parts = mu + D;
@@ -59,12 +63,12 @@ struct Layout {
     kkt = beta + K + 1;
     state = kkt + (K + 1) * (K + 2);
     oracle = state + 8;
-    doubles = oracle + Kind::oracle_workspace(one);
+    doubles = oracle + Kind::oracle_workspace(shape);
     vertex_parts = 0;
     vertex_decoded = vertex_parts + (K + 1) * L;
     candidate = vertex_decoded + (K + 1) * decoded;
     oracle_ints = candidate + decoded;
-    ints = oracle_ints + Kind::oracle_index_workspace(one);
+    ints = oracle_ints + Kind::oracle_index_workspace(shape);
   }
 };
 
@@ -184,22 +188,19 @@ LS_HOST_DEVICE void accumulate_mu(const Group& g, const Layout<Kind>& l, double*
 /// One instance: the solution's marginals (T, zero outside the instance), support (decoded forms, -1 rows past
 /// the support size), weights, support size, major iterations and whether the gap reached the tolerance.
 template <typename Kind, typename T, typename Group>
-LS_HOST_DEVICE void solve_op(const Group& g, const TreePotentials<T>& p, const TreeShape& shape, int64_t b,
-                             const Options& o, double* w, int32_t* iw, T* marginals, int32_t* support, double* weights,
-                             int32_t* sizes, int32_t* iterations, int32_t* converged) {
+LS_HOST_DEVICE void solve_op(const Group& g, const typename Kind::template Potentials<T>& p,
+                             const typename Kind::Shape& shape, int64_t b, const Options& o, double* w, int32_t* iw,
+                             T* marginals, int32_t* support, double* weights, int32_t* sizes, int32_t* iterations,
+                             int32_t* converged) {
   const Layout<Kind> l(shape, o.max_active);
-  const T* eta = p.scores + b * l.D;
-  const TreeShape one{1, shape.length, shape.labels};
-  TreePotentials<double> q;
-  q.scores = w + l.modified;
-  q.lengths = p.lengths ? p.lengths + b : nullptr;
-  q.single_root = p.single_root;
-  const int64_t n = p.lengths ? p.lengths[b] : shape.length;
+  const T* eta = Kind::scores(p, shape, b);
+  const int64_t n = Kind::length(p, shape, b);
   int32_t* candidate = iw + l.candidate;
   double oracle_score = 0;
   auto oracle = [&]() {
     g.sync();
-    Kind::argmax(g, q, one, w + l.oracle, iw + l.oracle_ints, candidate, &oracle_score, w + l.dense_parts);
+    Kind::oracle(g, p, shape, b, w + l.modified, w + l.oracle, iw + l.oracle_ints, candidate, &oracle_score,
+                 w + l.dense_parts);
     g.sync();
   };
   for (int64_t e = g.rank(); e < l.D; e += g.size()) w[l.modified + e] = static_cast<double>(eta[e]);
@@ -319,11 +320,11 @@ LS_HOST_DEVICE void solve_op(const Group& g, const TreePotentials<T>& p, const T
 
 /// The VJP M_I Z M_I^T g of instance b, its support given as decoded forms [K, decoded] with `size` rows.
 template <typename Kind, typename T, typename Group>
-LS_HOST_DEVICE void backward_op(const Group& g, const TreePotentials<T>& p, const TreeShape& shape, int64_t b,
-                                int64_t max_active, const int32_t* support, const int32_t* sizes, const T* grad, double* w,
-                                int32_t* iw, T* out) {
+LS_HOST_DEVICE void backward_op(const Group& g, const typename Kind::template Potentials<T>& p,
+                                const typename Kind::Shape& shape, int64_t b, int64_t max_active, const int32_t* support,
+                                const int32_t* sizes, const T* grad, double* w, int32_t* iw, T* out) {
   const Layout<Kind> l(shape, max_active);
-  const int64_t n = p.lengths ? p.lengths[b] : shape.length;
+  const int64_t n = Kind::length(p, shape, b);
   const int64_t k = sizes[b];
   T* own = out + b * l.D;
   for (int64_t e = g.rank(); e < l.D; e += g.size()) w[l.mu + e] = 0;
@@ -362,18 +363,18 @@ LS_HOST_DEVICE void backward_op(const Group& g, const TreePotentials<T>& p, cons
 }  // namespace sparsemap
 }  // namespace ls
 
-// Defines prefix_sparsemap and prefix_sparsemap_backward (tree.h) of the including backend from its own
+// Defines prefix_sparsemap and prefix_sparsemap_backward (sparsemap_api.h) of the including backend from its own
 // solve_all<Kind, T> and backward_all<Kind, T>, with their instantiations.
-#define LS_DEFINE_TREE_SPARSEMAP(prefix, Kind)                                                                      \
+#define LS_DEFINE_SPARSEMAP(prefix, Kind, Potentials, Shape)                                                         \
   template <typename T>                                                                                            \
-  void prefix##_sparsemap(const TreePotentials<T>& p, TreeShape shape, const SparseMapOptions& o, T* marginals,     \
+  void prefix##_sparsemap(const Potentials<T>& p, Shape shape, const SparseMapOptions& o, T* marginals,             \
                           int32_t* support, double* weights, int32_t* sizes, int32_t* iterations, int32_t* converged) { \
-    solve_all<sparsemap::Kind>(p, shape, o, marginals, support, weights, sizes, iterations, converged);            \
+    solve_all<sparsemap::Kind, T>(p, shape, o, marginals, support, weights, sizes, iterations, converged);         \
   }                                                                                                                \
   template <typename T>                                                                                            \
-  void prefix##_sparsemap_backward(const TreePotentials<T>& p, TreeShape shape, int64_t max_active,                \
-                                   const int32_t* support, const int32_t* sizes, const T* grad, T* out) {          \
-    backward_all<sparsemap::Kind>(p, shape, max_active, support, sizes, grad, out);                                \
+  void prefix##_sparsemap_backward(const Potentials<T>& p, Shape shape, int64_t max_active, const int32_t* support, \
+                                   const int32_t* sizes, const T* grad, T* out) {                                  \
+    backward_all<sparsemap::Kind, T>(p, shape, max_active, support, sizes, grad, out);                             \
   }                                                                                                                \
-  LS_INSTANTIATE_TREE_SPARSEMAP(prefix, float)                                                                     \
-  LS_INSTANTIATE_TREE_SPARSEMAP(prefix, double)
+  LS_INSTANTIATE_SPARSEMAP(prefix, Potentials, Shape, float)                                                       \
+  LS_INSTANTIATE_SPARSEMAP(prefix, Potentials, Shape, double)

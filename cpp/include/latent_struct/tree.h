@@ -18,6 +18,7 @@
 #include <cstdint>
 
 #include "latent_struct/common.h"
+#include "latent_struct/sparsemap_api.h"
 
 namespace ls {
 
@@ -42,13 +43,6 @@ constexpr uint64_t kCkySampleStream = 0x636b79ULL;
 constexpr uint64_t kEisnerSampleStream = 0x656973ULL;
 /// Matrix-Tree: index (s B + b) N + m for the draw of word m's head.
 constexpr uint64_t kMatrixTreeSampleStream = 0x6d7474ULL;
-
-/// SparseMAP solver settings (sparsemap.h).
-struct SparseMapOptions {
-  int64_t max_iterations;  // major iterations (MAP oracle calls after the first)
-  double tolerance;        // on the Frank-Wolfe duality gap
-  int64_t max_active;      // K: the most structures in the active set
-};
 
 /// Decoded entries per sentence.
 LS_HOST_DEVICE inline int64_t cky_decoded_size(int64_t N) { return (2 * N - 1) * 3; }
@@ -92,24 +86,6 @@ LS_HOST_DEVICE inline int64_t eisner_queue_size(int64_t N) { return 3 * N + 2; }
   template void prefix##_argmax<T>(const TreePotentials<T>&, TreeShape, int32_t*, T*, T*);                     \
   template void prefix##_sample<T>(const TreePotentials<T>&, TreeShape, int64_t, uint64_t, T*, int32_t*, T*);
 
-// SparseMAP of the tree structures: marginals in the scores' layout; support [B, K, decoded size] (-1 rows past
-// each support's size), weights [B, K], sizes [B], iterations [B], converged [B] (0/1). The backward takes a
-// support in that form and returns (dmu/dscores)^T grad.
-#define LS_DECLARE_TREE_SPARSEMAP(prefix)                                                                       \
-  template <typename T>                                                                                       \
-  void prefix##_sparsemap(const TreePotentials<T>& potentials, TreeShape shape, const SparseMapOptions& options, \
-                          T* marginals, int32_t* support, double* weights, int32_t* sizes, int32_t* iterations,  \
-                          int32_t* converged);                                                                \
-  template <typename T>                                                                                       \
-  void prefix##_sparsemap_backward(const TreePotentials<T>& potentials, TreeShape shape, int64_t max_active,     \
-                                   const int32_t* support, const int32_t* sizes, const T* grad, T* out);
-
-#define LS_INSTANTIATE_TREE_SPARSEMAP(prefix, T)                                                                   \
-  template void prefix##_sparsemap<T>(const TreePotentials<T>&, TreeShape, const SparseMapOptions&, T*, int32_t*, \
-                                      double*, int32_t*, int32_t*, int32_t*);                                    \
-  template void prefix##_sparsemap_backward<T>(const TreePotentials<T>&, TreeShape, int64_t, const int32_t*,      \
-                                               const int32_t*, const T*, T*);
-
 #define LS_DECLARE_STRUCTURE_SCORE                                                                                \
   /* out[r] = sum_k parts[r, k] * scores[r % batch, k] over k with parts[r, k] != 0 (so -inf scores of parts   \
      not taken do not matter), minus log_z[r % batch] when log_z is not null; r < rows. */                       \
@@ -122,18 +98,18 @@ namespace cpu {
 LS_DECLARE_TREE_KERNELS(cky)
 LS_DECLARE_TREE_KERNELS(eisner)
 LS_DECLARE_TREE_KERNELS(matrix_tree)
-LS_DECLARE_TREE_SPARSEMAP(cky)
-LS_DECLARE_TREE_SPARSEMAP(eisner)
-LS_DECLARE_TREE_SPARSEMAP(matrix_tree)
+LS_DECLARE_SPARSEMAP(cky, TreePotentials, TreeShape)
+LS_DECLARE_SPARSEMAP(eisner, TreePotentials, TreeShape)
+LS_DECLARE_SPARSEMAP(matrix_tree, TreePotentials, TreeShape)
 LS_DECLARE_STRUCTURE_SCORE
 }  // namespace cpu
 namespace cuda {
 LS_DECLARE_TREE_KERNELS(cky)
 LS_DECLARE_TREE_KERNELS(eisner)
 LS_DECLARE_TREE_KERNELS(matrix_tree)
-LS_DECLARE_TREE_SPARSEMAP(cky)
-LS_DECLARE_TREE_SPARSEMAP(eisner)
-LS_DECLARE_TREE_SPARSEMAP(matrix_tree)
+LS_DECLARE_SPARSEMAP(cky, TreePotentials, TreeShape)
+LS_DECLARE_SPARSEMAP(eisner, TreePotentials, TreeShape)
+LS_DECLARE_SPARSEMAP(matrix_tree, TreePotentials, TreeShape)
 LS_DECLARE_STRUCTURE_SCORE
 }  // namespace cuda
 }  // namespace ls

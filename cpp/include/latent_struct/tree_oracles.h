@@ -1,5 +1,5 @@
-// The tree structures as MAP oracles of the SparseMAP solver (sparsemap.h): each Kind runs its structure's argmax
-// on one instance's scores (in double) and lists the parts of a decoded structure.
+// The tree structures as MAP oracles of the SparseMAP solver (sparsemap.h, which says what a Kind provides): each
+// runs its structure's argmax on one instance's scores (in double) and lists the parts of a decoded structure.
 #pragma once
 #include <cstdint>
 
@@ -13,10 +13,36 @@
 namespace ls {
 namespace sparsemap {
 
+/// What the tree Kinds share: scores [B, N, N, L] as TreePotentials, one instance's argmax on a shape of batch 1.
+struct TreeKind {
+  template <typename T>
+  using Potentials = TreePotentials<T>;
+  using Shape = TreeShape;
+  LS_HOST_DEVICE static int64_t parts(const TreeShape& s) { return s.length * s.length * s.labels; }
+  template <typename T>
+  LS_HOST_DEVICE static const T* scores(const TreePotentials<T>& p, const TreeShape& s, int64_t b) {
+    return p.scores + b * parts(s);
+  }
+  template <typename T>
+  LS_HOST_DEVICE static int64_t length(const TreePotentials<T>& p, const TreeShape& s, int64_t b) {
+    return p.lengths ? p.lengths[b] : s.length;
+  }
+  LS_HOST_DEVICE static TreeShape one(const TreeShape& s) { return TreeShape{1, s.length, s.labels}; }
+  /// Instance b's potentials with other scores.
+  template <typename T>
+  LS_HOST_DEVICE static TreePotentials<double> with_scores(const TreePotentials<T>& p, int64_t b, const double* scores) {
+    TreePotentials<double> q;
+    q.scores = scores;
+    q.lengths = p.lengths ? p.lengths + b : nullptr;
+    q.single_root = p.single_root;
+    return q;
+  }
+};
+
 /// The dependency structures: n arcs, decoded as heads (heads[m] = h, m for the root), arc h -> m = part h N + m.
-struct HeadsKind {
-  LS_HOST_DEVICE static int64_t max_parts(int64_t N) { return N; }
-  LS_HOST_DEVICE static int64_t decoded_size(int64_t N) { return eisner_decoded_size(N); }
+struct HeadsKind : TreeKind {
+  LS_HOST_DEVICE static int64_t max_parts(const TreeShape& s) { return s.length; }
+  LS_HOST_DEVICE static int64_t decoded_size(const TreeShape& s) { return eisner_decoded_size(s.length); }
   LS_HOST_DEVICE static int64_t parts_of(const int32_t* heads, const TreeShape& shape, int64_t n, int32_t* out) {
     for (int64_t m = 0; m < n; ++m) out[m] = static_cast<int32_t>(heads[m] * shape.length + m);
     return n;
@@ -24,15 +50,16 @@ struct HeadsKind {
 };
 
 /// CKY: binary constituency trees, 2n - 1 labelled spans.
-struct CkyKind {
-  LS_HOST_DEVICE static int64_t max_parts(int64_t N) { return 2 * N - 1; }
-  LS_HOST_DEVICE static int64_t decoded_size(int64_t N) { return cky_decoded_size(N); }
-  LS_HOST_DEVICE static int64_t oracle_workspace(const TreeShape& one) { return cky::workspace_size(one); }
-  LS_HOST_DEVICE static int64_t oracle_index_workspace(const TreeShape& one) { return cky::index_workspace_size(one); }
-  template <typename Group>
-  LS_HOST_DEVICE static void argmax(const Group& g, const TreePotentials<double>& p, const TreeShape& one, double* w,
-                                    int32_t* iw, int32_t* decoded, double* score, double* parts) {
-    cky::argmax_op(g, p, one, 0, w, iw, decoded, score, parts);
+struct CkyKind : TreeKind {
+  LS_HOST_DEVICE static int64_t max_parts(const TreeShape& s) { return 2 * s.length - 1; }
+  LS_HOST_DEVICE static int64_t decoded_size(const TreeShape& s) { return cky_decoded_size(s.length); }
+  LS_HOST_DEVICE static int64_t oracle_workspace(const TreeShape& s) { return cky::workspace_size(one(s)); }
+  LS_HOST_DEVICE static int64_t oracle_index_workspace(const TreeShape& s) { return cky::index_workspace_size(one(s)); }
+  template <typename T, typename Group>
+  LS_HOST_DEVICE static void oracle(const Group& g, const TreePotentials<T>& p, const TreeShape& s, int64_t b,
+                                    const double* scores, double* w, int32_t* iw, int32_t* decoded, double* score,
+                                    double* parts) {
+    cky::argmax_op(g, with_scores(p, b, scores), one(s), 0, w, iw, decoded, score, parts);
   }
   /// Rows (i, j, label) in breadth-first order: part (i N + j) L + label.
   LS_HOST_DEVICE static int64_t parts_of(const int32_t* spans, const TreeShape& shape, int64_t n, int32_t* out) {
@@ -46,27 +73,27 @@ struct CkyKind {
 
 /// Eisner: projective dependency trees.
 struct EisnerKind : HeadsKind {
-  LS_HOST_DEVICE static int64_t oracle_workspace(const TreeShape& one) { return eisner::workspace_size(one); }
-  LS_HOST_DEVICE static int64_t oracle_index_workspace(const TreeShape& one) { return eisner::index_workspace_size(one); }
-  template <typename Group>
-  LS_HOST_DEVICE static void argmax(const Group& g, const TreePotentials<double>& p, const TreeShape& one, double* w,
-                                    int32_t* iw, int32_t* decoded, double* score, double* parts) {
-    eisner::argmax_op(g, p, one, 0, w, iw, decoded, score, parts);
+  LS_HOST_DEVICE static int64_t oracle_workspace(const TreeShape& s) { return eisner::workspace_size(one(s)); }
+  LS_HOST_DEVICE static int64_t oracle_index_workspace(const TreeShape& s) { return eisner::index_workspace_size(one(s)); }
+  template <typename T, typename Group>
+  LS_HOST_DEVICE static void oracle(const Group& g, const TreePotentials<T>& p, const TreeShape& s, int64_t b,
+                                    const double* scores, double* w, int32_t* iw, int32_t* decoded, double* score,
+                                    double* parts) {
+    eisner::argmax_op(g, with_scores(p, b, scores), one(s), 0, w, iw, decoded, score, parts);
   }
 };
 
 /// Chu-Liu-Edmonds: non-projective dependency trees.
 struct MatrixTreeKind : HeadsKind {
-  LS_HOST_DEVICE static int64_t oracle_workspace(const TreeShape& one) {
-    return arborescence::arborescence_work_size(one.length);
+  LS_HOST_DEVICE static int64_t oracle_workspace(const TreeShape& s) { return arborescence::arborescence_work_size(s.length); }
+  LS_HOST_DEVICE static int64_t oracle_index_workspace(const TreeShape& s) {
+    return arborescence::arborescence_iwork_size(s.length);
   }
-  LS_HOST_DEVICE static int64_t oracle_index_workspace(const TreeShape& one) {
-    return arborescence::arborescence_iwork_size(one.length);
-  }
-  template <typename Group>
-  LS_HOST_DEVICE static void argmax(const Group& g, const TreePotentials<double>& p, const TreeShape& one, double* w,
-                                    int32_t* iw, int32_t* decoded, double* score, double* parts) {
-    matrix_tree::argmax_op(g, p, one, 0, w, iw, decoded, score, parts);
+  template <typename T, typename Group>
+  LS_HOST_DEVICE static void oracle(const Group& g, const TreePotentials<T>& p, const TreeShape& s, int64_t b,
+                                    const double* scores, double* w, int32_t* iw, int32_t* decoded, double* score,
+                                    double* parts) {
+    matrix_tree::argmax_op(g, with_scores(p, b, scores), one(s), 0, w, iw, decoded, score, parts);
   }
 };
 
