@@ -10,70 +10,15 @@
 
 namespace ls {
 namespace cuda {
-namespace {
 
-LS_TREE_SENTENCE_KERNEL(eisner, log_partition_kernel, log_partition_op,
-                        (TreePotentials<T> p, TreeShape shape, T* workspace, T* log_z), p, shape, b, own, log_z)
-LS_TREE_SENTENCE_KERNEL(eisner, marginals_kernel, marginals_op,
-                        (TreePotentials<T> p, TreeShape shape, T* workspace, T* log_z, T* marginals), p, shape, b, own,
-                        log_z, marginals)
-LS_TREE_SENTENCE_KERNEL(eisner, marginals_backward_kernel, marginals_backward_op,
-                        (TreePotentials<T> p, const T* grad, TreeShape shape, T* workspace, T* log_z, T* out), p, grad,
-                        shape, b, own, log_z, out)
-LS_TREE_SENTENCE_KERNEL(eisner, entropy_kernel, entropy_op,
-                        (TreePotentials<T> p, TreeShape shape, T* workspace, T* log_z, T* entropy), p, shape, b, own,
-                        log_z, entropy)
-LS_TREE_SENTENCE_KERNEL(eisner, argmax_kernel, argmax_op,
-                        (TreePotentials<T> p, TreeShape shape, T* workspace, int32_t* indices, int32_t* decoded,
-                         T* score, T* parts),
-                        p, shape, b, own, indices + b * eisner::index_workspace_size(shape), decoded, score, parts)
+LS_DEFINE_CUDA_TREE_OPS(eisner, eisner, T)
+
+namespace {
 LS_TREE_SENTENCE_KERNEL(eisner, sample_kernel, sample_op,
                         (TreePotentials<T> p, TreeShape shape, int64_t samples, uint64_t seed, T* workspace,
                          int32_t* queues, int64_t queues_per_block, T* log_z, int32_t* decoded, T* parts),
                         p, shape, b, samples, seed, own, queues + b * queues_per_block, log_z, decoded, parts)
-
-template <typename T>
-std::size_t workspace_bytes(const TreeShape& shape) {
-  return static_cast<std::size_t>(shape.batch * eisner::workspace_size(shape)) * sizeof(T);
-}
-
 }  // namespace
-
-template <typename T>
-void eisner_log_partition(const TreePotentials<T>& potentials, TreeShape shape, T* log_z) {
-  const Scratch workspace(workspace_bytes<T>(shape));
-  launch_per_sentence(shape.batch, "eisner_log_partition", log_partition_kernel<T>, potentials, shape, workspace.as<T>(),
-                      log_z);
-}
-
-template <typename T>
-void eisner_marginals(const TreePotentials<T>& potentials, TreeShape shape, T* log_z, T* marginals) {
-  const Scratch workspace(workspace_bytes<T>(shape));
-  launch_per_sentence(shape.batch, "eisner_marginals", marginals_kernel<T>, potentials, shape, workspace.as<T>(), log_z,
-                      marginals);
-}
-
-template <typename T>
-void eisner_marginals_backward(const TreePotentials<T>& potentials, const T* grad, TreeShape shape, T* log_z, T* out) {
-  const Scratch workspace(workspace_bytes<T>(shape));
-  launch_per_sentence(shape.batch, "eisner_marginals_backward", marginals_backward_kernel<T>, potentials, grad, shape,
-                      workspace.as<T>(), log_z, out);
-}
-
-template <typename T>
-void eisner_entropy(const TreePotentials<T>& potentials, TreeShape shape, T* log_z, T* entropy) {
-  const Scratch workspace(workspace_bytes<T>(shape));
-  launch_per_sentence(shape.batch, "eisner_entropy", entropy_kernel<T>, potentials, shape, workspace.as<T>(), log_z,
-                      entropy);
-}
-
-template <typename T>
-void eisner_argmax(const TreePotentials<T>& potentials, TreeShape shape, int32_t* decoded, T* score, T* parts) {
-  const Scratch workspace(workspace_bytes<T>(shape));
-  const Scratch indices(static_cast<std::size_t>(shape.batch * eisner::index_workspace_size(shape)) * sizeof(int32_t));
-  launch_per_sentence(shape.batch, "eisner_argmax", argmax_kernel<T>, potentials, shape, workspace.as<T>(),
-                      indices.as<int32_t>(), decoded, score, parts);
-}
 
 template <typename T>
 void eisner_sample(const TreePotentials<T>& potentials, TreeShape shape, int64_t samples, uint64_t seed, T* log_z,

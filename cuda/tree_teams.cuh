@@ -54,12 +54,71 @@ void launch_per_sentence(int64_t batch, const char* name, Kernel kernel, Args...
 }  // namespace cuda
 }  // namespace ls
 
-// A kernel running ns::op(BlockTeams, ...) on the block's sentence b with its workspace slice.
+// A kernel running ns::op(BlockTeams, ...) on the block's sentence b with its workspace slice (`workspace`, of
+// ns::workspace_size(shape) elements per sentence, is a parameter).
 #define LS_TREE_SENTENCE_KERNEL(ns, kernel, op, params, ...)      \
   template <typename T>                                           \
   __global__ void kernel params {                                 \
     const ::ls::cuda::BlockTeams g;                               \
     const int64_t b = blockIdx.x;                                 \
-    T* own = workspace + b * ns::workspace_size(shape);           \
+    auto* own = workspace + b * ns::workspace_size(shape);        \
     ns::op(g, __VA_ARGS__);                                       \
+  }
+
+// Defines the kernels and launches of prefix_log_partition, _marginals, _marginals_backward, _entropy and _argmax
+// (tree.h) from the sentence ops of namespace `ns`, a block per sentence, whose workspaces hold elements of type
+// W (T, or double), and workspace_bytes<T>(shape) for the including file's prefix_sample (whose arguments differ
+// per structure).
+#define LS_DEFINE_CUDA_TREE_OPS(prefix, ns, W)                                                                     \
+  namespace {                                                                                                      \
+  LS_TREE_SENTENCE_KERNEL(ns, log_partition_kernel, log_partition_op,                                              \
+                          (TreePotentials<T> p, TreeShape shape, W* workspace, T* log_z), p, shape, b, own, log_z) \
+  LS_TREE_SENTENCE_KERNEL(ns, marginals_kernel, marginals_op,                                                      \
+                          (TreePotentials<T> p, TreeShape shape, W* workspace, T* log_z, T* marginals), p, shape, b, \
+                          own, log_z, marginals)                                                                   \
+  LS_TREE_SENTENCE_KERNEL(ns, marginals_backward_kernel, marginals_backward_op,                                    \
+                          (TreePotentials<T> p, const T* grad, TreeShape shape, W* workspace, T* log_z, T* out), p, \
+                          grad, shape, b, own, log_z, out)                                                         \
+  LS_TREE_SENTENCE_KERNEL(ns, entropy_kernel, entropy_op,                                                          \
+                          (TreePotentials<T> p, TreeShape shape, W* workspace, T* log_z, T* entropy), p, shape, b, \
+                          own, log_z, entropy)                                                                     \
+  LS_TREE_SENTENCE_KERNEL(ns, argmax_kernel, argmax_op,                                                            \
+                          (TreePotentials<T> p, TreeShape shape, W* workspace, int32_t* indices, int32_t* decoded, \
+                           T* score, T* parts),                                                                    \
+                          p, shape, b, own, indices + b * ns::index_workspace_size(shape), decoded, score, parts)  \
+  template <typename T>                                                                                            \
+  std::size_t workspace_bytes(const TreeShape& shape) {                                                            \
+    return static_cast<std::size_t>(shape.batch * ns::workspace_size(shape)) * sizeof(W);                          \
+  }                                                                                                                \
+  }                                                                                                                \
+  template <typename T>                                                                                            \
+  void prefix##_log_partition(const TreePotentials<T>& p, TreeShape shape, T* log_z) {                            \
+    const Scratch workspace(workspace_bytes<T>(shape));                                                            \
+    launch_per_sentence(shape.batch, #prefix "_log_partition", log_partition_kernel<T>, p, shape,                  \
+                        workspace.as<W>(), log_z);                                                                 \
+  }                                                                                                                \
+  template <typename T>                                                                                            \
+  void prefix##_marginals(const TreePotentials<T>& p, TreeShape shape, T* log_z, T* marginals) {                  \
+    const Scratch workspace(workspace_bytes<T>(shape));                                                            \
+    launch_per_sentence(shape.batch, #prefix "_marginals", marginals_kernel<T>, p, shape, workspace.as<W>(),       \
+                        log_z, marginals);                                                                         \
+  }                                                                                                                \
+  template <typename T>                                                                                            \
+  void prefix##_marginals_backward(const TreePotentials<T>& p, const T* grad, TreeShape shape, T* log_z, T* out) { \
+    const Scratch workspace(workspace_bytes<T>(shape));                                                            \
+    launch_per_sentence(shape.batch, #prefix "_marginals_backward", marginals_backward_kernel<T>, p, grad, shape,  \
+                        workspace.as<W>(), log_z, out);                                                            \
+  }                                                                                                                \
+  template <typename T>                                                                                            \
+  void prefix##_entropy(const TreePotentials<T>& p, TreeShape shape, T* log_z, T* entropy) {                      \
+    const Scratch workspace(workspace_bytes<T>(shape));                                                            \
+    launch_per_sentence(shape.batch, #prefix "_entropy", entropy_kernel<T>, p, shape, workspace.as<W>(), log_z,    \
+                        entropy);                                                                                  \
+  }                                                                                                                \
+  template <typename T>                                                                                            \
+  void prefix##_argmax(const TreePotentials<T>& p, TreeShape shape, int32_t* decoded, T* score, T* parts) {       \
+    const Scratch workspace(workspace_bytes<T>(shape));                                                            \
+    const Scratch indices(static_cast<std::size_t>(shape.batch * ns::index_workspace_size(shape)) * sizeof(int32_t)); \
+    launch_per_sentence(shape.batch, #prefix "_argmax", argmax_kernel<T>, p, shape, workspace.as<W>(),             \
+                        indices.as<int32_t>(), decoded, score, parts);                                             \
   }

@@ -69,10 +69,14 @@ LS_HOST_DEVICE Sentence<T> sentence_at(const TreePotentials<T>& p, const TreeSha
   return Sentence<T>{p.scores + b * N * N, N, p.lengths ? static_cast<int64_t>(p.lengths[b]) : N, p.single_root};
 }
 
-/// Doubles of workspace per sentence.
+/// Doubles of workspace per sentence, for every op (the argmax's Chu-Liu-Edmonds included).
 LS_HOST_DEVICE inline int64_t workspace_size(const TreeShape& shape) {
-  const int64_t N = shape.length;
-  return 5 * N * N + 9 * N + 4;
+  const int64_t N = shape.length, passes = 5 * N * N + 9 * N + 4, argmax = arborescence::arborescence_work_size(N);
+  return passes > argmax ? passes : argmax;
+}
+/// Ints of index workspace per sentence (the argmax's).
+LS_HOST_DEVICE inline int64_t index_workspace_size(const TreeShape& shape) {
+  return arborescence::arborescence_iwork_size(shape.length);
 }
 
 /// The workspace of one sentence: [N][N] matrices with stride N, the root on the diagonal.
