@@ -62,6 +62,7 @@ export type { DependencyArgmax, DependencyDecoded, DependencyOptions } from './s
 export { NonProjectiveDependencyCRF } from './structures/nonprojective';
 export type { SparseMapOptions, TreeOptions, TreeSampleOptions, TreeSparseMap } from './structures/tree_structure';
 export type { StructuredSparseMap } from './structures/common';
+export * as estimators from './estimators';
 
 /**
  * Which backends this process can use: the CPU always; CUDA when the addon was built with it and a device

@@ -55,6 +55,11 @@ export abstract class ArcStructure<X extends AnyTensor> extends TreeStructure<X,
     }
   }
 
+  protected partsOfDecoded(rows: Int32Array, count: number): AnyTensor {
+    const parts = this.partsOfHeads(rows);
+    return count === 1 ? parts.reshape([1, ...this.potentials.shape]) : parts;
+  }
+
   /** One-hot parts of heads, in the potentials' dtype, on the GPU when the potentials live there. */
   private partsOfHeads(heads: Int32Array): AnyTensor {
     const [B, N] = [this.batch, this.length];

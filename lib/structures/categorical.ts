@@ -3,11 +3,12 @@
  * structure are the K classes, and a structure z is a one-hot row, so every building block of DESIGN.md
  * has its closed form here: logZ = logsumexp, marginals = softmax, MAP = argmax, SparseMAP = sparsemax.
  */
-import { rangeError } from '../errors';
+import { rangeError, typeError } from '../errors';
 import * as ops from '../ops/categorical';
 import { resultToHost } from '../ops/placement';
-import { PerturbOptions } from './common';
-import { AnyTensor, Device, DeviceTensor, Like, requireTensor, typedArrayKind } from '../tensor';
+import { PerturbOptions, temperatureOf } from './common';
+import { AnyTensor, Device, DeviceTensor, Like, Tensor, requireTensor, typedArrayKind } from '../tensor';
+import type { GumbelPair } from '../estimators/types';
 
 /** Options of a Categorical. */
 export interface CategoricalOptions {
@@ -122,7 +123,8 @@ export class Categorical<X extends AnyTensor = AnyTensor> {
 
   /** argmax of scores + τ·Gumbel noise, one-hot `[B, K]`. */
   perturbAndMap(options: PerturbOptions): Like<X> {
-    return this.home(ops.gumbelMax(this.scores, { seed: options.seed, temperature: options.temperature ?? 1 }).onehot);
+    const onehot = ops.gumbelMax(this.scores, { seed: options.seed, temperature: temperatureOf(options) }).onehot as AnyTensor;
+    return this.home(onehot.reshape([this.batch, this.classes])) as Like<X>;
   }
 
   /** Entropy H(p) per row, `[B]`. */
@@ -174,6 +176,132 @@ export class Categorical<X extends AnyTensor = AnyTensor> {
     return this.home(ops.gumbelSoftmax(this.scores, options));
   }
 
+  /** Perturbed marginals: the Gumbel-softmax softmax((scores + G)/τ), G = gumbelNoise([B, K], { seed }). */
+  perturbedMarginals(options: PerturbOptions): Like<X> {
+    return this.gumbelSoftmax({ temperature: temperatureOf(options), seed: options.seed });
+  }
+
+  /** VJP of {@link perturbedMarginals}: (1/τ)·(y ⊙ (grad − ⟨y, grad⟩)) at y = softmax((scores + G)/τ). */
+  perturbedMarginalsBackward(grad: X, options: PerturbOptions): Like<X> {
+    const temperature = temperatureOf(options);
+    return this.backwardThrough(
+      (scores) => ops.gumbelSoftmax(scores, { temperature, seed: options.seed }),
+      (probs, g) => ops.gumbelSoftmaxBackward(probs, g, temperature),
+      grad,
+    );
+  }
+
+  /** 1.5-entmax of the scores (Peters et al. 2019), `[B, K]`: sparse, between softmax and sparsemax. */
+  entmax15(): Like<X> {
+    return this.home(ops.entmax15(this.scores));
+  }
+
+  /** VJP of {@link entmax15}. */
+  entmax15Backward(grad: X): Like<X> {
+    return this.backwardThrough(ops.entmax15, ops.entmax15Backward, grad);
+  }
+
+  /** The score of every part: the scores themselves (where the caller's scores live). */
+  partScores(): Like<X> {
+    return (this.ownsScores ? this.scores.toHost() : this.scores) as Like<X>;
+  }
+
+  /** The gradient w.r.t. the scores of ⟨grad, scores⟩: grad itself (the parts are the classes). */
+  partsBackward(grad: X): Like<X> {
+    return requireTensor(grad, 'grad') as Like<X>;
+  }
+
+  /** Every structure: the K one-hot rows, stacked `[K, B, K]` (row k is class k in every instance). */
+  enumerate(): Like<X> {
+    const K = this.classes;
+    return this.oneHots(Int32Array.from({ length: K * this.batch }, (_, r) => Math.floor(r / this.batch)), K);
+  }
+
+  /**
+   * The support of a SparseMAP solution as one-hot rows `[S, B, K]`, S the largest support: row i of instance b
+   * is its i-th support class, or its first one past its support size.
+   */
+  supportParts(solution: SparseMapResult<X>): Like<X> {
+    const support = solution?.support;
+    if (!Array.isArray(support) || support.length !== this.batch) {
+      throw typeError('ERR_INVALID_ARG_TYPE', `solution.support must be an array of B = ${this.batch} supports`);
+    }
+    const S = Math.max(1, ...support.map((s) => s.length));
+    const index = new Int32Array(S * this.batch);
+    for (let i = 0; i < S; i++) {
+      for (let b = 0; b < this.batch; b++) {
+        const classes = support[b];
+        if (classes.length === 0) throw rangeError('ERR_OUT_OF_RANGE', `solution.support[${b}] is empty`);
+        index[i * this.batch + b] = classes[Math.min(i, classes.length - 1)];
+      }
+    }
+    return this.oneHots(index, S);
+  }
+
+  /** A Categorical over other scores `[B, K]`, on the same device. */
+  withScores(scores: X): Categorical<X> {
+    return new Categorical(scores, this.ownsScores ? { device: 'cuda' } : {});
+  }
+
+  /**
+   * A Gumbel-max sample u = scores + G (G = gumbelNoise([B, K], { seed }) in float64) and a draw ũ from
+   * p(u | argmax u) (Tucker et al. 2017, App. C): ũ_k = logsumexp(scores) + G'_k for the argmax k, and
+   * ũ_i = −log(exp(−(scores_i + G'_i)) + exp(−ũ_k)) otherwise (a Gumbel truncated below ũ_k), G' the noise of
+   * stream 1; with the VJP of ũ w.r.t. the scores at fixed noise.
+   */
+  gumbelPair(options: { seed: number | bigint }): GumbelPair<Like<X>, Like<X>> {
+    const [B, K] = [this.batch, this.classes];
+    const theta = this.scores.toHost().data;
+    const first = ops.gumbelNoise([B, K], { seed: options.seed, dtype: 'float64' }).toHost().data;
+    const second = ops.gumbelNoise([B, K], { seed: options.seed, stream: 1, dtype: 'float64' }).toHost().data;
+    const perturbed = new Float64Array(B * K);
+    const conditional = new Float64Array(B * K);
+    const probs = new Float64Array(B * K);
+    const chosen = new Int32Array(B);
+    for (let b = 0; b < B; b++) {
+      const o = b * K;
+      let k = 0;
+      let top = -Infinity;
+      for (let i = 0; i < K; i++) {
+        perturbed[o + i] = theta[o + i] + first[o + i];
+        if (perturbed[o + i] > perturbed[o + k]) k = i;
+        top = Math.max(top, theta[o + i]);
+      }
+      let total = 0;
+      for (let i = 0; i < K; i++) total += Math.exp(theta[o + i] - top);
+      for (let i = 0; i < K; i++) probs[o + i] = Math.exp(theta[o + i] - top) / total;
+      const maximum = top + Math.log(total) + second[o + k];
+      chosen[b] = k;
+      for (let i = 0; i < K; i++) {
+        const free = theta[o + i] + second[o + i];
+        conditional[o + i] = i === k ? maximum : -logAddExp(-free, -maximum);
+      }
+    }
+    const place = (values: Float64Array): Like<X> => {
+      const host = new Tensor(this.scores.dtype === 'float64' ? values : Float32Array.from(values), [B, K]);
+      return (this.scores instanceof DeviceTensor && !this.ownsScores ? host.toDevice() : host) as Like<X>;
+    };
+    // dũ_k/dθ_j = p_j; for i ≠ k, dũ_i/dθ_j = a_i δ_ij + (1 − a_i) p_j with a_i = σ(ũ_k − θ_i − G'_i).
+    const conditionalBackward = (grad: Like<X>): Like<X> => {
+      const g = requireTensor(grad, 'grad').toHost().data;
+      const out = new Float64Array(B * K);
+      for (let b = 0; b < B; b++) {
+        const o = b * K;
+        const k = chosen[b];
+        let shared = g[o + k];
+        for (let i = 0; i < K; i++) {
+          if (i === k || theta[o + i] === -Infinity) continue;
+          const a = 1 / (1 + Math.exp(theta[o + i] + second[o + i] - conditional[o + k]));
+          shared += g[o + i] * (1 - a);
+          out[o + i] += g[o + i] * a;
+        }
+        for (let j = 0; j < K; j++) out[o + j] += probs[o + j] * shared;
+      }
+      return place(out);
+    };
+    return { perturbed: place(perturbed), conditional: place(conditional), conditionalBackward };
+  }
+
   /** Frees the device copy of the scores made for `{ device: 'cuda' }` (a no-op otherwise). */
   dispose(): void {
     if (this.ownsScores) (this.scores as DeviceTensor).dispose();
@@ -206,6 +334,17 @@ export class Categorical<X extends AnyTensor = AnyTensor> {
     }
   }
 
+  /** One-hot rows `[S, B, K]` of class indices (row-major `[S, B]`), in the scores' dtype, where results go. */
+  private oneHots(index: Int32Array, S: number): Like<X> {
+    const K = this.classes;
+    const data = this.scores.dtype === 'float64' ? new Float64Array(index.length * K) : new Float32Array(index.length * K);
+    index.forEach((k, r) => {
+      data[r * K + k] = 1;
+    });
+    const host = new Tensor(data, [S, this.batch, K]);
+    return (this.scores instanceof DeviceTensor && !this.ownsScores ? host.toDevice() : host) as Like<X>;
+  }
+
   private decodeOneHot(z: AnyTensor): Int32Array {
     const host = requireTensor(z, 'z').toHost();
     const k = this.classes;
@@ -227,3 +366,9 @@ export class Categorical<X extends AnyTensor = AnyTensor> {
   }
 }
 
+/** log(exp(a) + exp(b)) without overflow. */
+function logAddExp(a: number, b: number): number {
+  const top = Math.max(a, b);
+  if (top === -Infinity) return -Infinity;
+  return top + Math.log1p(Math.exp(Math.min(a, b) - top));
+}

@@ -101,8 +101,8 @@ export function unpackSparseMap<X extends AnyTensor>(
 }
 
 /** A solution's support as the addon takes it: rows [B, K, width] (−1 padded), K the largest support, sizes. */
-export function packedSupport<X extends AnyTensor>(
-  solution: StructuredSparseMap<X>,
+export function packedSupport(
+  solution: { support: Int32Array[][] },
   batch: number,
   width: number,
 ): { rows: Int32Array; sizes: Int32Array; maxActive: number } {

@@ -15,7 +15,7 @@
  */
 import { rangeError, typeError } from '../errors';
 import { NativeChainGrad, NativeChainParts, NativeChainPotentials, NativeFloat, NativeSparseMap, NativeTensorArg, native } from '../native';
-import { AnyTensor, Device, DeviceTensor, Like, fromNative, requireTensor, toNative } from '../tensor';
+import { AnyTensor, Device, DeviceTensor, Like, Tensor, fromNative, requireTensor, toNative } from '../tensor';
 import { requireSamePlace, resultToHost } from '../ops/placement';
 import {
   PerturbOptions,
@@ -45,15 +45,18 @@ export type ChainPotentials = AnyTensor | FactoredPotentials;
 export type TensorOf<P> = P extends FactoredPotentials<infer X> ? X : P extends AnyTensor ? P : never;
 
 /** Tensors over the parts of the factored form. */
-export interface FactoredParts<X extends AnyTensor = AnyTensor> {
+export type FactoredParts<X extends AnyTensor = AnyTensor> = {
   /** Label indicators (or their marginals, or gradients), `[..., B, N, C]`. */
   unary: Like<X>;
   /** Transition counts summed over positions, `[..., B, C, C]` (gradients: the transition's shape). */
   transition: Like<X>;
-}
+};
 
 /** Tensors over the parts of potentials P: one tensor like the edges, or FactoredParts. */
 export type ChainParts<P> = P extends FactoredPotentials<infer X> ? FactoredParts<X> : P extends AnyTensor ? Like<P> : never;
+
+/** The SparseMAP solution of a chain (edge potentials; `marginals` over the edges). */
+export type ChainSparseMap<P> = Omit<StructuredSparseMap<TensorOf<P>>, 'marginals'> & { marginals: ChainParts<P> };
 
 /** Options of a LinearChainCRF. */
 export interface LinearChainOptions {
@@ -101,6 +104,7 @@ export class LinearChainCRF<P extends ChainPotentials = ChainPotentials> {
   readonly lengths: Int32Array | null;
   private readonly owned: DeviceTensor[] = [];
   private readonly movedToDevice: boolean;
+  private readonly options: LinearChainOptions;
   private readonly nativePotentials: NativeChainPotentials;
 
   /**
@@ -153,6 +157,7 @@ export class LinearChainCRF<P extends ChainPotentials = ChainPotentials> {
     }
     this.lengths = checkLengths(options.lengths, this.batch, this.length);
     this.movedToDevice = this.owned.length > 0;
+    this.options = { lengths: options.lengths, device: options.device };
   }
 
   /** log Z per sequence, `[B]`. */
@@ -324,41 +329,116 @@ export class LinearChainCRF<P extends ChainPotentials = ChainPotentials> {
    * sparse, with its support (labellings `[N]`, −1 past the length) and weights; an active-set method over
    * Viterbi. Edge potentials only (the factored form's parts include transition counts): a TypeError otherwise.
    */
-  sparsemap(options: SparseMapOptions = {}): StructuredSparseMap<TensorOf<P>> {
+  sparsemap(options: SparseMapOptions = {}): ChainSparseMap<P> {
     return this.wrapSparseMap(native.chainSparsemap(this.nativePotentials, this.lengths, this.sparseMapOptions(options), false));
   }
   /** Async {@link sparsemap}. */
-  async sparsemapAsync(options: SparseMapOptions = {}): Promise<StructuredSparseMap<TensorOf<P>>> {
+  async sparsemapAsync(options: SparseMapOptions = {}): Promise<ChainSparseMap<P>> {
     return this.wrapSparseMap(await native.chainSparsemap(this.nativePotentials, this.lengths, this.sparseMapOptions(options), true));
   }
   /**
    * The vector-Jacobian product of {@link sparsemap}, M_I Z M_Iᵀ grad on the support (Niculae et al. 2018, Prop. 1),
    * grad over the edges; `solution` a result of sparsemap() on these potentials (else it is solved again).
    */
-  sparsemapBackward(grad: Like<TensorOf<P>>, solution?: StructuredSparseMap<TensorOf<P>>): Like<TensorOf<P>> {
+  sparsemapBackward(grad: ChainParts<P>, solution?: ChainSparseMap<P>): ChainParts<P> {
     const support = packedSupport(solution ?? this.sparsemap(), this.batch, this.length);
     const { edges, temporaries } = this.edgeGrad(grad);
     try {
-      return this.wrap(
+      return this.tensorOf(
         native.chainSparsemapBackward(this.nativePotentials, this.lengths, support.maxActive, support.rows, support.sizes, edges, false),
         [...(this.potentials as AnyTensor).shape],
-      );
+      ) as ChainParts<P>;
     } finally {
       temporaries.forEach((t) => t.dispose());
     }
   }
   /** Async {@link sparsemapBackward}. */
-  async sparsemapBackwardAsync(grad: Like<TensorOf<P>>, solution?: StructuredSparseMap<TensorOf<P>>): Promise<Like<TensorOf<P>>> {
+  async sparsemapBackwardAsync(grad: ChainParts<P>, solution?: ChainSparseMap<P>): Promise<ChainParts<P>> {
     const support = packedSupport(solution ?? (await this.sparsemapAsync()), this.batch, this.length);
     const { edges, temporaries } = this.edgeGrad(grad);
     try {
-      return this.wrap(
+      return this.tensorOf(
         await native.chainSparsemapBackward(this.nativePotentials, this.lengths, support.maxActive, support.rows, support.sizes, edges, true),
         [...(this.potentials as AnyTensor).shape],
-      );
+      ) as ChainParts<P>;
     } finally {
       temporaries.forEach((t) => t.dispose());
     }
+  }
+
+  /**
+   * The score of every part, laid out like {@link marginals}: the edges, or `{ unary, transition [B, C, C] }`
+   * (a shared transition repeated per sequence); where the caller's potentials live.
+   */
+  partScores(): ChainParts<P> {
+    const home = (t: AnyTensor): AnyTensor => (this.movedToDevice ? t.toHost() : t);
+    if (this.form === 'edges') return home(this.potentials as AnyTensor) as ChainParts<P>;
+    const { unary, transition } = this.potentials as FactoredPotentials;
+    if (transition.shape.length === 3) return { unary: home(unary), transition: home(transition) } as ChainParts<P>;
+    const shared = transition.toHost();
+    const C = this.labels;
+    const data = shared.dtype === 'float64' ? new Float64Array(this.batch * C * C) : new Float32Array(this.batch * C * C);
+    for (let b = 0; b < this.batch; b++) data.set(shared.data, b * C * C);
+    const repeated = new Tensor(data, [this.batch, C, C]);
+    const placed = transition instanceof DeviceTensor && !this.movedToDevice ? repeated.toDevice() : repeated;
+    return { unary: home(unary), transition: placed } as ChainParts<P>;
+  }
+
+  /**
+   * The gradient w.r.t. the potentials of ⟨grad, partScores()⟩ for grad over the parts: grad itself, except that a
+   * shared `[C, C]` transition receives the sum over the batch of the per-sequence transition gradients.
+   */
+  partsBackward(grad: ChainParts<P>): ChainParts<P> {
+    if (this.form === 'edges') return requireTensor(grad, 'grad') as ChainParts<P>;
+    if (!isFactored(grad)) throw typeError('ERR_INVALID_ARG_TYPE', 'grad must be { unary, transition }');
+    const unary = requireTensor(grad.unary, 'grad.unary');
+    const transition = requireTensor(grad.transition, 'grad.transition');
+    const C = this.labels;
+    if (transition.size !== this.batch * C * C) {
+      throw rangeError('ERR_SHAPE_MISMATCH', `grad.transition must have shape [${this.batch}, ${C}, ${C}], got [${transition.shape.join(', ')}]`);
+    }
+    if ((this.potentials as FactoredPotentials).transition.shape.length === 3) return { unary, transition } as ChainParts<P>;
+    const host = transition.toHost();
+    const summed = host.dtype === 'float64' ? new Float64Array(C * C) : new Float32Array(C * C);
+    for (let b = 0; b < this.batch; b++) for (let q = 0; q < C * C; q++) summed[q] += host.data[b * C * C + q];
+    const result = new Tensor(summed, [C, C]);
+    return { unary, transition: transition instanceof DeviceTensor ? result.toDevice() : result } as ChainParts<P>;
+  }
+
+  /**
+   * The support of a SparseMAP solution as one-hot edge parts `[S, B, N-1, C, C]`, S the largest support: row i
+   * of sequence b is its i-th support labelling, or its first one past its support size. Edge potentials only.
+   */
+  supportParts(solution: ChainSparseMap<P>): ChainParts<P> {
+    this.requireEdges();
+    const [B, N, C] = [this.batch, this.length, this.labels];
+    const { rows, sizes, maxActive: S } = packedSupport(solution, B, N);
+    const data = (this.potentials as AnyTensor).dtype === 'float64' ? new Float64Array(S * B * (N - 1) * C * C) : new Float32Array(S * B * (N - 1) * C * C);
+    for (let i = 0; i < S; i++) {
+      for (let b = 0; b < B; b++) {
+        if (sizes[b] === 0) throw rangeError('ERR_OUT_OF_RANGE', `solution.support[${b}] is empty`);
+        const y = rows.subarray((b * S + Math.min(i, sizes[b] - 1)) * N, (b * S + Math.min(i, sizes[b] - 1) + 1) * N);
+        const n = this.lengths ? this.lengths[b] : N;
+        for (let t = 0; t + 1 < n; t++) {
+          const [from, to] = [y[t], y[t + 1]];
+          if (!(from >= 0 && from < C && to >= 0 && to < C)) {
+            throw rangeError('ERR_OUT_OF_RANGE', `solution.support[${b}] has label ${from < 0 || from >= C ? from : to} outside [0, ${C})`);
+          }
+          data[((((i * B + b) * (N - 1) + t) * C + to) * C) + from] = 1;
+        }
+      }
+    }
+    const parts = new Tensor(data, [S, B, N - 1, C, C]);
+    const edges = this.potentials as AnyTensor;
+    return (edges instanceof DeviceTensor && !this.movedToDevice ? parts.toDevice() : parts) as ChainParts<P>;
+  }
+
+  /**
+   * A LinearChainCRF with the same lengths and device option over other scores, given over the parts (edges, or
+   * `{ unary, transition [B, C, C] }`, which become factored potentials with a per-sequence transition).
+   */
+  withScores(scores: ChainParts<P>): LinearChainCRF<P> {
+    return new LinearChainCRF(scores as unknown as P, this.options);
   }
 
   /** Frees device copies made for `{ device: 'cuda' }` (a no-op otherwise). */
@@ -444,16 +524,20 @@ export class LinearChainCRF<P extends ChainPotentials = ChainPotentials> {
   }
 
   /** A gradient over the edges as the addon takes it (edge potentials only). */
-  private edgeGrad(grad: Like<TensorOf<P>>): { edges: NativeTensorArg; temporaries: DeviceTensor[] } {
-    if (this.form !== 'edges') {
-      throw typeError('ERR_INVALID_ARG_TYPE', 'SparseMAP of a linear chain needs edge potentials [B, N-1, C, C], not { unary, transition }');
-    }
-    const { g, temporaries } = this.nativeGrad(grad as ChainParts<P>);
+  private edgeGrad(grad: ChainParts<P>): { edges: NativeTensorArg; temporaries: DeviceTensor[] } {
+    this.requireEdges();
+    const { g, temporaries } = this.nativeGrad(grad);
     return { edges: g.edges as NativeTensorArg, temporaries };
   }
 
-  private wrapSparseMap(result: NativeSparseMap): StructuredSparseMap<TensorOf<P>> {
-    return unpackSparseMap(result, this.batch, (m) => this.wrap(m, [...(this.potentials as AnyTensor).shape]));
+  private requireEdges(): void {
+    if (this.form !== 'edges') {
+      throw typeError('ERR_INVALID_ARG_TYPE', 'SparseMAP of a linear chain needs edge potentials [B, N-1, C, C], not { unary, transition }');
+    }
+  }
+
+  private wrapSparseMap(result: NativeSparseMap): ChainSparseMap<P> {
+    return unpackSparseMap(result, this.batch, (m) => this.wrap(m, [...(this.potentials as AnyTensor).shape])) as unknown as ChainSparseMap<P>;
   }
 
   /** Runs body on perturbed native potentials, freeing them afterwards (also when body is async). */

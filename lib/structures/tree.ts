@@ -9,7 +9,8 @@
  * Entries with i > j or past a sentence's length are ignored on input and zero on output. `-Infinity`
  * forbids a span (or label); NaN and `+Infinity` are errors, as is a sentence whose every tree scores `-Infinity`.
  */
-import { AnyTensor, Like } from '../tensor';
+import { rangeError } from '../errors';
+import { AnyTensor, DeviceTensor, Like, Tensor } from '../tensor';
 import { TreeStructure, TreeOptions } from './tree_structure';
 
 /** A decoded constituency tree. */
@@ -49,5 +50,24 @@ export class TreeCRF<X extends AnyTensor = AnyTensor> extends TreeStructure<X, {
 
   protected decoded(indices: Int32Array): { spans: Int32Array } {
     return { spans: indices };
+  }
+
+  protected partsOfDecoded(rows: Int32Array, count: number): AnyTensor {
+    const [B, N, L] = [this.batch, this.length, this.labels];
+    const width = this.decodedWidth();
+    const size = count * B * N * N * L;
+    const data = this.potentials.dtype === 'float64' ? new Float64Array(size) : new Float32Array(size);
+    for (let r = 0; r < count * B; r++) {
+      for (let q = r * width; q < (r + 1) * width; q += 3) {
+        const [i, j, label] = [rows[q], rows[q + 1], rows[q + 2]];
+        if (i < 0) break;
+        if (!(i <= j && j < N && label >= 0 && label < L)) {
+          throw rangeError('ERR_OUT_OF_RANGE', `span row (${i}, ${j}, ${label}) is outside a tree of ${N} words and ${L} labels`);
+        }
+        data[((r * N + i) * N + j) * L + label] = 1;
+      }
+    }
+    const parts = new Tensor(data, [count, ...this.potentials.shape]);
+    return this.potentials instanceof DeviceTensor ? parts.toDevice() : parts;
   }
 }

@@ -6,6 +6,7 @@
 import { rangeError, typeError } from '../errors';
 import { NativeTreeDecoded, NativeSparseMap, NativeTreeSpec, native } from '../native';
 import { AnyTensor, Device, DeviceTensor, Like, fromNative, requireTensor, toNative } from '../tensor';
+import { resultToHost } from '../ops/placement';
 import {
   PerturbOptions,
   Placement,
@@ -54,6 +55,7 @@ export abstract class TreeStructure<X extends AnyTensor, D> {
   private readonly placement: Placement;
   private readonly spec: NativeTreeSpec;
   private readonly name: string;
+  private readonly options: TreeOptions & { singleRoot: boolean };
 
   protected constructor(structure: 'cky' | 'eisner' | 'matrix_tree', name: string, scores: X, options: TreeOptions, singleRoot: boolean) {
     const t = requireTensor(scores, name);
@@ -65,6 +67,7 @@ export abstract class TreeStructure<X extends AnyTensor, D> {
     }
     if (options === null || typeof options !== 'object') throw typeError('ERR_INVALID_ARG_TYPE', 'options must be an object');
     this.name = name;
+    this.options = { lengths: options.lengths, device: options.device, singleRoot };
     this.batch = s[0];
     this.length = s[1];
     this.lengths = checkLengths(options.lengths, this.batch, this.length);
@@ -75,6 +78,12 @@ export abstract class TreeStructure<X extends AnyTensor, D> {
 
   /** The decoded form of an argmax or of samples. */
   protected abstract decoded(indices: Int32Array): D;
+
+  /**
+   * One-hot parts `[S, ...scores' shape]` of S·B decoded structures (rows of {@link decodedWidth} entries,
+   * row-major `[S, B, width]`), in the scores' dtype and place.
+   */
+  protected abstract partsOfDecoded(rows: Int32Array, count: number): AnyTensor;
 
   /** log Z per sentence, `[B]`. */
   logPartition(): Like<X> {
@@ -265,6 +274,42 @@ export abstract class TreeStructure<X extends AnyTensor, D> {
     }
   }
 
+  /** The score of every part: the scores themselves (where the caller's scores live). */
+  partScores(): Like<X> {
+    return (this.placement.movedToDevice ? this.potentials.toHost() : this.potentials) as Like<X>;
+  }
+
+  /** The gradient w.r.t. the scores of ⟨grad, scores⟩: grad itself (the parts are the scores' entries). */
+  partsBackward(grad: Like<X>): Like<X> {
+    return requireTensor(grad, 'grad') as Like<X>;
+  }
+
+  /**
+   * The support of a SparseMAP solution as one-hot parts `[S, ...scores' shape]`, S the largest support: row i
+   * of sentence b is its i-th support tree, or its first one past its support size.
+   */
+  supportParts(solution: StructuredSparseMap<X>): Like<X> {
+    const width = this.decodedWidth();
+    const { rows, sizes, maxActive } = packedSupport(solution, this.batch, width);
+    const S = maxActive;
+    const stacked = new Int32Array(S * this.batch * width);
+    for (let i = 0; i < S; i++) {
+      for (let b = 0; b < this.batch; b++) {
+        if (sizes[b] === 0) throw rangeError('ERR_OUT_OF_RANGE', `solution.support[${b}] is empty`);
+        const from = (b * S + Math.min(i, sizes[b] - 1)) * width;
+        stacked.set(rows.subarray(from, from + width), (i * this.batch + b) * width);
+      }
+    }
+    const parts = this.partsOfDecoded(stacked, S);
+    return (this.placement.movedToDevice ? resultToHost(parts) : parts) as Like<X>;
+  }
+
+  /** The same structure (lengths, root rule, device option) over other scores of the same shape. */
+  withScores(scores: Like<X>): this {
+    const Kind = this.constructor as new (scores: Like<X>, options: TreeOptions & { singleRoot: boolean }) => this;
+    return new Kind(scores, this.options);
+  }
+
   /** Frees device copies made for `{ device: 'cuda' }` (a no-op otherwise). */
   dispose(): void {
     this.placement.dispose();
@@ -326,7 +371,7 @@ export abstract class TreeStructure<X extends AnyTensor, D> {
   }
 
   /** Entries of one decoded structure: span rows (2N − 1)·3 for CKY, heads N otherwise. */
-  private decodedWidth(): number {
+  protected decodedWidth(): number {
     return this.spec.structure === 'cky' ? (2 * this.length - 1) * 3 : this.length;
   }
 
