@@ -3,20 +3,14 @@
  * name, code and message of a thrown error.
  */
 import { backendInfo, Device, Tensor } from '../lib';
+import { uniformSource } from '../lib/demo/random';
 
 /** Backends to run each test on: the CPU always, CUDA when a device is usable. */
 export const backends: Device[] = backendInfo().cuda.available ? ['cpu', 'cuda'] : ['cpu'];
 
-/** A small deterministic PRNG (mulberry32) for test data. */
+/** A small deterministic PRNG (mulberry32) for test data: uniforms in [0, 1). */
 export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  return uniformSource(seed);
 }
 
 /** A standard normal variate from a uniform source (Box-Muller). */

@@ -1,0 +1,146 @@
+/**
+ * The demo (`npm start`) at its CI size: every structure × estimator trains and reports sane numbers, training beats
+ * the untrained model, the tasks' hidden structures are what the structures' MAP makes, and the command line works
+ * (in process, and the built `dist/lib/cli.js` that `npm start` runs, built by `pretest`).
+ */
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { backendInfo } from '../lib';
+import { main } from '../lib/cli';
+import { DEMO_ESTIMATORS, DEMO_SIZES, DemoReport, formatReport, runDemo } from '../lib/demo/run';
+import { STRUCTURES, makeTask } from '../lib/demo/tasks';
+
+describe('the demo at the tiny size', () => {
+  let report: DemoReport;
+  beforeAll(() => {
+    report = runDemo({ size: DEMO_SIZES.tiny, repeats: 1, backend: 'cpu', seed: 3 });
+  });
+
+  test('one untrained row and one row per applicable estimator for every structure', () => {
+    for (const structure of STRUCTURES) {
+      const rows = report.rows.filter((r) => r.structure === structure);
+      const applicable = DEMO_ESTIMATORS.filter((e) => !e.only || e.only.includes(structure));
+      expect(rows.map((r) => r.family)).toEqual(['untrained', ...applicable.map((e) => e.family)]);
+    }
+    expect(new Set(report.rows.filter((r) => r.family !== 'untrained').map((r) => r.family))).toEqual(new Set(['relaxation', 'surrogate', 'probabilistic']));
+  });
+
+  test('numbers are sane: finite losses, recovery in [0, 1], positive step times', () => {
+    for (const row of report.rows) {
+      expect(Number.isFinite(row.testNormalizedMse) && row.testNormalizedMse >= 0).toBe(true);
+      expect(row.recovery).toBeGreaterThanOrEqual(0);
+      expect(row.recovery).toBeLessThanOrEqual(1);
+      expect(row.recoveryRange[0]).toBeLessThanOrEqual(row.recovery);
+      expect(row.recoveryRange[1]).toBeGreaterThanOrEqual(row.recovery);
+      if (row.family === 'untrained') continue;
+      expect(Number.isFinite(row.trainLoss) && row.trainLoss >= 0).toBe(true);
+      expect(row.msPerStep).toBeGreaterThan(0);
+      expect(row.backend).toBe('cpu');
+    }
+  });
+
+  test('training helps: on every structure the best estimator beats the untrained model', () => {
+    for (const structure of STRUCTURES) {
+      const rows = report.rows.filter((r) => r.structure === structure);
+      const untrained = rows.find((r) => r.family === 'untrained')!;
+      const best = Math.min(...rows.filter((r) => r.family !== 'untrained').map((r) => r.testNormalizedMse));
+      expect(best).toBeLessThan(untrained.testNormalizedMse);
+    }
+  });
+
+  test('the table lists every row', () => {
+    const text = formatReport(report);
+    expect(text).toMatch(/^latent-struct demo — backend cpu/);
+    expect(text.split('\n').filter((l) => /^\| (Categorical|LinearChainCRF|TreeCRF|DependencyCRF|NonProjectiveDependencyCRF) \|/.test(l))).toHaveLength(report.rows.length);
+  });
+});
+
+describe('the tasks', () => {
+  test.each(STRUCTURES)('%s: the truth is the MAP of the teacher, a valid structure; recovery of the truth is 1', (structure) => {
+    const task = makeTask(structure, { train: 12, test: 4, length: 5 }, 2);
+    expect(task.train).toHaveLength(12);
+    expect(task.test).toHaveLength(4);
+    const Q = task.partsShape.reduce((a, b) => a * b, 1);
+    for (const e of [...task.train, ...task.test]) {
+      expect(e.truth).toHaveLength(Q);
+      expect(task.features(e)).toHaveLength(Q * task.featureCount);
+      const used = e.truth.reduce((a, v) => a + v, 0);
+      // A class; n − 1 edges; 2n − 1 spans; n arcs.
+      const expected = { Categorical: 1, LinearChainCRF: e.length - 1, TreeCRF: 2 * e.length - 1, DependencyCRF: e.length, NonProjectiveDependencyCRF: e.length }[structure];
+      expect(used).toBe(expected);
+      expect(e.target.every(Number.isFinite)).toBe(true);
+    }
+    expect(task.recovery(task.test.map((e) => e.truth), task.test)).toBe(1);
+    // Another instance's structure does not recover this one's (a metric that can fail).
+    const shifted = task.test.map((_, b) => task.test[(b + 1) % task.test.length].truth);
+    expect(task.recovery(shifted, task.test)).toBeLessThan(1);
+  });
+
+  test('the same seed gives the same data', () => {
+    const a = makeTask('DependencyCRF', { train: 4, test: 2, length: 5 }, 9);
+    const b = makeTask('DependencyCRF', { train: 4, test: 2, length: 5 }, 9);
+    expect(Array.from(a.train[3].target)).toEqual(Array.from(b.train[3].target));
+    expect(Array.from(a.train[3].truth)).toEqual(Array.from(b.train[3].truth));
+  });
+});
+
+describe('the command line', () => {
+  function capture(argv: string[]): { code: number; out: string; err: string } {
+    const out: string[] = [];
+    const err: string[] = [];
+    const log = jest.spyOn(console, 'log').mockImplementation((...a: unknown[]) => void out.push(a.join(' ')));
+    const error = jest.spyOn(console, 'error').mockImplementation((...a: unknown[]) => void err.push(a.join(' ')));
+    const stdout = jest.spyOn(process.stdout, 'write').mockImplementation((s: string | Uint8Array) => (out.push(String(s)), true));
+    const stderr = jest.spyOn(process.stderr, 'write').mockImplementation((s: string | Uint8Array) => (err.push(String(s)), true));
+    try {
+      return { code: main(argv), out: out.join('\n'), err: err.join('\n') };
+    } finally {
+      [log, error, stdout, stderr].forEach((spy) => spy.mockRestore());
+    }
+  }
+
+  test('demo with flags prints the table and writes the JSON report', () => {
+    const json = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'demo-')), 'report.json');
+    const { code, out } = capture(['demo', '--size', 'tiny', '--repeats', '1', '--structures', 'Categorical,TreeCRF', '--estimators', 'sparsemap,reinforce', '--seed', '4', '--json', json, '--no-progress']);
+    expect(code).toBe(0);
+    expect(out).toMatch(/\| TreeCRF \| probabilistic \| reinforce\(leaveOneOut\) \|/);
+    const saved = JSON.parse(fs.readFileSync(json, 'utf8')) as DemoReport;
+    expect(saved.rows).toHaveLength(2 * 3);
+    expect(saved.seed).toBe(4);
+  });
+
+  test.each([
+    [['demo', '--size', 'huge'], /--size must be one of/],
+    [['demo', '--epochs', '0'], /--epochs must be at least 1/],
+    [['demo', '--colour'], /unknown option --colour/],
+    [['demo', '--backend', 'tpu'], /--backend must be/],
+    [['train'], /unknown command 'train'/],
+  ])('%j is a usage error (exit 2)', (argv, message) => {
+    const { code, err } = capture(argv);
+    expect(code).toBe(2);
+    expect(err).toMatch(message);
+    expect(err).toMatch(/Usage: latent-struct/);
+  });
+
+  test('an unknown estimator is an error with its code (exit 1); --backend cuda runs on a GPU, or says why not', () => {
+    expect(capture(['demo', '--size', 'tiny', '--estimators', 'magic']).err).toMatch(/unknown estimator 'magic'.*ERR_OUT_OF_RANGE/);
+    const cuda = capture(['demo', '--size', 'tiny', '--repeats', '1', '--structures', 'Categorical', '--estimators', 'marginals', '--backend', 'cuda', '--no-progress']);
+    if (backendInfo().cuda.available) {
+      expect(cuda.code).toBe(0);
+      expect(cuda.out).toMatch(/\| Categorical \| relaxation \| marginals \| .* \| cuda \|/);
+    } else {
+      expect(cuda.code).toBe(1);
+      expect(cuda.err).toMatch(/CUDA cannot run.*ERR_NO_CUDA/);
+    }
+  });
+
+  test('the built CLI (what `npm start` runs) trains and prints the table', () => {
+    const cli = path.join(__dirname, '..', 'dist', 'lib', 'cli.js');
+    expect(fs.existsSync(cli)).toBe(true); // built by `npm test`'s pretest (tsc)
+    const run = spawnSync(process.execPath, [cli, 'demo', '--size', 'tiny', '--repeats', '1', '--structures', 'LinearChainCRF', '--estimators', 'marginals,spigot', '--no-progress'], { encoding: 'utf8' });
+    expect(run.status).toBe(0);
+    expect(run.stdout).toMatch(/\| LinearChainCRF \| surrogate \| spigot\(η=1\) \|/);
+  });
+});
