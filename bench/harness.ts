@@ -1,15 +1,7 @@
-/** Shared pieces of the benchmark suites: command-line options, timing (median of runs), result rows. */
-import { synchronize } from '../lib';
-
-export function argument(name: string, fallback: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && i + 1 < process.argv.length ? process.argv[i + 1] : fallback;
-}
-
-/** Whether a bare `--name` flag was given. */
-export function flag(name: string): boolean {
-  return process.argv.includes(`--${name}`);
-}
+/** Shared pieces of the benchmark suites: timing (median of runs), test data, result rows and the suite context. */
+import { DType, Tensor, synchronize } from '../lib';
+import { resultToHost } from '../lib/ops/placement';
+import { BenchOptions, SuiteName } from './options';
 
 export function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
@@ -25,6 +17,12 @@ export function release(result: unknown): void {
   }
 }
 
+/** A median over runs. */
+export interface Measured {
+  ms: number;
+  reps: number;
+}
+
 /** Median wall time in ms of `reps` runs of body after one warm-up (synchronizing the GPU when `sync`). */
 export function time(reps: number, body: () => unknown, sync: boolean): number {
   return timeWithin(0, reps, reps, body, sync).ms;
@@ -35,13 +33,7 @@ export function time(reps: number, body: () => unknown, sync: boolean): number {
  * `minReps` and at most `maxReps`; synchronizing the GPU when `sync`. For ops whose cost spans orders of
  * magnitude across sizes (cubic tree algorithms), so that small sizes get many runs and large ones few.
  */
-export function timeWithin(
-  budgetMs: number,
-  minReps: number,
-  maxReps: number,
-  body: () => unknown,
-  sync: boolean,
-): { ms: number; reps: number } {
+export function timeWithin(budgetMs: number, minReps: number, maxReps: number, body: () => unknown, sync: boolean): Measured {
   const start = process.hrtime.bigint();
   release(body());
   if (sync) synchronize();
@@ -58,37 +50,146 @@ export function timeWithin(
   return { ms: median(samples), reps };
 }
 
+/** Deterministic test scores `2 sin(12.9898 (i + seed))` (scaled by `scale`) in the dtype's array. */
+export function filled(size: number, dtype: DType, seed: number, scale = 2): Float32Array | Float64Array {
+  const data = dtype === 'float64' ? new Float64Array(size) : new Float32Array(size);
+  for (let i = 0; i < size; i++) data[i] = Math.sin((i + seed) * 12.9898) * scale;
+  return data;
+}
+
+/** A host tensor of `shape` filled by {@link filled}. */
+export function filledTensor(shape: number[], dtype: DType, seed: number): Tensor {
+  return new Tensor(filled(shape.reduce((a, b) => a * b, 1), dtype, seed), shape);
+}
+
+export function bytesPerElement(dtype: DType): number {
+  return dtype === 'float64' ? 8 : 4;
+}
+
+/** Where a row ran: the CPU backend, CUDA on device-resident data, or CUDA on host arrays (copies included). */
+export type Backend = 'cpu' | 'cuda (device-resident)' | 'cuda (host arrays)';
+export const BACKENDS: readonly Backend[] = ['cpu', 'cuda (device-resident)', 'cuda (host arrays)'];
+
 /** One measured (op, backend, size). */
 export interface Row {
+  /** The suite that produced it (as `--suite` names it). */
+  family: SuiteName;
+  /** The table's suite column ("chain (edges)", "dependency (any roots)", "sparsemap (tree)"). */
   suite: string;
   op: string;
-  backend: string;
+  backend: Backend;
   /** The size, as printed ("B × K", "B × N × C"). */
   size: string;
-  dtype: string;
+  /** Elements of the op's input potentials: the size axis of the plot. */
+  elements: number;
+  dtype: DType;
   medianMs: number;
+  /** Runs behind the median. */
+  reps: number;
   /** Bytes the op must move (inputs once, outputs once) per ms → GB/s. */
   gbPerS: number;
-  /** Items per second: rows (categorical) or tokens (sequences). */
+  /** Items per second, items as `itemUnit` says. */
   itemsPerS: number;
+  /** rows (categorical), tokens (sequences and trees), instances (SparseMAP). */
+  itemUnit: 'rows' | 'tokens' | 'instances';
+  /** gbPerS over the backend's bandwidth ceiling. */
   rooflineFraction: number;
-  /** Runs behind the median, when it varies per row. */
-  reps?: number;
-  /** Tree suites (inside-outside): the figures KERNELS.md asks for. */
+  /** Tree suites (inside-outside, Matrix-Tree): the figures KERNELS.md asks for. */
   tree?: {
     sentencesPerS: number;
     tokensPerS: number;
-    /** Split points visited per second, summed over the op's passes. */
+    /** Split points (Matrix-Tree: entry updates) visited per second, summed over the op's passes. */
     splitPointsPerS: number;
     /** splitPointsPerS over the exp-throughput ceiling used (one exp per split point). */
     expFraction: number;
   };
+  /** Matrix-Tree ops with an elimination: 2 flops per entry update, against the backend's FP64 ceiling. */
+  flops?: { gflopPerS: number; flopFraction: number };
+  /** SparseMAP: the solution's statistics over the batch (for sparsemapBackward, those of the solution it uses). */
+  sparsemap?: {
+    msPerInstance: number;
+    meanIterations: number;
+    maxIterations: number;
+    meanSupport: number;
+    /** The smallest support: never 0 for a valid solution. */
+    minSupport: number;
+    maxSupport: number;
+    convergedFraction: number;
+  };
 }
 
-export interface SuiteOptions {
-  reps: number;
-  dtypes: string[];
-  cpuCeiling: number;
-  gpuCeiling: number;
-  gpu: boolean;
+/** What every suite is given. */
+export interface SuiteContext {
+  options: BenchOptions;
+  /** CUDA is asked for and usable. */
+  cuda: boolean;
+  log(line: string): void;
+  /** The exp ceiling (exp/s) of a backend and dtype: given, or measured once per run. */
+  expCeiling(place: 'cpu' | 'cuda', dtype: DType): number;
+}
+
+/** The bandwidth ceiling (GB/s) of the backend a row ran on. */
+export function bandwidthCeiling(context: SuiteContext, backend: Backend): number {
+  return backend === 'cpu' ? context.options.ceilings.cpuGbPerS : context.options.ceilings.gpuGbPerS;
+}
+
+/** How one op runs on each backend; `hostArrays` absent where the op has no host-array form in the bench. */
+export interface BackendBodies {
+  cpu: () => unknown;
+  device?: () => unknown;
+  hostArrays?: () => unknown;
+}
+
+/** A timing per backend that has a body (CUDA ones only when `context.cuda`). */
+export function timeOnBackends(
+  context: SuiteContext,
+  bodies: BackendBodies,
+  timer: (body: () => unknown, sync: boolean) => Measured,
+): Array<{ backend: Backend; measured: Measured }> {
+  const timed: Array<{ backend: Backend; measured: Measured }> = [{ backend: 'cpu', measured: timer(bodies.cpu, false) }];
+  if (context.cuda && bodies.device) timed.push({ backend: 'cuda (device-resident)', measured: timer(bodies.device, true) });
+  if (context.cuda && bodies.hostArrays) timed.push({ backend: 'cuda (host arrays)', measured: timer(bodies.hostArrays, true) });
+  return timed;
+}
+
+/** The fields of a row that the measurement decides, given the bytes the op must move and its items. */
+export function throughputOf(
+  context: SuiteContext,
+  backend: Backend,
+  measured: Measured,
+  bytes: number,
+  items: number,
+): Pick<Row, 'backend' | 'medianMs' | 'reps' | 'gbPerS' | 'itemsPerS' | 'rooflineFraction'> {
+  const gbPerS = bytes / (measured.ms * 1e6);
+  return {
+    backend,
+    medianMs: measured.ms,
+    reps: measured.reps,
+    gbPerS,
+    itemsPerS: items / (measured.ms / 1e3),
+    rooflineFraction: gbPerS / bandwidthCeiling(context, backend),
+  };
+}
+
+/** The entries of `all` named in `wanted`, in `all`'s order. */
+export function selected<T extends { name: string }>(all: readonly T[], wanted: readonly string[]): T[] {
+  return all.filter((o) => wanted.includes(o.name));
+}
+
+/**
+ * One run of an op on host arrays through CUDA: build the structure with `{ device: 'cuda' }` (copying the
+ * potentials in), run, copy the result back, free the device copies.
+ */
+export function hostRoundTrip<S extends { dispose(): void }>(make: () => S, run: (structure: S) => unknown): unknown {
+  const structure = make();
+  try {
+    return resultToHost(run(structure));
+  } finally {
+    structure.dispose();
+  }
+}
+
+/** Timing at a fixed number of runs, as {@link timeOnBackends} takes it. */
+export function fixedReps(reps: number): (body: () => unknown, sync: boolean) => Measured {
+  return (body, sync) => ({ ms: time(reps, body, sync), reps });
 }

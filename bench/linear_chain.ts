@@ -7,9 +7,8 @@
  * latency-bound on the chain of N steps, so its tokens/s is the figure to read. Each forward or backward
  * step costs C² exp per sequence; the table's GB/s counts only the compulsory bytes.
  */
-import { AnyTensor, LinearChainCRF, Tensor } from '../lib';
-import { resultToHost } from '../lib/ops/placement';
-import { Row, SuiteOptions, argument, release, time } from './harness';
+import { AnyTensor, DType, LinearChainCRF } from '../lib';
+import { Row, SuiteContext, bytesPerElement, filledTensor, hostRoundTrip, release, selected, fixedReps, throughputOf, timeOnBackends } from './harness';
 
 type Potentials = AnyTensor | { unary: AnyTensor; transition: AnyTensor };
 
@@ -36,65 +35,49 @@ function gradOf(crf: LinearChainCRF): never {
   return grads.get(crf) as never;
 }
 
-function filled(size: number, dtype: string, seed: number): Tensor['data'] {
-  const data = dtype === 'float64' ? new Float64Array(size) : new Float32Array(size);
-  for (let i = 0; i < size; i++) data[i] = Math.sin((i + seed) * 12.9898) * 2;
-  return data;
-}
+type Form = 'edges' | 'factored';
 
-function potentialsOf(form: string, B: number, N: number, C: number, dtype: string): Potentials {
-  if (form === 'edges') return new Tensor(filled(B * (N - 1) * C * C, dtype, 1), [B, N - 1, C, C]);
-  return { unary: new Tensor(filled(B * N * C, dtype, 2), [B, N, C]), transition: new Tensor(filled(C * C, dtype, 3), [C, C]) };
+function potentialsOf(form: Form, B: number, N: number, C: number, dtype: DType): Potentials {
+  if (form === 'edges') return filledTensor([B, N - 1, C, C], dtype, 1);
+  return { unary: filledTensor([B, N, C], dtype, 2), transition: filledTensor([C, C], dtype, 3) };
 }
 
 function toDevice(p: Potentials): Potentials {
   return 'unary' in p ? { unary: p.unary.toDevice(), transition: p.transition.toDevice() } : p.toDevice();
 }
 
-export function chainSuite(options: SuiteOptions): Row[] {
-  const sizes = argument('chain-sizes', '32x25x20,256x128x32,1024x64x16')
-    .split(',')
-    .map((s) => s.split('x').map(Number) as [number, number, number]);
-  const wanted = argument('chain-ops', OPS.map((o) => o.name).join(',')).split(',');
+/** Every chain op at `options.chain.sizes`, both forms; tokens/s = B·N / time. */
+export function chainSuite(context: SuiteContext): Row[] {
+  const { options } = context;
   const rows: Row[] = [];
   for (const dtype of options.dtypes) {
-    const element = dtype === 'float64' ? 8 : 4;
-    for (const [B, N, C] of sizes) {
-      for (const form of ['edges', 'factored']) {
+    for (const [B, N, C] of options.chain.sizes) {
+      for (const form of ['edges', 'factored'] as const) {
         const host = potentialsOf(form, B, N, C, dtype);
         const inputs = form === 'edges' ? B * (N - 1) * C * C : B * N * C + C * C;
         const parts = form === 'edges' ? inputs : B * N * C + B * C * C;
-        const device = options.gpu ? toDevice(host) : undefined;
+        const device = context.cuda ? toDevice(host) : undefined;
         const cpuCrf = new LinearChainCRF(host);
         const gpuCrf = device ? new LinearChainCRF(device) : undefined;
-        for (const op of OPS.filter((o) => wanted.includes(o.name))) {
-          const bytes = op.traffic(inputs, parts, B) * element;
-          const record = (backend: string, ms: number, ceiling: number) => {
-            const gbPerS = bytes / (ms * 1e6);
+        for (const op of selected(OPS, options.chain.ops)) {
+          const bytes = op.traffic(inputs, parts, B) * bytesPerElement(dtype);
+          const bodies = {
+            cpu: () => op.run(cpuCrf),
+            device: gpuCrf && (() => op.run(gpuCrf)),
+            // The gradient of marginalsBackward lives with one structure, so it has no host-array form here.
+            hostArrays: op.name === 'marginalsBackward' ? undefined : () => hostRoundTrip(() => new LinearChainCRF(host, { device: 'cuda' }), op.run),
+          };
+          for (const { backend, measured } of timeOnBackends(context, bodies, fixedReps(options.reps))) {
             rows.push({
+              family: 'chain',
               suite: `chain (${form})`,
               op: op.name,
-              backend,
               size: `${B} × ${N} × ${C}`,
+              elements: inputs,
               dtype,
-              medianMs: ms,
-              gbPerS,
-              itemsPerS: (B * N) / (ms / 1e3),
-              rooflineFraction: gbPerS / ceiling,
+              itemUnit: 'tokens',
+              ...throughputOf(context, backend, measured, bytes, B * N),
             });
-          };
-          record('cpu', time(options.reps, () => op.run(cpuCrf), false), options.cpuCeiling);
-          if (gpuCrf) {
-            record('cuda (device-resident)', time(options.reps, () => op.run(gpuCrf), true), options.gpuCeiling);
-            if (op.name !== 'marginalsBackward') {
-              const roundTrip = () => {
-                const crf = new LinearChainCRF(host, { device: 'cuda' });
-                const result = resultToHost(op.run(crf));
-                crf.dispose();
-                return result;
-              };
-              record('cuda (host arrays)', time(options.reps, roundTrip, true), options.gpuCeiling);
-            }
           }
         }
         release(grads.get(cpuCrf));

@@ -1,7 +1,7 @@
 /**
- * The TreeCRF (CKY) and DependencyCRF (Eisner) suites: every building block at the sizes of issue 4
- * (N = 25, 64, 128 at B = 32 and 128, every sentence of full length), CPU and CUDA (device-resident
- * potentials, and host arrays with the copies included).
+ * The TreeCRF (CKY), DependencyCRF (Eisner) and NonProjectiveDependencyCRF (Matrix-Tree) suites: every building
+ * block at the sizes of issues 4 and 5 (N = 25, 64, 128 at B = 32 and 128; non-projective at B = 32 and 256; every
+ * sentence of full length), CPU and CUDA (device-resident potentials, and host arrays with the copies included).
  *
  * Roofline (KERNELS.md, inside-outside): the work is cubic and the bytes quadratic, so these kernels are
  * compute-bound on exp, one per split point, over N serial widths. Each row reports sentences/s, tokens/s
@@ -19,19 +19,20 @@
  *   draw is O(n²)).
  *
  * The exp ceiling per backend and dtype is, unless given (`--cpu-exp-gs`, `--gpu-exp-gs`, in G exp/s), the
- * rate of the library's own logsumexp over a large [64, 262144] batch (one exp per element, streaming):
+ * rate of the library's own logsumexp over a large batch (`--exp-ceiling-size`, default 64 × 262144) (one exp per element, streaming):
  * an achievable ceiling on the CPU; on the GPU a memory-bound one for float32 (a lower bound of the
  * SFU rate), so the fraction is an upper estimate there. GB/s counts the compulsory bytes, as elsewhere.
  *
- * Options: `--tree-sizes BxN[xL],...` (L > 1: labelled trees), `--dependency-sizes BxN,...` (default: the
- * tree sizes, unlabelled), `--tree-ops` / `--dependency-ops` (default: the tree ops),
- * `--dependency-roots single,multi`, `--tree-reps R` (fixed runs per row) or `--tree-budget-ms T`
- * (default 1000: as many runs as fit in T ms, at least `--tree-min-reps` (3), at most `--reps`),
- * `--quick` (B = 32 only, 200 ms per row, at least 2 runs).
+ * Matrix-Tree rows also report GFLOP/s (2 flops per entry update: a multiply-add on the linear path) against
+ * the backend's FP64 ceiling (`--cpu-gflops`, `--gpu-gflops`; nominal).
+ *
+ * Options (bench/options.ts): `--tree-sizes BxN[xL],...` (L > 1: labelled trees), `--dependency-sizes BxN,...`,
+ * `--nonprojective-sizes BxN,...`, `--tree-ops` / `--dependency-ops` / `--nonprojective-ops`,
+ * `--dependency-roots single,multi`, `--tree-reps R` (fixed runs per row) or `--tree-budget-ms T` (as many runs
+ * as fit in T ms, at least `--tree-min-reps`, at most `--reps`), `--quick` (B = 32 only, 200 ms per row).
  */
-import { AnyTensor, DependencyCRF, NonProjectiveDependencyCRF, Tensor, TreeCRF, logsumexp } from '../lib';
-import { resultToHost } from '../lib/ops/placement';
-import { Row, SuiteOptions, argument, flag, release, time, timeWithin } from './harness';
+import { AnyTensor, DType, DependencyCRF, NonProjectiveDependencyCRF, TreeCRF, logsumexp } from '../lib';
+import { Row, SuiteContext, bytesPerElement, filledTensor, hostRoundTrip, release, selected, throughputOf, time, timeOnBackends, timeWithin } from './harness';
 
 /** The methods timed, over either structure. */
 interface Structure {
@@ -102,99 +103,59 @@ function passesOf(kind: Kind, op: TreeOp, n: number): number {
   }
 }
 
-function filled(size: number, dtype: string, seed: number): Tensor['data'] {
-  const data = dtype === 'float64' ? new Float64Array(size) : new Float32Array(size);
-  for (let i = 0; i < size; i++) data[i] = Math.sin((i + seed) * 12.9898) * 2;
-  return data;
-}
-
-/** Measured exp ceilings (exp/s), per backend and dtype. */
-const ceilings = new Map<string, number>();
-function expCeiling(backend: 'cpu' | 'cuda', dtype: string): number {
-  const given = Number(argument(backend === 'cpu' ? 'cpu-exp-gs' : 'gpu-exp-gs', 'NaN'));
-  if (Number.isFinite(given) && given > 0) return given * 1e9;
-  const key = `${backend} ${dtype}`;
-  let rate = ceilings.get(key);
-  if (rate === undefined) {
-    const [B, K] = [64, 262144];
-    const host = new Tensor(filled(B * K, dtype, 7), [B, K]);
-    const x = backend === 'cpu' ? host : host.toDevice();
-    const ms = time(5, () => logsumexp(x), backend === 'cuda');
-    if (x !== host) release(x);
-    rate = (B * K) / (ms / 1e3);
-    ceilings.set(key, rate);
-    console.log(`# exp ceiling ${key}: ${(rate / 1e9).toFixed(3)} G exp/s (logsumexp over ${B} × ${K})`);
-  }
-  return rate;
-}
-
-function parseSizes(text: string): number[][] {
-  return text
-    .split(',')
-    .filter((s) => s.length > 0)
-    .map((s) => s.split('x').map(Number));
-}
-
 interface Variant {
+  family: 'tree' | 'dependency' | 'nonprojective';
   suite: string;
   kind: Kind;
   labels: number;
   make: (p: AnyTensor, device?: 'cuda') => Structure;
 }
 
-function runVariant(variant: Variant, B: number, N: number, ops: TreeOp[], options: SuiteOptions, rows: Row[]): void {
-  const quick = flag('quick');
-  const fixed = Number(argument('tree-reps', 'NaN'));
-  const budget = Number(argument('tree-budget-ms', quick ? '200' : '1000'));
-  const minReps = Number.isInteger(fixed) && fixed > 0 ? fixed : Number(argument('tree-min-reps', quick ? '2' : '3'));
-  const maxReps = Number.isInteger(fixed) && fixed > 0 ? fixed : Math.max(minReps, options.reps);
+function runVariant(context: SuiteContext, variant: Variant, B: number, N: number, ops: TreeOp[], rows: Row[]): void {
+  const { options } = context;
+  const { budgetMs, minReps, maxReps } = options.treeTiming;
   const L = variant.labels;
   const shape = L > 1 ? [B, N, N, L] : [B, N, N];
   const size = shape.reduce((a, b) => a * b, 1);
   const points = B * splitPoints(variant.kind, N);
   for (const dtype of options.dtypes) {
-    const element = dtype === 'float64' ? 8 : 4;
-    const host = new Tensor(filled(size, dtype, 1), shape);
-    const device = options.gpu ? host.toDevice() : undefined;
+    const host = filledTensor(shape, dtype, 1);
+    const device = context.cuda ? host.toDevice() : undefined;
     const cpuCrf = variant.make(host);
     const gpuCrf = device ? variant.make(device) : undefined;
     for (const op of ops) {
-      const bytes = op.traffic(size, B) * element;
-      const record = (backend: string, place: 'cpu' | 'cuda', measured: { ms: number; reps: number }, ceiling: number) => {
+      const bytes = op.traffic(size, B) * bytesPerElement(dtype);
+      const passes = passesOf(variant.kind, op, N);
+      const bodies = {
+        cpu: () => op.run(cpuCrf),
+        device: gpuCrf && (() => op.run(gpuCrf)),
+        // The gradient of marginalsBackward lives with one structure, so it has no host-array form here.
+        hostArrays: op.name === 'marginalsBackward' ? undefined : () => hostRoundTrip(() => variant.make(host, 'cuda'), op.run),
+      };
+      const timer = (body: () => unknown, sync: boolean) => timeWithin(budgetMs, minReps, maxReps, body, sync);
+      for (const { backend, measured } of timeOnBackends(context, bodies, timer)) {
+        const place = backend === 'cpu' ? 'cpu' : 'cuda';
         const seconds = measured.ms / 1e3;
-        const gbPerS = bytes / (measured.ms * 1e6);
-        const splitPointsPerS = (passesOf(variant.kind, op, N) * points) / seconds;
+        const splitPointsPerS = (passes * points) / seconds;
+        const gflopPerS = (2 * splitPointsPerS) / 1e9;
+        const flopCeiling = place === 'cpu' ? options.ceilings.cpuGflopPerS : options.ceilings.gpuGflopPerS;
         rows.push({
+          family: variant.family,
           suite: variant.suite,
           op: op.name,
-          backend,
           size: L > 1 ? `${B} × ${N} × ${L}` : `${B} × ${N}`,
+          elements: size,
           dtype,
-          medianMs: measured.ms,
-          gbPerS,
-          itemsPerS: (B * N) / seconds,
-          rooflineFraction: gbPerS / ceiling,
-          reps: measured.reps,
+          itemUnit: 'tokens',
+          ...throughputOf(context, backend, measured, bytes, B * N),
           tree: {
             sentencesPerS: B / seconds,
             tokensPerS: (B * N) / seconds,
             splitPointsPerS,
-            expFraction: splitPointsPerS / expCeiling(place, dtype),
+            expFraction: splitPointsPerS / context.expCeiling(place, dtype),
           },
+          ...(variant.kind === 'nonprojective' && passes > 0 ? { flops: { gflopPerS, flopFraction: gflopPerS / flopCeiling } } : {}),
         });
-      };
-      record('cpu', 'cpu', timeWithin(budget, minReps, maxReps, () => op.run(cpuCrf), false), options.cpuCeiling);
-      if (gpuCrf) {
-        record('cuda (device-resident)', 'cuda', timeWithin(budget, minReps, maxReps, () => op.run(gpuCrf), true), options.gpuCeiling);
-        if (op.name !== 'marginalsBackward') {
-          const roundTrip = () => {
-            const crf = variant.make(host, 'cuda');
-            const result = resultToHost(op.run(crf));
-            crf.dispose();
-            return result;
-          };
-          record('cuda (host arrays)', 'cuda', timeWithin(budget, minReps, maxReps, roundTrip, true), options.gpuCeiling);
-        }
       }
     }
     release(grads.get(cpuCrf));
@@ -207,62 +168,75 @@ function runVariant(variant: Variant, B: number, N: number, ops: TreeOp[], optio
   }
 }
 
-function defaultSizes(): string {
-  return flag('quick') ? '32x25,32x64,32x128' : '32x25,128x25,32x64,128x64,32x128,128x128';
-}
-
-function opsFrom(option: string): TreeOp[] {
-  const wanted = argument(option, argument('tree-ops', OPS.map((o) => o.name).join(','))).split(',');
-  return OPS.filter((o) => wanted.includes(o.name));
-}
-
-/** TreeCRF (CKY): unlabelled `[B, N, N]` spans, or labelled `[B, N, N, L]` for sizes BxNxL. */
-export function treeSuite(options: SuiteOptions): Row[] {
+/** TreeCRF (CKY): unlabelled `[B, N, N]` spans, or labelled `[B, N, N, L]` for sizes (B, N, L > 1). */
+export function treeSuite(context: SuiteContext): Row[] {
   const rows: Row[] = [];
-  const ops = opsFrom('tree-ops');
-  for (const [B, N, L = 1] of parseSizes(argument('tree-sizes', defaultSizes()))) {
+  const ops = selected(OPS, context.options.tree.ops);
+  for (const [B, N, L] of context.options.tree.sizes) {
     const variant: Variant = {
+      family: 'tree',
       suite: L > 1 ? 'tree (labelled)' : 'tree',
       kind: 'tree',
       labels: L,
       make: (p, device) => new TreeCRF(p, { device }),
     };
-    runVariant(variant, B, N, ops, options, rows);
+    runVariant(context, variant, B, N, ops, rows);
   }
   return rows;
 }
 
-/** The dependency suites over `[B, N, N]` arcs, single root by default (`--dependency-roots single,multi`). */
-function arcSuite(kind: 'dependency' | 'nonprojective', options: SuiteOptions): Row[] {
+/** The dependency suites over `[B, N, N]` arcs, for each root constraint of `options.roots`. */
+function arcSuite(context: SuiteContext, kind: 'dependency' | 'nonprojective'): Row[] {
   const rows: Row[] = [];
-  const ops = opsFrom(`${kind}-ops`);
-  const roots = argument('dependency-roots', 'single').split(',');
-  const sizes = parseSizes(argument(`${kind}-sizes`, argument('tree-sizes', defaultSizes())));
-  for (const root of roots) {
+  const { sizes, ops: wanted } = context.options[kind];
+  const ops = selected(OPS, wanted);
+  for (const root of context.options.roots) {
     const singleRoot = root !== 'multi';
     for (const [B, N] of sizes) {
       const variant: Variant = {
+        family: kind,
         suite: singleRoot ? kind : `${kind} (any roots)`,
         kind,
         labels: 1,
         make: (p, device) =>
           kind === 'dependency' ? new DependencyCRF(p, { device, singleRoot }) : new NonProjectiveDependencyCRF(p, { device, singleRoot }),
       };
-      runVariant(variant, B, N, ops, options, rows);
+      runVariant(context, variant, B, N, ops, rows);
     }
   }
   return rows;
 }
 
-/** DependencyCRF (projective, Eisner): `[B, N, N]` arcs. */
-export function dependencySuite(options: SuiteOptions): Row[] {
-  return arcSuite('dependency', options);
+/** DependencyCRF (projective, Eisner): `[B, N, N]` arcs at `options.dependency.sizes`. */
+export function dependencySuite(context: SuiteContext): Row[] {
+  return arcSuite(context, 'dependency');
+}
+
+/** NonProjectiveDependencyCRF (Matrix-Tree): `[B, N, N]` arcs at `options.nonprojective.sizes`. */
+export function nonProjectiveSuite(context: SuiteContext): Row[] {
+  return arcSuite(context, 'nonprojective');
 }
 
 /**
- * NonProjectiveDependencyCRF (Matrix-Tree): `[B, N, N]` arcs; sizes `--nonprojective-sizes` (default: the tree
- * sizes), ops `--nonprojective-ops`.
+ * The exp throughput (exp/s) of a backend and dtype as the rate of the library's own logsumexp over a large
+ * batch (`options.expCeilingShape`, one exp per element, streaming), unless given in the options; measured once
+ * per `cache`. The fraction against it is achievable on the CPU; on the GPU float32 logsumexp is memory-bound (a
+ * lower bound of the SFU rate), so the fraction is an upper estimate there.
  */
-export function nonProjectiveSuite(options: SuiteOptions): Row[] {
-  return arcSuite('nonprojective', options);
+export function measureExpCeiling(context: Omit<SuiteContext, 'expCeiling'>, cache: Map<string, number>, place: 'cpu' | 'cuda', dtype: DType): number {
+  const given = place === 'cpu' ? context.options.ceilings.cpuExpGPerS : context.options.ceilings.gpuExpGPerS;
+  if (given !== null) return given * 1e9;
+  const key = `${place} ${dtype}`;
+  let rate = cache.get(key);
+  if (rate === undefined) {
+    const [B, K] = context.options.expCeilingShape;
+    const host = filledTensor([B, K], dtype, 7);
+    const x = place === 'cpu' ? host : host.toDevice();
+    const ms = time(5, () => logsumexp(x), place === 'cuda');
+    if (x !== host) release(x);
+    rate = (B * K) / (ms / 1e3);
+    cache.set(key, rate);
+    context.log(`# exp ceiling ${key}: ${(rate / 1e9).toFixed(3)} G exp/s (logsumexp over ${B} × ${K})`);
+  }
+  return rate;
 }

@@ -1,0 +1,106 @@
+/**
+ * The bench as a function: run the suites of a {@link BenchOptions}, then write `bench.json`, `bench.md` and
+ * `throughput.svg` to `options.outDir`. The command line (bench/run.ts) only parses argv into options; tests
+ * call {@link runBench} in-process.
+ */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+
+import { DType, backendInfo } from '../lib';
+import { categoricalSuite } from './categorical';
+import { Row, SuiteContext } from './harness';
+import { chainSuite } from './linear_chain';
+import { BenchOptions, SuiteName } from './options';
+import { logLogPlotSvg } from './plot';
+import { MachineInfo, Speedup, markdownReport, speedupsOf, throughputPanels } from './report';
+import { sparsemapSuite } from './sparsemap';
+import { dependencySuite, measureExpCeiling, nonProjectiveSuite, treeSuite } from './trees';
+
+const SUITES: Record<SuiteName, (context: SuiteContext) => Row[]> = {
+  categorical: categoricalSuite,
+  chain: chainSuite,
+  tree: treeSuite,
+  dependency: dependencySuite,
+  nonprojective: nonProjectiveSuite,
+  sparsemap: sparsemapSuite,
+};
+
+/** The contents of bench.json. */
+export interface BenchJson {
+  machine: MachineInfo;
+  options: BenchOptions;
+  rows: Row[];
+  speedups: Speedup[];
+}
+
+/**
+ * A finished run: bench.json's contents, the Markdown (as in bench.md) and where the files went.
+ * `files`: absolute paths of `{ json, markdown, svg }`.
+ */
+export interface BenchReport extends BenchJson {
+  markdown: string;
+  svg: string;
+  files: { json: string; markdown: string; svg: string };
+  /** Wall time of the suites, per suite, in seconds. */
+  suiteSeconds: Partial<Record<SuiteName, number>>;
+}
+
+export interface BenchHooks {
+  /** Progress lines (the measured exp ceilings, each suite's row count and time); default: none. */
+  log?: (line: string) => void;
+}
+
+function machineInfo(): MachineInfo {
+  const cpus = os.cpus();
+  return {
+    backends: backendInfo(),
+    node: process.versions.node,
+    platform: `${os.platform()} ${os.arch()}`,
+    cpuModel: cpus[0]?.model.trim() ?? 'unknown CPU',
+    cpus: cpus.length,
+    date: new Date().toISOString(),
+  };
+}
+
+/**
+ * Runs `options.suites` in order (CUDA rows only when `options.cuda` and a device is usable: no CUDA number is
+ * ever made up), then writes to `options.outDir` (created if needed):
+ * - `bench.json`: `{ machine, options, rows, speedups }` (also to `options.jsonPath` when set);
+ * - `bench.md`: the Markdown tables of {@link markdownReport};
+ * - `throughput.svg`: throughput (items/s, log) against input elements (log), a panel per suite.
+ * Returns the same data with the Markdown, the SVG and the files' absolute paths.
+ */
+export function runBench(options: BenchOptions, hooks: BenchHooks = {}): BenchReport {
+  const log = hooks.log ?? ((): void => undefined);
+  const machine = machineInfo();
+  const expCeilings = new Map<string, number>();
+  const base = { options, cuda: options.cuda && machine.backends.cuda.available, log };
+  const context: SuiteContext = { ...base, expCeiling: (place: 'cpu' | 'cuda', dtype: DType) => measureExpCeiling(base, expCeilings, place, dtype) };
+  const rows: Row[] = [];
+  const suiteSeconds: Partial<Record<SuiteName, number>> = {};
+  for (const suite of options.suites) {
+    const start = process.hrtime.bigint();
+    const produced = SUITES[suite](context);
+    suiteSeconds[suite] = Number(process.hrtime.bigint() - start) / 1e9;
+    log(`# ${suite}: ${produced.length} rows in ${suiteSeconds[suite]!.toFixed(2)} s`);
+    rows.push(...produced);
+  }
+  const speedups = speedupsOf(rows);
+  const json: BenchJson = { machine, options, rows, speedups };
+  const markdown = markdownReport(machine, options, rows, speedups);
+  const svg = logLogPlotSvg(throughputPanels(rows), {
+    title: `latent-struct throughput — ${machine.cpuModel}, CUDA ${context.cuda ? machine.backends.cuda.device?.name ?? 'device' : 'not measured'}`,
+    xLabel: 'input elements',
+    yLabel: 'items/s',
+  });
+  const outDir = path.resolve(options.outDir);
+  fs.mkdirSync(outDir, { recursive: true });
+  const files = { json: path.join(outDir, 'bench.json'), markdown: path.join(outDir, 'bench.md'), svg: path.join(outDir, 'throughput.svg') };
+  const text = JSON.stringify(json, null, 2) + '\n';
+  fs.writeFileSync(files.json, text);
+  if (options.jsonPath) fs.writeFileSync(options.jsonPath, text);
+  fs.writeFileSync(files.markdown, markdown);
+  fs.writeFileSync(files.svg, svg);
+  return { ...json, markdown, svg, files, suiteSeconds };
+}

@@ -1,0 +1,252 @@
+/**
+ * The bench in CI: `runBench` in smoke mode (tiny sizes, 2 runs, every suite and op) in-process into a temp dir.
+ * Checks that it finishes in well under 30 s, that every suite and op produced rows with sane numbers (finite
+ * positive medians and throughputs, roofline fractions in (0, 1], SparseMAP iterations and supports ≥ 1), that no
+ * CUDA number appears without a GPU (and that every one does with it), and that bench.json, bench.md and
+ * throughput.svg are written and agree with the returned rows. Also the plotter alone, and the argv parser.
+ */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+
+import { BenchJson, BenchReport, runBench } from '../bench/bench';
+import { Row } from '../bench/harness';
+import { SPARSEMAP_OPS, SPARSEMAP_STRUCTURES, parseBenchArgs, presetOptions } from '../bench/options';
+import { decadeLabel, decadeRange, logLogPlotSvg } from '../bench/plot';
+import { backends } from './helpers';
+
+/** A tag-balance check of an SVG document: every opened element closed in order, one root `<svg>`. */
+function expectWellFormedSvg(svg: string): void {
+  expect(svg.startsWith('<svg ')).toBe(true);
+  expect(svg.trimEnd().endsWith('</svg>')).toBe(true);
+  const stack: string[] = [];
+  let roots = 0;
+  for (const tag of svg.matchAll(/<(\/?)([A-Za-z][\w:-]*)((?:\s+[\w:-]+="[^"<]*")*)\s*(\/?)>/g)) {
+    const [, closing, name, , selfClosing] = tag;
+    if (closing) {
+      expect(stack.pop()).toBe(name);
+    } else if (!selfClosing) {
+      if (stack.length === 0) roots++;
+      stack.push(name);
+    }
+  }
+  expect(stack).toEqual([]);
+  expect(roots).toBe(1);
+  // Every '<' starts a tag the pattern above accepted: no stray markup or unescaped text.
+  const tags = [...svg.matchAll(/<(\/?)([A-Za-z][\w:-]*)((?:\s+[\w:-]+="[^"<]*")*)\s*(\/?)>/g)].length;
+  expect((svg.match(/</g) ?? []).length).toBe(tags);
+  expect(svg).not.toMatch(/NaN|undefined|Infinity/);
+}
+
+const cudaPresent = backends.includes('cuda');
+
+describe('bench --smoke, in-process', () => {
+  const outDir = fs.mkdtempSync(path.join(os.tmpdir(), 'latent-struct-bench-'));
+  const options = parseBenchArgs(['--smoke', '--out', outDir]);
+  let report: BenchReport;
+  let seconds = 0;
+
+  beforeAll(() => {
+    const start = Date.now();
+    report = runBench(options);
+    seconds = (Date.now() - start) / 1e3;
+  });
+  afterAll(() => fs.rmSync(outDir, { recursive: true, force: true }));
+
+  test('finishes well under 30 s', () => {
+    expect(seconds).toBeLessThan(30);
+  });
+
+  test('every suite produced a CPU row for every op it was asked for', () => {
+    const opsOf = (family: string): Set<string> => new Set(report.rows.filter((r) => r.family === family && r.backend === 'cpu').map((r) => r.op));
+    expect(options.suites).toEqual(['categorical', 'chain', 'tree', 'dependency', 'nonprojective', 'sparsemap']);
+    expect(opsOf('categorical')).toEqual(new Set(options.categorical.ops));
+    expect(opsOf('chain')).toEqual(new Set(options.chain.ops));
+    expect(opsOf('tree')).toEqual(new Set(options.tree.ops));
+    expect(opsOf('dependency')).toEqual(new Set(options.dependency.ops));
+    expect(opsOf('nonprojective')).toEqual(new Set(options.nonprojective.ops));
+    expect(opsOf('sparsemap')).toEqual(new Set(SPARSEMAP_OPS));
+    const suites = new Set(report.rows.map((r) => r.suite));
+    for (const structure of SPARSEMAP_STRUCTURES) expect(suites).toContain(`sparsemap (${structure})`);
+    for (const suite of ['chain (edges)', 'chain (factored)', 'tree (labelled)', 'dependency (any roots)', 'nonprojective (any roots)']) expect(suites).toContain(suite);
+    expect(new Set(report.rows.map((r) => r.dtype))).toEqual(new Set(options.dtypes));
+  });
+
+  test('every row has sane numbers', () => {
+    expect(report.rows.length).toBeGreaterThan(100);
+    for (const r of report.rows) {
+      const where = `${r.suite} ${r.op} ${r.backend} ${r.size} ${r.dtype}`;
+      expect({ where, medianMs: Number.isFinite(r.medianMs) && r.medianMs > 0 }).toEqual({ where, medianMs: true });
+      expect({ where, itemsPerS: Number.isFinite(r.itemsPerS) && r.itemsPerS > 0 }).toEqual({ where, itemsPerS: true });
+      expect({ where, gbPerS: Number.isFinite(r.gbPerS) && r.gbPerS > 0 }).toEqual({ where, gbPerS: true });
+      expect({ where, roofline: r.rooflineFraction > 0 && r.rooflineFraction <= 1 }).toEqual({ where, roofline: true });
+      expect(r.reps).toBeGreaterThanOrEqual(1);
+      expect(r.elements).toBeGreaterThan(0);
+      // Items per second and the median agree: items = itemsPerS × time, a whole number of rows, tokens or instances.
+      const items = r.itemsPerS * (r.medianMs / 1e3);
+      expect(Math.abs(items - Math.round(items))).toBeLessThan(1e-6 * items);
+    }
+  });
+
+  test('tree rows count work; Matrix-Tree rows report GFLOP/s; SparseMAP rows iterations and supports', () => {
+    const byFamily = (family: string): Row[] => report.rows.filter((r) => r.family === family);
+    for (const r of [...byFamily('tree'), ...byFamily('dependency'), ...byFamily('nonprojective')]) {
+      expect(r.tree).toBeDefined();
+      expect(r.tree!.sentencesPerS).toBeGreaterThan(0);
+      expect(r.tree!.tokensPerS).toBeCloseTo(r.itemsPerS, 6);
+      expect(Number.isFinite(r.tree!.expFraction)).toBe(true);
+    }
+    for (const r of byFamily('nonprojective')) {
+      if (r.op === 'argmax') {
+        expect(r.flops).toBeUndefined();
+      } else {
+        expect(r.flops!.gflopPerS).toBeGreaterThan(0);
+        expect(r.flops!.flopFraction).toBeGreaterThan(0);
+        expect(r.flops!.flopFraction).toBeLessThanOrEqual(1);
+      }
+    }
+    const sparse = byFamily('sparsemap');
+    expect(sparse.length).toBeGreaterThan(0);
+    for (const r of sparse) {
+      const s = r.sparsemap!;
+      expect(s.meanIterations).toBeGreaterThanOrEqual(1);
+      expect(s.maxIterations).toBeGreaterThanOrEqual(s.meanIterations);
+      expect(s.minSupport).toBeGreaterThanOrEqual(1);
+      expect(s.meanSupport).toBeGreaterThanOrEqual(s.minSupport);
+      expect(s.maxSupport).toBeGreaterThanOrEqual(s.meanSupport);
+      expect(s.convergedFraction).toBeGreaterThanOrEqual(0);
+      expect(s.convergedFraction).toBeLessThanOrEqual(1);
+      expect(s.msPerInstance * Number(r.size.split(' × ')[0])).toBeCloseTo(r.medianMs, 9);
+    }
+  });
+
+  test('CUDA rows and speedups exist exactly when a GPU does', () => {
+    const cpuRows = report.rows.filter((r) => r.backend === 'cpu');
+    expect(report.speedups).toHaveLength(cpuRows.length);
+    report.speedups.forEach((s, i) => {
+      expect([s.suite, s.op, s.size, s.dtype, s.cpuMs]).toEqual([cpuRows[i].suite, cpuRows[i].op, cpuRows[i].size, cpuRows[i].dtype, cpuRows[i].medianMs]);
+    });
+    if (cudaPresent) {
+      for (const s of report.speedups) {
+        expect(s.deviceSpeedup).toBeCloseTo(s.cpuMs / s.cudaDeviceMs!, 9);
+        const hostForm = s.op !== 'marginalsBackward' && s.op !== 'sparsemapBackward';
+        expect(s.cudaHostMs !== null).toBe(hostForm);
+      }
+    } else {
+      expect(report.rows.filter((r) => r.backend !== 'cpu')).toEqual([]);
+      for (const s of report.speedups) expect([s.cudaDeviceMs, s.cudaHostMs, s.deviceSpeedup, s.hostSpeedup]).toEqual([null, null, null, null]);
+      expect(report.markdown).toContain('No CUDA numbers in this run');
+    }
+  });
+
+  test('writes bench.json, bench.md and throughput.svg that agree with the rows', () => {
+    for (const file of Object.values(report.files)) expect(fs.existsSync(file)).toBe(true);
+    expect(path.dirname(report.files.json)).toBe(path.resolve(outDir));
+    const json = JSON.parse(fs.readFileSync(report.files.json, 'utf8')) as BenchJson;
+    expect(json.rows).toEqual(report.rows);
+    expect(json.speedups).toEqual(report.speedups);
+    expect(json.options).toEqual(options);
+    expect(json.machine.backends.cpu.threads).toBeGreaterThan(0);
+    expect(json.machine.node).toBe(process.versions.node);
+
+    const markdown = fs.readFileSync(report.files.markdown, 'utf8');
+    expect(markdown).toBe(report.markdown);
+    for (const heading of ['## Categorical and LinearChainCRF', '## TreeCRF (CKY) and DependencyCRF (Eisner)', '## NonProjectiveDependencyCRF (Matrix-Tree)', '## SparseMAP', '## CUDA / CPU speedup']) {
+      expect(markdown).toContain(heading);
+    }
+    const lines = markdown.split('\n');
+    for (const r of report.rows) {
+      const prefix = `| ${r.suite} | ${r.op} | ${r.backend} | ${r.size} | ${r.dtype} | ${r.reps} | ${r.medianMs.toFixed(3)} |`;
+      expect(lines.filter((l) => l.startsWith(prefix)).length).toBeGreaterThanOrEqual(1);
+    }
+    if (!cudaPresent) {
+      const speedupLines = lines.filter((l) => l.endsWith('| — | — | — | — |'));
+      expect(speedupLines).toHaveLength(report.speedups.length);
+    }
+
+    const svg = fs.readFileSync(report.files.svg, 'utf8');
+    expect(svg).toBe(report.svg);
+    expectWellFormedSvg(svg);
+    const series = new Set(report.rows.map((r) => `${r.suite}|${r.op}|${r.backend}|${r.dtype}`));
+    expect((svg.match(/<polyline /g) ?? []).length).toBe(series.size);
+    expect((svg.match(/<circle /g) ?? []).length).toBe(report.rows.length);
+    for (const title of ['categorical', 'chain (edges)', 'tree', 'dependency', 'nonprojective', 'sparsemap']) expect(svg).toContain(`>${title}</text>`);
+  });
+});
+
+describe('plot', () => {
+  test('decade ranges and labels', () => {
+    expect(decadeRange([3, 4000])).toEqual([0, 4]);
+    expect(decadeRange([100])).toEqual([2, 3]);
+    expect(decadeRange([0.02, 0.5, -1, NaN])).toEqual([-2, 0]);
+    expect(decadeRange([])).toEqual([0, 1]);
+    expect(decadeLabel(3)).toBe('10³');
+    expect(decadeLabel(-12)).toBe('10⁻¹²');
+  });
+
+  test('a series is a polyline through its points in order of x, higher y drawn higher', () => {
+    const svg = logLogPlotSvg(
+      [
+        {
+          title: 'a & b',
+          series: [
+            { color: 'fast', dash: 'cpu', points: [{ x: 1000, y: 1e6 }, { x: 10, y: 1e4 }, { x: 100, y: 1e5 }] },
+            { color: 'slow', dash: 'cuda', points: [{ x: 10, y: 10 }, { x: 1000, y: 0 }] },
+          ],
+        },
+      ],
+      { title: 'test <plot>', xLabel: 'x', yLabel: 'y' },
+    );
+    expectWellFormedSvg(svg);
+    expect(svg).toContain('a &amp; b');
+    expect(svg).toContain('test &lt;plot&gt;');
+    const polylines = [...svg.matchAll(/<polyline [^>]*points="([^"]*)"/g)].map((m) => m[1].split(' ').map((p) => p.split(',').map(Number)));
+    expect(polylines).toHaveLength(2);
+    const [fast, slow] = polylines;
+    expect(fast).toHaveLength(3);
+    expect(fast[0][0]).toBeLessThan(fast[1][0]);
+    expect(fast[1][0]).toBeLessThan(fast[2][0]);
+    expect(fast[0][1]).toBeGreaterThan(fast[1][1]);
+    expect(fast[1][1]).toBeGreaterThan(fast[2][1]);
+    // Equal steps in log x and log y are equal steps in pixels.
+    expect(fast[1][0] - fast[0][0]).toBeCloseTo(fast[2][0] - fast[1][0], 1);
+    expect(fast[0][1] - fast[1][1]).toBeCloseTo(fast[1][1] - fast[2][1], 1);
+    // The point with y = 0 cannot be drawn on a log axis and is left out.
+    expect(slow).toHaveLength(1);
+    expect(svg).toContain('stroke-dasharray');
+  });
+});
+
+describe('parseBenchArgs', () => {
+  test('flags override the preset', () => {
+    const options = parseBenchArgs(['--smoke', '--reps', '1', '--suite', 'chain,sparsemap', '--tree-sizes', '8x5', '--no-cuda', '--json', 'x.json']);
+    expect(options.preset).toBe('smoke');
+    expect(options.reps).toBe(1);
+    expect(options.suites).toEqual(['chain', 'sparsemap']);
+    expect(options.tree.sizes).toEqual([[8, 5, 1]]);
+    expect(options.dependency.sizes).toEqual([[8, 5]]);
+    expect(options.nonprojective.sizes).toEqual([[8, 5]]);
+    expect(options.cuda).toBe(false);
+    expect(options.jsonPath).toBe('x.json');
+    expect(options.treeTiming.maxReps).toBeGreaterThanOrEqual(options.treeTiming.minReps);
+  });
+
+  test('the full preset has the sizes of issues 3–6', () => {
+    const full = presetOptions('full');
+    expect(parseBenchArgs([])).toEqual(full);
+    expect(full.chain.sizes).toEqual([[32, 25, 20], [256, 128, 32], [1024, 64, 16]]);
+    expect(full.tree.sizes.map(([B, N]) => `${B}x${N}`).sort()).toEqual(['128x128', '128x25', '128x64', '32x128', '32x25', '32x64']);
+    expect(full.nonprojective.sizes.map(([B, N]) => `${B}x${N}`).sort()).toEqual(['256x128', '256x25', '256x64', '32x128', '32x25', '32x64']);
+    expect(full.sparsemap).toEqual({ sizes: [[64, 20]], chainLabels: 10, structures: ['chain', 'tree', 'dependency', 'nonprojective'], ops: ['sparsemap', 'sparsemapBackward'] });
+    expect(full.outDir).toBe('bench/results');
+  });
+
+  test('unknown flags and malformed values are errors', () => {
+    expect(() => parseBenchArgs(['--bogus'])).toThrow(/unknown argument --bogus/);
+    expect(() => parseBenchArgs(['--suite', 'chains'])).toThrow(/--suite chains is not one of/);
+    expect(() => parseBenchArgs(['--reps', '0'])).toThrow(/--reps/);
+    expect(() => parseBenchArgs(['--chain-sizes', '32x25'])).toThrow(/3 dimensions/);
+    expect(() => parseBenchArgs(['--chain-ops', 'marginal'])).toThrow(/--chain-ops marginal/);
+    expect(() => parseBenchArgs(['--out'])).toThrow(/needs a value/);
+  });
+});
