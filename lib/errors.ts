@@ -10,6 +10,7 @@ export type ErrorCode =
   | 'ERR_DTYPE_MISMATCH'
   | 'ERR_MIXED_DEVICES'
   | 'ERR_TENSOR_DISPOSED'
+  | 'ERR_BUFFER_DETACHED'
   | 'ERR_ILLEGAL_CONSTRUCTOR'
   | 'ERR_NO_CUDA'
   | 'ERR_CUDA'
@@ -29,4 +30,9 @@ export function typeError(code: ErrorCode, message: string): CodedError {
 /** A RangeError with `code`: the argument has the right kind but a bad value (shape, range). */
 export function rangeError(code: ErrorCode, message: string): CodedError {
   return Object.assign(new RangeError(message), { code });
+}
+
+/** An Error with `code`: a resource ran out (host or GPU memory) or a backend failed; the input may be fine. */
+export function resourceError(code: ErrorCode, message: string): CodedError {
+  return Object.assign(new Error(message), { code });
 }

@@ -3,7 +3,7 @@
  * (GPU memory). Computation follows data: ops on a Tensor run on the CPU backend, ops on a DeviceTensor run
  * on CUDA and return DeviceTensors, so chained ops stay on the device.
  */
-import { rangeError, typeError } from './errors';
+import { rangeError, resourceError, typeError } from './errors';
 import { FloatArray, NativeDeviceBuffer, NativeFloat, NativeTensorArg, native } from './native';
 
 /** Element type of a float tensor. */
@@ -13,6 +13,8 @@ export type DType = 'float32' | 'float64';
 export type Device = 'cpu' | 'cuda';
 
 const MAX_DIM = 2 ** 31 - 1;
+/** Most elements of a host tensor: V8's typed arrays hold at most 2^32 on 64-bit Node 20 (more in newer V8). */
+const MAX_HOST_ELEMENTS = 2 ** 32 - 1;
 
 /** Checks a shape (1 to 8 positive integer dims) and returns its element count. */
 export function shapeSize(shape: readonly number[], name = 'shape'): number {
@@ -78,10 +80,26 @@ export class Tensor {
     this.shape = Object.freeze([...shape]);
   }
 
-  /** A tensor of zeros. */
+  /**
+   * A tensor of zeros.
+   * @throws TypeError ERR_INVALID_ARG_TYPE, RangeError ERR_INVALID_SHAPE / ERR_SIZE_OVERFLOW (more elements than
+   *   a typed array holds), Error ERR_OUT_OF_MEMORY
+   */
   static zeros(shape: readonly number[], dtype: DType = 'float32'): Tensor {
+    if (dtype !== 'float32' && dtype !== 'float64') {
+      throw typeError('ERR_INVALID_ARG_TYPE', `dtype must be 'float32' or 'float64', got ${String(dtype)}`);
+    }
     const size = shapeSize(shape);
-    return new Tensor(dtype === 'float32' ? new Float32Array(size) : new Float64Array(size), shape);
+    if (size > MAX_HOST_ELEMENTS) {
+      throw rangeError('ERR_SIZE_OVERFLOW', `shape [${shape.join(', ')}] has ${size} elements; a typed array holds at most 2^32 - 1`);
+    }
+    let data: FloatArray;
+    try {
+      data = dtype === 'float32' ? new Float32Array(size) : new Float64Array(size);
+    } catch (error) {
+      throw Object.assign(resourceError('ERR_OUT_OF_MEMORY', `out of host memory: cannot allocate a tensor of shape [${shape.join(', ')}]`), { cause: error });
+    }
+    return new Tensor(data, shape);
   }
 
   /** 'float32' or 'float64'. */

@@ -13,6 +13,7 @@
 #include "latent_struct/categorical.h"
 #include "latent_struct/philox.h"
 #include "ops.h"
+#include "scratch.h"
 
 namespace ls {
 namespace binding {
@@ -268,27 +269,18 @@ Napi::Value log_prob_op(const Napi::CallbackInfo& info) {
       }
     }
     Output result = make_output(env, scores.dtype, {samples, rows}, scores.on_device);
-    std::shared_ptr<DeviceMemory> device_index;
-    if (scores.on_device) device_index = std::make_shared<DeviceMemory>(index.ElementLength() * sizeof(int32_t));
-    auto index_keep = std::make_shared<Napi::Reference<Napi::Value>>(Napi::Persistent(info[1]));
-    const int32_t* host_index = index.Data();
+    // A copy: JS may change or detach the array while an async job runs.
+    const IndexInput classes = make_index_input(std::vector<int32_t>(index.Data(), index.Data() + index.ElementLength()), scores.on_device);
     Job job;
     job.hold(scores);
     job.hold(result);
-    job.keep_js.push_back(index_keep);
-    if (device_index) job.keep_device.push_back(device_index);
-    job.compute = [scores, result, device_index, host_index, samples]() {
+    classes.hold(job);
+    job.compute = [scores, result, classes, samples]() {
       check_scores(scores);
-      const int32_t* kernel_index = host_index;
-#if LS_WITH_CUDA
-      if (device_index) {
-        cuda::copy_to_device(device_index->data(), host_index, device_index->bytes());
-        kernel_index = static_cast<const int32_t*>(device_index->data());
-      }
-#endif
+      classes.prepare();
       for_dtype(scores.dtype, [&](auto tag) {
         using T = decltype(tag);
-        LS_CALL(scores.on_device, log_prob<T>, in<T>(scores), kernel_index, out<T>(result), scores.rows(), samples);
+        LS_CALL(scores.on_device, log_prob<T>, in<T>(scores), classes.kernel_data(), out<T>(result), scores.rows(), samples);
       });
     };
     job.finish = [result](Napi::Env) { return result.js(); };

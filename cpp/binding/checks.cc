@@ -16,10 +16,10 @@ double element_at(const TensorArg& arg, int64_t index) {
     T element{};
     if (arg.on_device) {
 #if LS_WITH_CUDA
-      cuda::copy_to_host(&element, static_cast<const T*>(arg.data) + index, sizeof(T));
+      cuda::copy_to_host(&element, static_cast<const T*>(arg.data()) + index, sizeof(T));
 #endif
     } else {
-      element = static_cast<const T*>(arg.data)[index];
+      element = static_cast<const T*>(arg.data())[index];
     }
     value = static_cast<double>(element);
   });
@@ -43,7 +43,7 @@ int64_t first_invalid(const TensorArg& arg, RowShape rows) {
   int64_t bad = -1;
   for_dtype(arg.dtype, [&](auto tag) {
     using T = decltype(tag);
-    bad = LS_CALL(arg.on_device, find_invalid_scores<T>, static_cast<const T*>(arg.data), rows);
+    bad = LS_CALL(arg.on_device, find_invalid_scores<T>, static_cast<const T*>(arg.data()), rows);
   });
   return bad;
 }
@@ -71,7 +71,7 @@ static int64_t first_nonfinite(const TensorArg& values, bool allow_negative_infi
   int64_t bad = -1;
   for_dtype(values.dtype, [&](auto tag) {
     using T = decltype(tag);
-    bad = LS_CALL(values.on_device, find_nonfinite<T>, static_cast<const T*>(values.data), values.count,
+    bad = LS_CALL(values.on_device, find_nonfinite<T>, static_cast<const T*>(values.data()), values.count,
                   allow_negative_infinity);
   });
   return bad;

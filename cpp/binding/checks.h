@@ -29,7 +29,7 @@ std::vector<int32_t> parse_lengths(Napi::Value lengths, int64_t batch, int64_t l
 
 template <typename T>
 const T* in(const TensorArg& arg) {
-  return static_cast<const T*>(arg.data);
+  return static_cast<const T*>(arg.data());
 }
 template <typename T>
 T* out(const Output& output) {

@@ -7,6 +7,8 @@
 #include <exception>
 #include <functional>
 #include <memory>
+#include <string>
+#include <utility>
 #include <vector>
 
 #include "errors.h"
@@ -21,10 +23,13 @@ struct Job {
   /// JS objects (inputs, outputs) and device memory the compute step uses, held until the job settles.
   std::vector<std::shared_ptr<Napi::Reference<Napi::Value>>> keep_js;
   std::vector<std::shared_ptr<DeviceMemory>> keep_device;
+  /// The host inputs by name: copied before an async job is queued, checked before a sync job runs.
+  std::vector<std::pair<std::shared_ptr<HostData>, std::string>> host_inputs;
 
   void hold(const TensorArg& arg) {
     keep_js.push_back(arg.keep);
     if (arg.device_memory) keep_device.push_back(arg.device_memory);
+    if (arg.host) host_inputs.emplace_back(arg.host, arg.name);
   }
   void hold(const Output& out) {
     keep_js.push_back(out.keep);
@@ -69,9 +74,11 @@ class JobWorker : public Napi::AsyncWorker {
 /// Runs the job now (returning its result) or on a worker thread (returning a Promise).
 inline Napi::Value run_job(Napi::Env env, Job job, bool async) {
   if (!async) {
+    for (const auto& [input, name] : job.host_inputs) input->require_unchanged(env, name);
     job.compute();
     return job.finish(env);
   }
+  for (const auto& input : job.host_inputs) input.first->take_copy();
   JobWorker* worker = new JobWorker(env, std::move(job));
   Napi::Promise promise = worker->promise();
   worker->Queue();

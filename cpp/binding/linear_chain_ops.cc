@@ -254,7 +254,7 @@ Napi::Value marginals_backward_op(const Napi::CallbackInfo& info) {
     const Scratch per_sequence = shared ? Scratch(args.on_device(), static_cast<std::size_t>(B * C * C) * element) : Scratch();
     Job job;
     result.hold(job);
-    job.hold(grad_edges.data ? grad_edges : grad_unary);
+    job.hold(args.factored ? grad_unary : grad_edges);
     if (args.factored) job.hold(grad_transition);
     log_z.hold(job);
     per_sequence.hold(job);

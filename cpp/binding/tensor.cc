@@ -1,7 +1,9 @@
 #include "tensor.h"
 
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
+#include <new>
 #include <limits>
 
 #include "errors.h"
@@ -31,6 +33,44 @@ int64_t product(const std::vector<int64_t>& shape) {
   for (int64_t dim : shape) count *= dim;
   return count;
 }
+
+/// What napi_get_typedarray_info tells; `data` points at the first element, also for a SharedArrayBuffer (whose
+/// ArrayBuffer accessors fail).
+struct TypedArrayInfo {
+  napi_typedarray_type type = napi_int8_array;
+  std::size_t length = 0;
+  void* data = nullptr;
+};
+
+TypedArrayInfo typed_array_info(Napi::Env env, Napi::Value value) {
+  TypedArrayInfo info;
+  const napi_status status = napi_get_typedarray_info(env, value, &info.type, &info.length, &info.data, nullptr, nullptr);
+  NAPI_THROW_IF_FAILED(env, status, info);
+  return info;
+}
+
+std::size_t element_size(napi_typedarray_type type) {
+  switch (type) {
+    case napi_int8_array:
+    case napi_uint8_array:
+    case napi_uint8_clamped_array:
+      return 1;
+    case napi_int16_array:
+    case napi_uint16_array:
+      return 2;
+    case napi_float64_array:
+    case napi_bigint64_array:
+    case napi_biguint64_array:
+      return 8;
+    default:
+      return 4;
+  }
+}
+
+/// V8 typed arrays hold at most 2^32 elements on 64-bit Node 20 (v8::TypedArray::kMaxLength; larger in newer V8).
+constexpr int64_t kMaxHostElements = (int64_t(1) << 32) - 1;
+/// Allocations at least this large are tried before V8 makes them: V8 aborts when its allocation fails.
+constexpr std::size_t kProbedBytes = std::size_t(1) << 24;
 
 }  // namespace
 
@@ -101,26 +141,44 @@ TensorArg parse_tensor(Napi::Env env, Napi::Value value, const std::string& name
       }
     }
     arg.device_memory = buffer->memory();
-    arg.data = arg.device_memory->data();
     return arg;
   }
   const Napi::Value data = object.Get("data");
   if (!data.IsTypedArray()) type_error("ERR_INVALID_ARG_TYPE", name + ".data must be a Float32Array or Float64Array");
-  const Napi::TypedArray typed = data.As<Napi::TypedArray>();
-  if (typed.TypedArrayType() == napi_float32_array) {
+  const TypedArrayInfo typed = typed_array_info(env, data);
+  if (typed.type == napi_float32_array) {
     arg.dtype = DType::Float32;
-  } else if (typed.TypedArrayType() == napi_float64_array) {
+  } else if (typed.type == napi_float64_array) {
     arg.dtype = DType::Float64;
   } else {
     type_error("ERR_INVALID_ARG_TYPE", name + ".data must be a Float32Array or Float64Array");
   }
   arg.shape = parse_shape(object.Get("shape"), name + ".shape", &arg.count);
-  if (static_cast<int64_t>(typed.ElementLength()) != arg.count) {
+  if (static_cast<int64_t>(typed.length) != arg.count) {
     range_error("ERR_SHAPE_MISMATCH", name + ".shape " + shape_string(arg.shape) + " needs " + std::to_string(arg.count) +
-                                          " elements but " + name + ".data has " + std::to_string(typed.ElementLength()));
+                                          " elements but " + name + ".data has " + std::to_string(typed.length));
   }
-  arg.data = static_cast<uint8_t*>(typed.ArrayBuffer().Data()) + typed.ByteOffset();
+  arg.host = std::make_shared<HostData>(data, typed.data, static_cast<std::size_t>(arg.count) * dtype_size(arg.dtype));
   return arg;
+}
+
+HostData::HostData(Napi::Value array, void* data, std::size_t bytes)
+    : array_(Napi::Persistent(array)), data_(data), bytes_(bytes) {}
+
+void HostData::take_copy() {
+  if (copy_) return;
+  copy_.reset(new (std::nothrow) uint8_t[bytes_ ? bytes_ : 1]);
+  if (!copy_) throw BackendError("ERR_OUT_OF_MEMORY", "out of host memory: cannot copy " + std::to_string(bytes_) + " bytes of input");
+  std::memcpy(copy_.get(), data_, bytes_);
+  data_ = copy_.get();
+}
+
+void HostData::require_unchanged(Napi::Env env, const std::string& name) const {
+  if (copy_) return;
+  const TypedArrayInfo now = typed_array_info(env, array_.Value());
+  if (now.data != data_ || now.length * element_size(now.type) < bytes_) {
+    type_error("ERR_BUFFER_DETACHED", name + ".data was detached or resized while the call read its other arguments");
+  }
 }
 
 TensorArg parse_rows(Napi::Env env, Napi::Value value, const std::string& name) {
@@ -145,9 +203,24 @@ void require_match(const TensorArg& reference, const TensorArg& other, const std
   }
 }
 
+void require_host_allocation(int64_t count, std::size_t element_size) {
+  if (count > kMaxHostElements) {
+    range_error("ERR_SIZE_OVERFLOW", "the result would have " + std::to_string(count) +
+                                         " elements; a typed array holds at most 2^32 - 1");
+  }
+  const std::size_t bytes = static_cast<std::size_t>(count) * element_size;
+  if (bytes < kProbedBytes) return;
+  void* probe = std::malloc(bytes);
+  if (!probe) {
+    throw BackendError("ERR_OUT_OF_MEMORY", "out of host memory: cannot allocate " + std::to_string(bytes) + " bytes for the result");
+  }
+  std::free(probe);
+}
+
 Output make_output(Napi::Env env, DType dtype, const std::vector<int64_t>& shape, bool on_device) {
   Output out;
   const int64_t count = product(shape);
+  if (!on_device) require_host_allocation(count, dtype_size(dtype));
   if (on_device) {
     Napi::Object buffer = DeviceBuffer::create(env, dtype, shape);
     out.device_memory = DeviceBuffer::Unwrap(buffer)->memory();
@@ -168,6 +241,7 @@ Output make_output(Napi::Env env, DType dtype, const std::vector<int64_t>& shape
 
 Output make_index_output(Napi::Env env, int64_t count) {
   Output out;
+  require_host_allocation(count, sizeof(int32_t));
   Napi::Int32Array array = Napi::Int32Array::New(env, static_cast<size_t>(count));
   out.data = array.Data();
   out.value = array;
@@ -230,7 +304,9 @@ Napi::Function DeviceBuffer::define(Napi::Env env) {
 bool DeviceBuffer::is(Napi::Env env, Napi::Value value) {
   if (!value.IsObject()) return false;
   AddonData* data = env.GetInstanceData<AddonData>();
-  return value.As<Napi::Object>().InstanceOf(data->device_buffer.Value());
+  if (!value.As<Napi::Object>().InstanceOf(data->device_buffer.Value())) return false;
+  void* wrapped = nullptr;  // an object made from DeviceBuffer.prototype without the constructor wraps nothing
+  return napi_unwrap(env, value, &wrapped) == napi_ok && wrapped != nullptr;
 }
 
 Napi::Object DeviceBuffer::create(Napi::Env env, DType dtype, const std::vector<int64_t>& shape) {
@@ -273,7 +349,7 @@ Napi::Value DeviceBuffer::from_host(const Napi::CallbackInfo& info) {
     const TensorArg source = parse_tensor(info.Env(), host, "tensor");
     Napi::Object buffer = create(info.Env(), source.dtype, source.shape);
 #if LS_WITH_CUDA
-    cuda::copy_to_device(Unwrap(buffer)->memory()->data(), source.data,
+    cuda::copy_to_device(Unwrap(buffer)->memory()->data(), source.data(),
                          static_cast<std::size_t>(source.count) * dtype_size(source.dtype));
 #endif
     return buffer;

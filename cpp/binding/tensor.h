@@ -59,6 +59,26 @@ class DeviceBuffer : public Napi::ObjectWrap<DeviceBuffer> {
   int64_t reported_bytes_ = 0;
 };
 
+/// The elements a host tensor argument reads: at first the JS typed array's own. JS code may detach, shrink or
+/// overwrite that buffer whenever it runs, so an async job reads a private copy taken when it is queued
+/// (take_copy), and a sync job checks that the buffer is still the one parsed right before it runs
+/// (require_unchanged), since a getter read after the parse may have detached it.
+class HostData {
+ public:
+  HostData(Napi::Value array, void* data, std::size_t bytes);
+  void* data() const { return data_; }
+  /// Copies the elements into memory this object owns and reads those from now on (main thread).
+  void take_copy();
+  /// Raises ERR_BUFFER_DETACHED when the typed array no longer has these elements (main thread).
+  void require_unchanged(Napi::Env env, const std::string& name) const;
+
+ private:
+  Napi::Reference<Napi::Value> array_;
+  void* data_;
+  std::size_t bytes_;
+  std::unique_ptr<uint8_t[]> copy_;
+};
+
 /// A checked tensor argument, host or device.
 struct TensorArg {
   std::string name;
@@ -66,9 +86,11 @@ struct TensorArg {
   std::vector<int64_t> shape;
   int64_t count = 0;
   bool on_device = false;
-  void* data = nullptr;
-  std::shared_ptr<DeviceMemory> device_memory;  // keeps device data alive
+  std::shared_ptr<HostData> host;               // host tensors: where the elements are read
+  std::shared_ptr<DeviceMemory> device_memory;  // device tensors: keeps device data alive
   std::shared_ptr<Napi::Reference<Napi::Value>> keep;  // keeps the JS object alive (async)
+  /// The elements, host or device (nullptr for an argument never parsed).
+  void* data() const { return on_device ? device_memory->data() : host ? host->data() : nullptr; }
   RowShape rows() const { return {shape[0], shape[1]}; }
 };
 
@@ -95,6 +117,9 @@ struct Output {
 Output make_output(Napi::Env env, DType dtype, const std::vector<int64_t>& shape, bool on_device);
 /// A new Int32Array of `count` elements on the host.
 Output make_index_output(Napi::Env env, int64_t count);
+/// Raises ERR_SIZE_OVERFLOW when `count` elements exceed what a typed array can hold, or ERR_OUT_OF_MEMORY when
+/// the host cannot allocate them: V8 aborts the process on either instead of throwing.
+void require_host_allocation(int64_t count, std::size_t element_size);
 
 /// Reads a non-negative integer seed (number up to 2^53 - 1, or bigint up to 2^64 - 1).
 uint64_t parse_seed(Napi::Value value, const std::string& name);

@@ -79,7 +79,9 @@ TreeArgs parse_tree(Napi::Env env, Napi::Value spec_value) {
   if (!spec_value.IsObject()) type_error("ERR_INVALID_ARG_TYPE", "spec must be an object");
   const Napi::Object spec = spec_value.As<Napi::Object>();
   TreeArgs args;
-  const std::string structure = spec.Get("structure").ToString().Utf8Value();
+  const Napi::Value structure_value = spec.Get("structure");
+  if (!structure_value.IsString()) type_error("ERR_INVALID_ARG_TYPE", "structure must be 'cky', 'eisner' or 'matrix_tree'");
+  const std::string structure = structure_value.As<Napi::String>().Utf8Value();
   if (structure != "cky" && structure != "eisner" && structure != "matrix_tree") {
     range_error("ERR_OUT_OF_RANGE", "structure must be 'cky', 'eisner' or 'matrix_tree', got '" + structure + "'");
   }

@@ -1,0 +1,59 @@
+/**
+ * Regression tests of the N-API boundary for what the hardening fuzz (issue 9) found: inputs that crashed the
+ * process (run in a child process, see boundary_cases.ts) and inputs that raised errors without a `code`.
+ */
+import * as path from 'node:path';
+
+import { Tensor, softmax, tensor } from '../../lib';
+import { native } from '../../lib/native';
+import { errorCode } from '../helpers';
+import { describeFailure, runTypeScript } from '../support/isolated';
+
+const script = path.join(__dirname, 'boundary_cases.ts');
+
+describe('inputs that crashed the process', () => {
+  test('async ops read their inputs as they were at the call, whatever JS does to them meanwhile', () => {
+    const result = runTypeScript(
+      script,
+      [
+        'async op, input detached while it runs',
+        'async op, resizable input shrunk while it runs',
+        'async op, input overwritten while it runs',
+        'async logProb, index detached while it runs',
+        'sync call, input detached by a later argument',
+        'host result larger than a typed array',
+      ],
+      { nodeOptions: ['--expose-gc'] },
+    );
+    if (result.status !== 0) throw new Error(describeFailure(result));
+    expect(result.stdout.match(/^pass /gm)).toHaveLength(6);
+  });
+
+  test('a host result larger than memory raises ERR_OUT_OF_MEMORY instead of a V8 abort', () => {
+    const result = runTypeScript(script, ['host result larger than memory'], { addressSpaceKiB: 4_000_000 });
+    if (result.status !== 0) throw new Error(describeFailure(result));
+    expect(result.stdout).toMatch(/^pass host result larger than memory$/m);
+  });
+});
+
+describe('inputs that raised errors without a code', () => {
+  test('Tensor.zeros of a dtype that is not a float dtype', () => {
+    expect(errorCode(() => Tensor.zeros([2], 'int8' as 'float32'))).toBe('TypeError:ERR_INVALID_ARG_TYPE');
+  });
+
+  test('a tree structure name that is not a string', () => {
+    const spec = { structure: Symbol('cky'), scores: { data: new Float32Array(4), shape: [1, 2, 2] }, lengths: null, singleRoot: true };
+    expect(errorCode(() => native.treeLogPartition(spec as never, false))).toBe('TypeError:ERR_INVALID_ARG_TYPE');
+  });
+
+  test('an object made from DeviceBuffer.prototype is not a device tensor', () => {
+    const fake = Object.create((native.DeviceBuffer as unknown as { prototype: object }).prototype) as never;
+    expect(errorCode(() => native.softmax({ handle: fake, shape: [2, 2] }, false))).toBe('TypeError:ERR_INVALID_ARG_TYPE');
+  });
+
+  test('tensors over a SharedArrayBuffer are read like any other', () => {
+    const shared = new Float64Array(new SharedArrayBuffer(16));
+    shared.set([1, 1]);
+    expect(Array.from(softmax(tensor(shared, [1, 2])).data)).toEqual([0.5, 0.5]);
+  });
+});
