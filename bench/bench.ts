@@ -68,7 +68,7 @@ function machineInfo(): MachineInfo {
  * ever made up), then writes to `options.outDir` (created if needed):
  * - `bench.json`: `{ machine, options, rows, speedups }` (also to `options.jsonPath` when set);
  * - `bench.md`: the Markdown tables of {@link markdownReport};
- * - `throughput.svg`: throughput (items/s, log) against input elements (log), a panel per suite.
+ * - `throughput.svg`: throughput (log) against the size of a call (log), a panel per suite (bench/report.ts).
  * Returns the same data with the Markdown, the SVG and the files' absolute paths.
  */
 export function runBench(options: BenchOptions, hooks: BenchHooks = {}): BenchReport {
@@ -91,7 +91,7 @@ export function runBench(options: BenchOptions, hooks: BenchHooks = {}): BenchRe
   const markdown = markdownReport(machine, options, rows, speedups);
   const svg = logLogPlotSvg(throughputPanels(rows), {
     title: `latent-struct throughput — ${machine.cpuModel}, CUDA ${context.cuda ? machine.backends.cuda.device?.name ?? 'device' : 'not measured'}`,
-    xLabel: 'input elements',
+    xLabel: 'size per call',
     yLabel: 'items/s',
   });
   const outDir = path.resolve(options.outDir);

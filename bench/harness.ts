@@ -88,7 +88,9 @@ export interface Row {
   reps: number;
   /** Bytes the op must move (inputs once, outputs once) per ms → GB/s. */
   gbPerS: number;
-  /** Items per second, items as `itemUnit` says. */
+  /** Items per call, items as `itemUnit` says: B (categorical rows, SparseMAP instances) or B·N (tokens). */
+  items: number;
+  /** items / time. */
   itemsPerS: number;
   /** rows (categorical), tokens (sequences and trees), instances (SparseMAP). */
   itemUnit: 'rows' | 'tokens' | 'instances';
@@ -159,13 +161,14 @@ export function throughputOf(
   measured: Measured,
   bytes: number,
   items: number,
-): Pick<Row, 'backend' | 'medianMs' | 'reps' | 'gbPerS' | 'itemsPerS' | 'rooflineFraction'> {
+): Pick<Row, 'backend' | 'medianMs' | 'reps' | 'gbPerS' | 'items' | 'itemsPerS' | 'rooflineFraction'> {
   const gbPerS = bytes / (measured.ms * 1e6);
   return {
     backend,
     medianMs: measured.ms,
     reps: measured.reps,
     gbPerS,
+    items,
     itemsPerS: items / (measured.ms / 1e3),
     rooflineFraction: gbPerS / bandwidthCeiling(context, backend),
   };

@@ -1,19 +1,25 @@
 /**
  * A small dependency-free SVG plotter: log-log line charts, one panel per group of series, with decade ticks
- * (labelled 10ⁿ), minor ticks at 2–9 × 10ⁿ, grid lines and a legend that names colours and dash patterns.
+ * (labelled 10ⁿ), minor ticks at 2–9 × 10ⁿ, grid lines and a legend that names colours, dash patterns and
+ * marker shapes.
  */
 
-/** One line: its colour is chosen by `color` (a legend name), its dash pattern by `dash` (another legend name). */
+/**
+ * One line: its colour is chosen by `color` (a legend name), its dash pattern by `dash` (another legend name),
+ * the shape of its point markers by `marker` (a third; default a circle, not in the legend).
+ */
 export interface PlotSeries {
   color: string;
   dash: string;
+  marker?: string;
   /** Positive x and y; non-positive or non-finite points are left out. */
   points: Array<{ x: number; y: number }>;
 }
 
 export interface PlotPanel {
   title: string;
-  /** This panel's y-axis label; default `PlotOptions.yLabel`. */
+  /** This panel's axis labels; default those of `PlotOptions`. */
+  xLabel?: string;
   yLabel?: string;
   series: PlotSeries[];
 }
@@ -88,8 +94,26 @@ function axisMarks(range: [number, number], toPixel: (exponent: number) => numbe
 }
 
 /** Legend names in order of first appearance. */
-function namesOf(series: readonly PlotSeries[], key: 'color' | 'dash'): string[] {
-  return [...new Set(series.map((s) => s[key]))];
+function namesOf(series: readonly PlotSeries[], key: 'color' | 'dash' | 'marker'): string[] {
+  return [...new Set(series.flatMap((s) => (s[key] === undefined ? [] : [s[key]!])))];
+}
+
+const MARKERS = ['circle', 'square', 'triangle', 'diamond'] as const;
+
+/** A point marker of a shape centred at (x, y). */
+function markerSvg(shape: (typeof MARKERS)[number], x: number, y: number, color: string, kind: 'point' | 'legend'): string {
+  const r = 2.8;
+  const fill = `fill="${color}" class="${kind}"`;
+  switch (shape) {
+    case 'circle':
+      return `<circle cx="${fmt(x)}" cy="${fmt(y)}" r="${r - 0.4}" ${fill}/>`;
+    case 'square':
+      return `<rect x="${fmt(x - r + 0.4)}" y="${fmt(y - r + 0.4)}" width="${fmt(2 * r - 0.8)}" height="${fmt(2 * r - 0.8)}" ${fill}/>`;
+    case 'triangle':
+      return `<polygon points="${fmt(x)},${fmt(y - r - 0.4)} ${fmt(x + r)},${fmt(y + r - 0.6)} ${fmt(x - r)},${fmt(y + r - 0.6)}" ${fill}/>`;
+    case 'diamond':
+      return `<polygon points="${fmt(x)},${fmt(y - r - 0.4)} ${fmt(x + r + 0.4)},${fmt(y)} ${fmt(x)},${fmt(y + r + 0.4)} ${fmt(x - r - 0.4)},${fmt(y)}" ${fill}/>`;
+  }
 }
 
 function panelSvg(panel: PlotPanel, options: PlotOptions, dashNames: string[]): string {
@@ -102,25 +126,24 @@ function panelSvg(panel: PlotPanel, options: PlotOptions, dashNames: string[]): 
   const colorNames = namesOf(series, 'color');
   const colorOf = (name: string): string => PALETTE[colorNames.indexOf(name) % PALETTE.length];
   const dashOf = (name: string): string => DASHES[dashNames.indexOf(name) % DASHES.length];
+  const markerNames = namesOf(series, 'marker');
+  const markerOf = (name: string | undefined): (typeof MARKERS)[number] => (name === undefined ? 'circle' : MARKERS[markerNames.indexOf(name) % MARKERS.length]);
   const out: string[] = [];
   out.push(`<text x="${left + width / 2}" y="${top - 14}" text-anchor="middle" font-weight="bold">${escapeXml(panel.title)}</text>`);
   out.push(`<rect x="${left}" y="${top}" width="${width}" height="${height}" fill="#fff" stroke="none"/>`);
   out.push(...axisMarks(xRange, xPixel, true), ...axisMarks(yRange, yPixel, false));
   out.push(`<rect x="${left}" y="${top}" width="${width}" height="${height}" fill="none" stroke="#333"/>`);
-  out.push(`<text x="${left + width / 2}" y="${top + height + 38}" text-anchor="middle">${escapeXml(options.xLabel)}</text>`);
+  out.push(`<text x="${left + width / 2}" y="${top + height + 38}" text-anchor="middle">${escapeXml(panel.xLabel ?? options.xLabel)}</text>`);
   out.push(`<text transform="translate(14 ${top + height / 2}) rotate(-90)" text-anchor="middle">${escapeXml(panel.yLabel ?? options.yLabel)}</text>`);
   for (const s of series) {
     const color = colorOf(s.color);
     const dash = dashOf(s.dash);
-    const coordinates = s.points.map((p) => `${fmt(xPixel(Math.log10(p.x)))},${fmt(yPixel(Math.log10(p.y)))}`);
-    const label = escapeXml(`${s.color} · ${s.dash}`);
+    const pixels = s.points.map((p) => [xPixel(Math.log10(p.x)), yPixel(Math.log10(p.y))]);
+    const label = escapeXml([s.color, s.dash, ...(s.marker === undefined ? [] : [s.marker])].join(' · '));
     out.push(
-      `<polyline data-series="${label}" points="${coordinates.join(' ')}" fill="none" stroke="${color}" stroke-width="1.6"${dash ? ` stroke-dasharray="${dash}"` : ''}/>`,
+      `<polyline data-series="${label}" points="${pixels.map(([x, y]) => `${fmt(x)},${fmt(y)}`).join(' ')}" fill="none" stroke="${color}" stroke-width="1.6"${dash ? ` stroke-dasharray="${dash}"` : ''}/>`,
     );
-    for (const c of coordinates) {
-      const [cx, cy] = c.split(',');
-      out.push(`<circle cx="${cx}" cy="${cy}" r="2.4" fill="${color}"/>`);
-    }
+    for (const [x, y] of pixels) out.push(markerSvg(markerOf(s.marker), x, y, color, 'point'));
   }
   const legendX = left + width + 18;
   let y = top + 4;
@@ -133,6 +156,12 @@ function panelSvg(panel: PlotPanel, options: PlotOptions, dashNames: string[]): 
   for (const name of namesOf(series, 'dash')) {
     const dash = dashOf(name);
     out.push(`<line x1="${legendX}" y1="${y}" x2="${legendX + 22}" y2="${y}" stroke="#333" stroke-width="1.6"${dash ? ` stroke-dasharray="${dash}"` : ''}/>`);
+    out.push(`<text x="${legendX + 28}" y="${y + 4}">${escapeXml(name)}</text>`);
+    y += 15;
+  }
+  y += 6;
+  for (const name of markerNames) {
+    out.push(markerSvg(markerOf(name), legendX + 11, y, '#333', 'legend'));
     out.push(`<text x="${legendX + 28}" y="${y + 4}">${escapeXml(name)}</text>`);
     y += 15;
   }

@@ -196,27 +196,46 @@ export function markdownReport(machine: MachineInfo, options: BenchOptions, rows
   return lines.join('\n') + '\n';
 }
 
+/** How a suite's rows are plotted: the axes, and whether series split by batch size (sweeps over N at fixed B). */
+function plotAxes(r: Row): { x: number; y: number; xLabel: string; yLabel: string; byBatch: boolean } {
+  const seconds = r.medianMs / 1e3;
+  switch (r.family) {
+    case 'categorical':
+      // Rows/s spans the orders of magnitude of K; elements/s compares the sizes.
+      return { x: r.elements, y: r.elements / seconds, xLabel: 'elements per call (B·K)', yLabel: 'elements/s', byBatch: false };
+    case 'sparsemap':
+      return { x: r.elements, y: r.itemsPerS, xLabel: 'scores per call', yLabel: 'instances/s', byBatch: false };
+    case 'chain':
+      return { x: r.items, y: r.itemsPerS, xLabel: 'tokens per call (B·N)', yLabel: 'tokens/s', byBatch: false };
+    default:
+      return { x: r.items, y: r.itemsPerS, xLabel: 'tokens per call (B·N)', yLabel: 'tokens/s', byBatch: true };
+  }
+}
+
 /**
- * The plot's panels: one per suite (the SparseMAP structures share one), a series per (op, backend, dtype),
- * throughput against the input elements. Colours name the op, dashes the backend (and dtype when several ran).
+ * The plot's panels: one per suite (the SparseMAP structures share one), a series per (op, backend, dtype) and,
+ * for the tree suites, per batch size B (marker shapes), so that each line is a sweep over N. Colours name the op,
+ * dashes the backend (and dtype when several ran). Axes per suite: see {@link plotAxes}.
  */
 export function throughputPanels(rows: readonly Row[]): PlotPanel[] {
   const severalDtypes = new Set(rows.map((r) => r.dtype)).size > 1;
   const panels = new Map<string, { panel: PlotPanel; series: Map<string, PlotSeries> }>();
   for (const r of rows) {
+    const axes = plotAxes(r);
     const title = r.family === 'sparsemap' ? 'sparsemap' : r.suite;
-    if (!panels.has(title)) panels.set(title, { panel: { title, yLabel: `${r.itemUnit}/s`, series: [] }, series: new Map() });
+    if (!panels.has(title)) panels.set(title, { panel: { title, xLabel: axes.xLabel, yLabel: axes.yLabel, series: [] }, series: new Map() });
     const entry = panels.get(title)!;
     const color = r.family === 'sparsemap' ? `${r.suite.replace(/^sparsemap \((.*)\)$/, '$1')} ${r.op}` : r.op;
     const dash = severalDtypes ? `${r.backend} · ${r.dtype}` : r.backend;
-    const key = `${color}\u0000${dash}`;
+    const marker = axes.byBatch ? `B = ${r.size.split(' × ')[0]}` : undefined;
+    const key = `${color}\u0000${dash}\u0000${marker}`;
     let series = entry.series.get(key);
     if (!series) {
-      series = { color, dash, points: [] };
+      series = { color, dash, marker, points: [] };
       entry.series.set(key, series);
       entry.panel.series.push(series);
     }
-    series.points.push({ x: r.elements, y: r.itemsPerS });
+    series.points.push({ x: axes.x, y: axes.y });
   }
   return [...panels.values()].map((p) => p.panel);
 }

@@ -82,9 +82,9 @@ describe('bench --smoke, in-process', () => {
       expect({ where, roofline: r.rooflineFraction > 0 && r.rooflineFraction <= 1 }).toEqual({ where, roofline: true });
       expect(r.reps).toBeGreaterThanOrEqual(1);
       expect(r.elements).toBeGreaterThan(0);
-      // Items per second and the median agree: items = itemsPerS × time, a whole number of rows, tokens or instances.
-      const items = r.itemsPerS * (r.medianMs / 1e3);
-      expect(Math.abs(items - Math.round(items))).toBeLessThan(1e-6 * items);
+      // Items per call are whole rows, tokens or instances, and agree with the median and the rate.
+      expect(Number.isInteger(r.items) && r.items > 0).toBe(true);
+      expect(Math.abs(r.itemsPerS * (r.medianMs / 1e3) - r.items)).toBeLessThan(1e-9 * r.items);
     }
   });
 
@@ -167,9 +167,11 @@ describe('bench --smoke, in-process', () => {
     const svg = fs.readFileSync(report.files.svg, 'utf8');
     expect(svg).toBe(report.svg);
     expectWellFormedSvg(svg);
-    const series = new Set(report.rows.map((r) => `${r.suite}|${r.op}|${r.backend}|${r.dtype}`));
+    // A line per (suite, op, backend, dtype), and per batch size in the tree suites (sweeps over N); a marker per row.
+    const byBatch = (r: Row): string => (['tree', 'dependency', 'nonprojective'].includes(r.family) ? r.size.split(' × ')[0] : '');
+    const series = new Set(report.rows.map((r) => `${r.suite}|${r.op}|${r.backend}|${r.dtype}|${byBatch(r)}`));
     expect((svg.match(/<polyline /g) ?? []).length).toBe(series.size);
-    expect((svg.match(/<circle /g) ?? []).length).toBe(report.rows.length);
+    expect((svg.match(/class="point"/g) ?? []).length).toBe(report.rows.length);
     for (const title of ['categorical', 'chain (edges)', 'tree', 'dependency', 'nonprojective', 'sparsemap']) expect(svg).toContain(`>${title}</text>`);
   });
 });
@@ -191,7 +193,7 @@ describe('plot', () => {
           title: 'a & b',
           series: [
             { color: 'fast', dash: 'cpu', points: [{ x: 1000, y: 1e6 }, { x: 10, y: 1e4 }, { x: 100, y: 1e5 }] },
-            { color: 'slow', dash: 'cuda', points: [{ x: 10, y: 10 }, { x: 1000, y: 0 }] },
+            { color: 'slow', dash: 'cuda', marker: 'B = 32', points: [{ x: 10, y: 10 }, { x: 1000, y: 0 }] },
           ],
         },
       ],
@@ -214,6 +216,8 @@ describe('plot', () => {
     // The point with y = 0 cannot be drawn on a log axis and is left out.
     expect(slow).toHaveLength(1);
     expect(svg).toContain('stroke-dasharray');
+    for (const legend of ['>fast<', '>slow<', '>cpu<', '>cuda<', '>B = 32<']) expect(svg).toContain(legend);
+    expect((svg.match(/class="point"/g) ?? []).length).toBe(4);
   });
 });
 
