@@ -36,6 +36,7 @@ export function resultToHost<R>(result: R): R {
     result.dispose();
     return host as unknown as R;
   }
+  if (Array.isArray(result)) return result.map((value: unknown) => resultToHost(value)) as R;
   if (result !== null && typeof result === 'object' && !(result instanceof Tensor) && !ArrayBuffer.isView(result)) {
     const out: Record<string, unknown> = {};
     for (const [key, value] of Object.entries(result as Record<string, unknown>)) out[key] = resultToHost(value);
