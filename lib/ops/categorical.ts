@@ -50,6 +50,14 @@ async function floatOpAsync<X extends AnyTensor>(
   ) as Promise<Like<X>>;
 }
 
+/** The options of an op that needs some (a seed): an object, else a TypeError. */
+function requireOptions<T>(options: T): T {
+  if (options === null || typeof options !== 'object') {
+    throw typeError('ERR_INVALID_ARG_TYPE', `options must be an object with a seed, got ${String(options)}`);
+  }
+  return options;
+}
+
 function wrapIndex(result: NativeIndexResult, shape: number[]): IndexResult {
   return { index: result.index, onehot: fromNative(result.onehot, shape) };
 }
@@ -207,7 +215,7 @@ export function argmax<X extends AnyTensor>(scores: X, options?: OpOptions): Ind
   ) as IndexResult<X>;
 }
 /** Async {@link argmax}. */
-export function argmaxAsync<X extends AnyTensor>(scores: X, options?: OpOptions): Promise<IndexResult<X>> {
+export async function argmaxAsync<X extends AnyTensor>(scores: X, options?: OpOptions): Promise<IndexResult<X>> {
   const x = requireTensor(scores, 'scores');
   return placedAsync([x], ['scores'], options?.device, async ([m]) =>
     wrapIndex(await native.argmax(toNative(m), true), [...m.shape]),
@@ -231,6 +239,7 @@ export interface GumbelOptions {
  * (seed, stream): the same seed gives bit-identical uniforms on CPU and CUDA.
  */
 export function gumbelNoise(shape: readonly number[], options: GumbelOptions): Tensor | DeviceTensor {
+  requireOptions(options);
   shapeSize(shape);
   const dtype = options.dtype ?? 'float32';
   const onDevice = options.device === 'cuda';
@@ -253,6 +262,7 @@ export interface GumbelMaxOptions extends OpOptions {
  */
 export function gumbelMax<X extends AnyTensor>(scores: X, options: GumbelMaxOptions): IndexResult<X> {
   const x = requireTensor(scores, 'scores');
+  requireOptions(options);
   const samples = options.samples ?? 1;
   return placed([x], ['scores'], options.device, ([m]) =>
     wrapIndex(native.gumbelMax(toNative(m), samples, options.seed, options.temperature ?? 1, false), [
@@ -262,8 +272,9 @@ export function gumbelMax<X extends AnyTensor>(scores: X, options: GumbelMaxOpti
   ) as IndexResult<X>;
 }
 /** Async {@link gumbelMax}. */
-export function gumbelMaxAsync<X extends AnyTensor>(scores: X, options: GumbelMaxOptions): Promise<IndexResult<X>> {
+export async function gumbelMaxAsync<X extends AnyTensor>(scores: X, options: GumbelMaxOptions): Promise<IndexResult<X>> {
   const x = requireTensor(scores, 'scores');
+  requireOptions(options);
   const samples = options.samples ?? 1;
   return placedAsync([x], ['scores'], options.device, async ([m]) =>
     wrapIndex(await native.gumbelMax(toNative(m), samples, options.seed, options.temperature ?? 1, true), [
@@ -283,12 +294,14 @@ export interface GumbelSoftmaxOptions extends OpOptions {
 
 /** Gumbel-softmax (Jang et al. 2017; Maddison et al. 2017): softmax((scores + G)/τ), `[B, K]` → `[B, K]`. */
 export function gumbelSoftmax<X extends AnyTensor>(scores: X, options: GumbelSoftmaxOptions): Like<X> {
+  requireOptions(options);
   return floatOp<X>([scores], ['scores'], options, sameShape, ([x]) =>
     native.gumbelSoftmax(x, options.temperature, options.seed, false),
   );
 }
 /** Async {@link gumbelSoftmax}. */
-export function gumbelSoftmaxAsync<X extends AnyTensor>(scores: X, options: GumbelSoftmaxOptions): Promise<Like<X>> {
+export async function gumbelSoftmaxAsync<X extends AnyTensor>(scores: X, options: GumbelSoftmaxOptions): Promise<Like<X>> {
+  requireOptions(options);
   return floatOpAsync<X>([scores], ['scores'], options, sameShape, ([x]) =>
     native.gumbelSoftmax(x, options.temperature, options.seed, true),
   );

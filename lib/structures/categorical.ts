@@ -114,16 +114,17 @@ export class Categorical<X extends AnyTensor = AnyTensor> {
   }
   /** k exact samples with their class indices (row-major `[k, B]`). */
   sampleDecoded(k: number, options: SampleOptions): ops.IndexResult<X> {
-    return this.home(ops.gumbelMax(this.scores, { samples: k, seed: options.seed }));
+    return this.home(ops.gumbelMax(this.scores, { samples: sampleCount(k), seed: options?.seed }));
   }
   /** Async {@link sampleDecoded}. */
   sampleAsync(k: number, options: SampleOptions): Promise<ops.IndexResult<X>> {
-    return this.homeAsync(ops.gumbelMaxAsync(this.scores, { samples: k, seed: options.seed }));
+    return this.homeAsync(ops.gumbelMaxAsync(this.scores, { samples: sampleCount(k), seed: options?.seed }));
   }
 
   /** argmax of scores + τ·Gumbel noise, one-hot `[B, K]`. */
   perturbAndMap(options: PerturbOptions): Like<X> {
-    const onehot = ops.gumbelMax(this.scores, { seed: options.seed, temperature: temperatureOf(options) }).onehot as AnyTensor;
+    const temperature = temperatureOf(options);
+    const onehot = ops.gumbelMax(this.scores, { seed: options.seed, temperature }).onehot as AnyTensor;
     return this.home(onehot.reshape([this.batch, this.classes])) as Like<X>;
   }
 
@@ -226,12 +227,24 @@ export class Categorical<X extends AnyTensor = AnyTensor> {
     if (!Array.isArray(support) || support.length !== this.batch) {
       throw typeError('ERR_INVALID_ARG_TYPE', `solution.support must be an array of B = ${this.batch} supports`);
     }
+    support.forEach((classes: unknown, b) => {
+      if (!Array.isArray(classes) && !ArrayBuffer.isView(classes)) {
+        throw typeError('ERR_INVALID_ARG_TYPE', `solution.support[${b}] must be an Int32Array of classes`);
+      }
+      const list = classes as ArrayLike<unknown>;
+      if (list.length === 0) throw rangeError('ERR_OUT_OF_RANGE', `solution.support[${b}] is empty`);
+      for (let i = 0; i < list.length; i++) {
+        const k = list[i];
+        if (typeof k !== 'number' || !Number.isInteger(k) || k < 0 || k >= this.classes) {
+          throw rangeError('ERR_OUT_OF_RANGE', `solution.support[${b}][${i}] = ${String(k)} is not a class in [0, ${this.classes})`);
+        }
+      }
+    });
     const S = Math.max(1, ...support.map((s) => s.length));
     const index = new Int32Array(S * this.batch);
     for (let i = 0; i < S; i++) {
       for (let b = 0; b < this.batch; b++) {
         const classes = support[b];
-        if (classes.length === 0) throw rangeError('ERR_OUT_OF_RANGE', `solution.support[${b}] is empty`);
         index[i * this.batch + b] = classes[Math.min(i, classes.length - 1)];
       }
     }
@@ -251,9 +264,12 @@ export class Categorical<X extends AnyTensor = AnyTensor> {
    */
   gumbelPair(options: { seed: number | bigint }): GumbelPair<Like<X>, Like<X>> {
     const [B, K] = [this.batch, this.classes];
+    // The scores are read in JS below: the addon's check raises what every other method raises on bad scores.
+    const checked = ops.logsumexp(this.scores) as AnyTensor;
+    if (checked instanceof DeviceTensor) checked.dispose();
     const theta = this.scores.toHost().data;
-    const first = ops.gumbelNoise([B, K], { seed: options.seed, dtype: 'float64' }).toHost().data;
-    const second = ops.gumbelNoise([B, K], { seed: options.seed, stream: 1, dtype: 'float64' }).toHost().data;
+    const first = ops.gumbelNoise([B, K], { seed: options?.seed, dtype: 'float64' }).toHost().data;
+    const second = ops.gumbelNoise([B, K], { seed: options?.seed, stream: 1, dtype: 'float64' }).toHost().data;
     const perturbed = new Float64Array(B * K);
     const conditional = new Float64Array(B * K);
     const probs = new Float64Array(B * K);
@@ -364,6 +380,12 @@ export class Categorical<X extends AnyTensor = AnyTensor> {
     }
     return index;
   }
+}
+
+/** The k of sample(): a number (the addon checks its range; `gumbelMax` would take a missing one for 1). */
+function sampleCount(k: unknown): number {
+  if (typeof k !== 'number') throw typeError('ERR_INVALID_ARG_TYPE', `k must be a number of samples, got ${String(k)}`);
+  return k;
 }
 
 /** log(exp(a) + exp(b)) without overflow. */

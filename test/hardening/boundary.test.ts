@@ -4,7 +4,7 @@
  */
 import * as path from 'node:path';
 
-import { Tensor, softmax, tensor } from '../../lib';
+import { Categorical, Tensor, gumbelMax, gumbelNoise, gumbelSoftmax, softmax, tensor } from '../../lib';
 import { native } from '../../lib/native';
 import { errorCode } from '../helpers';
 import { describeFailure, runTypeScript } from '../support/isolated';
@@ -55,5 +55,38 @@ describe('inputs that raised errors without a code', () => {
     const shared = new Float64Array(new SharedArrayBuffer(16));
     shared.set([1, 1]);
     expect(Array.from(softmax(tensor(shared, [1, 2])).data)).toEqual([0.5, 0.5]);
+  });
+});
+
+describe('what the fuzz found in the TypeScript layer', () => {
+  const scores = tensor(new Float64Array([1, 2, 3, 4, 5, 6]), [2, 3]);
+
+  test('ops that need options raise a TypeError without them', async () => {
+    expect(errorCode(() => gumbelNoise([2], undefined as never))).toBe('TypeError:ERR_INVALID_ARG_TYPE');
+    expect(errorCode(() => gumbelMax(scores, null as never))).toBe('TypeError:ERR_INVALID_ARG_TYPE');
+    expect(errorCode(() => gumbelSoftmax(scores, undefined as never))).toBe('TypeError:ERR_INVALID_ARG_TYPE');
+  });
+
+  test('Categorical sampling and perturbation check k and their options', async () => {
+    const dist = new Categorical(scores);
+    expect(errorCode(() => dist.sample(null as never, { seed: 1 }))).toBe('TypeError:ERR_INVALID_ARG_TYPE');
+    expect(errorCode(() => dist.sampleDecoded(2, null as never))).toBe('TypeError:ERR_INVALID_ARG_TYPE');
+    expect(errorCode(() => dist.perturbAndMap(undefined as never))).toBe('TypeError:ERR_INVALID_ARG_TYPE');
+    expect(errorCode(() => dist.gumbelPair(null as never))).toBe('TypeError:ERR_INVALID_ARG_TYPE');
+    await expect(dist.sampleAsync(1, null as never)).rejects.toMatchObject({ name: 'TypeError', code: 'ERR_INVALID_ARG_TYPE' });
+  });
+
+  test('Categorical.gumbelPair refuses NaN and +Infinity scores instead of returning NaN', () => {
+    for (const bad of [Number.NaN, Infinity]) {
+      const dist = new Categorical(tensor(new Float64Array([0, bad, 1, 2]), [2, 2]));
+      expect(errorCode(() => dist.gumbelPair({ seed: 1 }))).toBe('RangeError:ERR_INVALID_SCORES');
+    }
+  });
+
+  test('Categorical.supportParts refuses supports that are not classes instead of reading them as class 0', () => {
+    const dist = new Categorical(scores);
+    expect(errorCode(() => dist.supportParts({ support: [[new Int32Array(1)], [new Int32Array(1)]] } as never))).toBe('RangeError:ERR_OUT_OF_RANGE');
+    expect(errorCode(() => dist.supportParts({ support: [Int32Array.of(3), Int32Array.of(0)] } as never))).toBe('RangeError:ERR_OUT_OF_RANGE');
+    expect(errorCode(() => dist.supportParts({ support: [{}, {}] } as never))).toBe('TypeError:ERR_INVALID_ARG_TYPE');
   });
 });

@@ -1,0 +1,206 @@
+/**
+ * The N-API boundary itself, fuzzed below the TypeScript checks: every function of the addon is called with
+ * argument lists whose every position is either a near-valid value of the kind it expects (small tensors, specs,
+ * lengths, seeds, options) or arbitrary JS (fast-check's `anything`, typed arrays of every kind, SharedArrayBuffer
+ * and detached views, huge and odd shapes). A call must return (or resolve) or throw (or reject) a coded library
+ * error — never crash. The signature table is keyed by the addon's names (a compile error when one is missing).
+ */
+import fc from 'fast-check';
+
+import { NativeAddon, native } from '../../../lib/native';
+import { FuzzFailure, badError, outcomeOf, withoutHugeValid } from './outcome';
+
+type Kind = 'tensor' | 'rows' | 'chain' | 'spec' | 'lengths' | 'count' | 'seed' | 'number' | 'bool' | 'shape' | 'dtype' | 'int32s' | 'counter' | 'options' | 'chainGrad' | 'hostData';
+
+/** The kinds of the arguments of each addon function (the async flag is always last and drawn as 'bool'). */
+const signatures: Record<Exclude<keyof NativeAddon, 'DeviceBuffer'>, Kind[]> = {
+  backendInfo: [],
+  synchronize: [],
+  logsumexp: ['rows', 'bool'],
+  logsumexpBackward: ['rows', 'tensor', 'bool'],
+  softmax: ['rows', 'bool'],
+  sparsemax: ['rows', 'bool'],
+  entmax15: ['rows', 'bool'],
+  entmaxBisect: ['rows', 'number', 'bool'],
+  entmaxBackward: ['rows', 'rows', 'number', 'number', 'bool'],
+  entropy: ['rows', 'bool'],
+  logProb: ['rows', 'int32s', 'bool'],
+  argmax: ['rows', 'bool'],
+  gumbel: ['shape', 'dtype', 'seed', 'seed', 'bool', 'bool'],
+  gumbelMax: ['rows', 'count', 'seed', 'number', 'bool'],
+  gumbelSoftmax: ['rows', 'number', 'seed', 'bool'],
+  philox4x32: ['counter', 'seed'],
+  chainLogPartition: ['chain', 'lengths', 'bool'],
+  chainMarginals: ['chain', 'lengths', 'bool', 'bool'],
+  chainMarginalsBackward: ['chain', 'lengths', 'chainGrad', 'bool'],
+  chainEntropy: ['chain', 'lengths', 'bool'],
+  chainArgmax: ['chain', 'lengths', 'bool'],
+  chainSample: ['chain', 'lengths', 'count', 'seed', 'bool'],
+  chainLogProb: ['chain', 'lengths', 'int32s', 'bool'],
+  treeLogPartition: ['spec', 'bool'],
+  treeMarginals: ['spec', 'bool'],
+  treeMarginalsBackward: ['spec', 'tensor', 'bool'],
+  treeEntropy: ['spec', 'bool'],
+  treeArgmax: ['spec', 'bool'],
+  treeSample: ['spec', 'count', 'seed', 'bool'],
+  treeLogProb: ['spec', 'tensor', 'bool'],
+  gumbelPerturb: ['tensor', 'seed', 'seed', 'number', 'number', 'bool'],
+  chainSparsemap: ['chain', 'lengths', 'options', 'bool'],
+  chainSparsemapBackward: ['chain', 'lengths', 'count', 'int32s', 'int32s', 'tensor', 'bool'],
+  treeSparsemap: ['spec', 'options', 'bool'],
+  treeSparsemapBackward: ['spec', 'count', 'int32s', 'int32s', 'tensor', 'bool'],
+};
+
+type Fn = (...args: unknown[]) => unknown;
+
+/** Arbitrary JS, typed arrays of every kind among it. */
+const junk: fc.Arbitrary<unknown> = fc.oneof(
+  fc.anything({ withTypedArray: true, withBigInt: true, withMap: true, withSet: true, withNullPrototype: true, withSparseArray: true, withDate: true, maxDepth: 2 }),
+  fc.constantFrom<unknown>(undefined, null, Number.NaN, -0, Infinity, -Infinity, 2 ** 53, -1, '', 'cky', 'float32', [], {}, Symbol('x'), () => 1, 2n ** 64n),
+);
+
+function typedArrayOf(kind: string, length: number): unknown {
+  const constructors: Record<string, new (n: number) => unknown> = {
+    Float32Array,
+    Float64Array,
+    Int32Array,
+    Uint8Array,
+    Int16Array,
+    Uint32Array,
+    BigInt64Array,
+  };
+  return new constructors[kind](length);
+}
+
+/** Float data of `length` elements: plain, over a SharedArrayBuffer, over a resizable buffer, or detached. */
+const floatData = (length: number): fc.Arbitrary<unknown> =>
+  fc.record({ dtype: fc.constantFrom('Float32Array', 'Float64Array'), backing: fc.constantFrom('plain', 'shared', 'detached', 'offset'), fill: fc.double() }).map(({ dtype, backing, fill }) => {
+    const bytes = dtype === 'Float32Array' ? 4 : 8;
+    const Ctor = dtype === 'Float32Array' ? Float32Array : Float64Array;
+    if (backing === 'shared') return new Ctor(new SharedArrayBuffer(length * bytes) as unknown as ArrayBuffer).fill(fill);
+    if (backing === 'offset') return new Ctor(new ArrayBuffer((length + 2) * bytes), bytes, length).fill(fill);
+    const array = new Ctor(length).fill(fill);
+    if (backing === 'detached') structuredClone(array.buffer, { transfer: [array.buffer] });
+    return array;
+  });
+
+const dim = fc.oneof({ weight: 6, arbitrary: fc.integer({ min: 1, max: 4 }) }, { weight: 1, arbitrary: fc.constantFrom(0, -1, 1.5, Number.NaN, 2 ** 31 - 1, 2 ** 31, 65536, '2') });
+
+/** A shape of rank 1..5: small dims mostly, some bad or huge. */
+const shapeArbitrary = fc.oneof(
+  { weight: 8, arbitrary: fc.array(dim, { minLength: 1, maxLength: 5 }).map(withoutHugeValid) },
+  { weight: 1, arbitrary: fc.constantFrom<unknown>([], [2 ** 31 - 1, 2 ** 31 - 1], [65536, 65536], [2 ** 25, 2 ** 25], 4, 'x', [[2]]) },
+);
+
+const sizeOf = (shape: unknown): number => (Array.isArray(shape) ? shape.reduce((a: number, d: unknown) => a * (Number.isInteger(d) && (d as number) > 0 && (d as number) < 64 ? (d as number) : 1), 1) : 1);
+
+/** `{ data, shape }`: data of the shape's size (most of the time), its kind and backing varied. */
+function tensorArbitrary(rank?: number): fc.Arbitrary<unknown> {
+  const shapes = rank === undefined ? shapeArbitrary : fc.oneof({ weight: 6, arbitrary: fc.array(dim, { minLength: rank, maxLength: rank }) }, { weight: 1, arbitrary: shapeArbitrary });
+  return shapes.chain((shape) =>
+    fc.oneof(
+      { weight: 6, arbitrary: floatData(sizeOf(shape)).map((data) => ({ data, shape })) },
+      { weight: 1, arbitrary: fc.constantFrom('Int32Array', 'Uint8Array', 'Int16Array', 'BigInt64Array').map((k) => ({ data: typedArrayOf(k, sizeOf(shape)), shape })) },
+      { weight: 1, arbitrary: floatData(sizeOf(shape) + 1).map((data) => ({ data, shape })) },
+      { weight: 1, arbitrary: fc.record({ handle: junk, shape: fc.constant(shape) }) },
+      { weight: 1, arbitrary: junk },
+    ),
+  );
+}
+
+function near(kind: Kind): fc.Arbitrary<unknown> {
+  switch (kind) {
+    case 'tensor':
+      return tensorArbitrary();
+    case 'rows':
+      return tensorArbitrary(2);
+    case 'chain':
+      return fc.oneof(tensorArbitrary(4).map((edges) => ({ edges })), fc.record({ unary: tensorArbitrary(3), transition: tensorArbitrary(2) }), fc.record({ unary: tensorArbitrary(3), transition: tensorArbitrary(3) }));
+    case 'chainGrad':
+      return fc.oneof(tensorArbitrary(4).map((edges) => ({ edges })), fc.record({ unary: tensorArbitrary(3), transition: tensorArbitrary(3) }));
+    case 'spec':
+      return fc.record({
+        structure: fc.oneof(fc.constantFrom('cky', 'eisner', 'matrix_tree'), junk),
+        scores: fc.oneof(tensorArbitrary(3), tensorArbitrary(4)),
+        lengths: near('lengths'),
+        singleRoot: fc.oneof(fc.boolean(), junk),
+      });
+    case 'lengths':
+      return fc.oneof(fc.constant(null), fc.array(fc.integer({ min: -1, max: 5 }), { maxLength: 5 }).map((a) => Int32Array.from(a)));
+    case 'count':
+      return fc.oneof({ weight: 4, arbitrary: fc.integer({ min: 1, max: 4 }) }, { weight: 1, arbitrary: fc.constantFrom(0, -1, 1.5, Number.NaN, 2 ** 31, 2 ** 53, '2', 1025) });
+    case 'seed':
+      return fc.oneof(fc.nat(), fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }), fc.constantFrom(-1, 1.5, 2 ** 53, 2n ** 64n, -1n));
+    case 'number':
+      return fc.oneof(fc.double({ min: -4, max: 4 }), fc.constantFrom(0, 1, 1.5, 2, -1));
+    case 'bool':
+      return fc.boolean();
+    case 'shape':
+      return shapeArbitrary;
+    case 'dtype':
+      return fc.constantFrom('float32', 'float64', 'int8', '');
+    case 'int32s':
+      return fc.array(fc.integer({ min: -2, max: 6 }), { maxLength: 24 }).map((a) => Int32Array.from(a));
+    case 'counter':
+      return fc.array(fc.nat(), { minLength: 3, maxLength: 5 }).map((a) => Uint32Array.from(a));
+    case 'options':
+      return fc.record({ maxIterations: fc.oneof(fc.integer({ min: 1, max: 20 }), fc.constantFrom(0, -1, 1.5)), tolerance: fc.oneof(fc.constant(1e-6), fc.constantFrom(0, -1, Number.NaN)), maxActive: fc.oneof(fc.integer({ min: 1, max: 8 }), fc.constantFrom(0, 1025, 1.5)) });
+    case 'hostData':
+      return floatData(4);
+  }
+}
+
+/** One call of the addon. */
+export interface NativeCase {
+  name: string;
+  args: unknown[];
+  description: string;
+}
+
+function describeValue(v: unknown): string {
+  if (ArrayBuffer.isView(v)) return `${Object.prototype.toString.call(v).slice(8, -1)}(${(v as Uint8Array).length})`;
+  if (Array.isArray(v)) return `[${v.map(describeValue).join(', ')}]`;
+  if (typeof v === 'bigint') return `${v}n`;
+  if (typeof v === 'symbol' || typeof v === 'function') return String(v);
+  if (v !== null && typeof v === 'object') {
+    try {
+      return `{ ${Object.entries(v).map(([k, x]) => `${k}: ${describeValue(x)}`).join(', ')} }`;
+    } catch {
+      return '[object]';
+    }
+  }
+  return typeof v === 'number' && !Number.isFinite(v) ? String(v) : JSON.stringify(v) ?? String(v);
+}
+
+const names = Object.keys(signatures) as (keyof typeof signatures)[];
+
+export const nativeCaseArbitrary: fc.Arbitrary<NativeCase> = fc
+  .oneof(
+    { weight: 20, arbitrary: fc.constantFrom(...names) },
+    { weight: 1, arbitrary: fc.constantFrom('DeviceBuffer.fromHost', 'new DeviceBuffer') },
+  )
+  .chain((name) => {
+    const kinds: Kind[] = name === 'DeviceBuffer.fromHost' ? ['hostData', 'shape'] : name === 'new DeviceBuffer' ? ['tensor'] : signatures[name as keyof typeof signatures];
+    const positions = kinds.map((k) => fc.oneof({ weight: 5, arbitrary: near(k) }, { weight: 1, arbitrary: junk }));
+    const extra = fc.array(junk, { maxLength: 1 });
+    return fc.tuple(fc.tuple(...positions), extra).map(([args, more]) => {
+      const all = [...(args as unknown[]), ...more];
+      return { name, args: all, description: `${name}(${all.map(describeValue).join(', ')})` };
+    });
+  });
+
+/** Calls the addon: it may return or resolve, or throw or reject a coded library error; anything else fails. */
+export async function runNative(c: NativeCase): Promise<void> {
+  const outcome = await outcomeOf(() => {
+    if (c.name === 'DeviceBuffer.fromHost') return native.DeviceBuffer.fromHost(...(c.args as [Float32Array, number[]]));
+    if (c.name === 'new DeviceBuffer') return new (native.DeviceBuffer as unknown as new (...a: unknown[]) => unknown)(...c.args);
+    return ((native as unknown as Record<string, Fn>)[c.name] as Fn)(...c.args);
+  });
+  if (outcome.threw) {
+    const bad = badError(outcome.error);
+    if (bad) throw new FuzzFailure(`${c.name}: ${bad}`);
+    return;
+  }
+  const value = outcome.value as { dispose?: () => void } | null;
+  if (value && typeof value === 'object' && typeof value.dispose === 'function') value.dispose();
+}

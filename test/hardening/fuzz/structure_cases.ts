@@ -1,0 +1,810 @@
+/**
+ * Every public method of every structure class, fuzzed: valid calls on random instances ({@link instanceArbitrary})
+ * whose results must satisfy the structure's invariants (and equal the enumeration on tiny instances), async forms
+ * equal to the sync ones, and invalid calls — bad potentials, lengths, shapes, dtypes, devices, tampered or fake
+ * device tensors, bad method arguments — that must raise a coded TypeError or RangeError.
+ *
+ * The method table is keyed by the public method names of the five classes (a compile error when a class gains a
+ * method the fuzz does not call).
+ */
+import fc from 'fast-check';
+
+import {
+  AnyTensor,
+  Categorical,
+  DependencyCRF,
+  DeviceTensor,
+  ErrorCode,
+  LinearChainCRF,
+  NonProjectiveDependencyCRF,
+  Tensor,
+  TreeCRF,
+  backendInfo,
+} from '../../../lib';
+import { rng } from '../../helpers';
+import {
+  AnyStructure,
+  Instance,
+  Kind,
+  PartsView,
+  buildStructure,
+  checkParts,
+  dims,
+  ensure,
+  exact,
+  lengthOf,
+  logCount,
+  partTolerance,
+  scoreTolerance,
+  scoresOfParts,
+  tensorsOf,
+} from './instances';
+import { FuzzFailure, Outcome, expectLibraryError, outcomeOf } from './outcome';
+
+const cudaAvailable = backendInfo().cuda.available;
+
+type Method = (...args: unknown[]) => unknown;
+type MethodNames<T> = { [K in keyof T]-?: T[K] extends (...args: never[]) => unknown ? K : never }[keyof T] & string;
+/** Every public method name of the structure classes. */
+export type StructureMethod =
+  | MethodNames<Categorical>
+  | MethodNames<LinearChainCRF>
+  | MethodNames<TreeCRF>
+  | MethodNames<DependencyCRF>
+  | MethodNames<NonProjectiveDependencyCRF>;
+
+/** One call: the instance, its structure, and a seeded source for the arguments. */
+export interface Ctx {
+  inst: Instance;
+  structure: AnyStructure;
+  random: () => number;
+}
+
+function call(ctx: Ctx, method: string, args: unknown[]): unknown {
+  return (ctx.structure as unknown as Record<string, Method>)[method](...args);
+}
+
+/** A bad argument list and the codes it may raise (any library code when absent). */
+interface BadCall {
+  label: string;
+  args: unknown[];
+  codes?: ErrorCode[];
+}
+
+interface MethodCase {
+  /** Arguments of a valid call (none by default). */
+  args?: (ctx: Ctx) => unknown[];
+  /** Checks a valid call's (awaited) result. */
+  check?: (ctx: Ctx, result: unknown, args: unknown[]) => void;
+  /** For an async method: the sync method whose result it must equal, given the same arguments. */
+  twin?: StructureMethod;
+  /** Whether it reads the potentials, so that NaN potentials must make it throw. */
+  reads: boolean;
+  /** Bad argument lists. */
+  bad?: (ctx: Ctx) => BadCall[];
+}
+
+// ---- arguments ---------------------------------------------------------------------------------------
+
+function randomTensor(shape: number[], ctx: Ctx, dtype = ctx.inst.dtype): Tensor {
+  const n = shape.reduce((a, b) => a * b, 1);
+  const values = Array.from({ length: n }, () => 2 * ctx.random() - 1);
+  return new Tensor(dtype === 'float64' ? Float64Array.from(values) : Float32Array.from(values), shape);
+}
+
+/** A gradient over the parts (the layout of marginals()); a factored chain's transition equal across the batch. */
+function partsGrad(ctx: Ctx): Tensor | { unary: Tensor; transition: Tensor } {
+  const { B, N, C } = dims(ctx.inst);
+  if (ctx.inst.kind !== 'chain-factored') return randomTensor(ctx.inst.shape, ctx);
+  const shared = randomTensor([C, C], ctx);
+  const transition = new Tensor(ctx.inst.dtype === 'float64' ? new Float64Array(B * C * C) : new Float32Array(B * C * C), [B, C, C]);
+  for (let b = 0; b < B; b++) transition.data.set(shared.data, b * C * C);
+  return { unary: randomTensor([B, N, C], ctx), transition };
+}
+
+const seedOf = (ctx: Ctx): number => Math.floor(ctx.random() * 2 ** 40);
+/**
+ * Perturbation options: τ ∈ {0.1, 0.5, 1, 3}, at least 1 for scores of 1e3 or more, so that the perturbed scores
+ * (scores + G)/τ stay within the ±1e4 range the fuzz checks (float32 loses precision past it).
+ */
+function perturbOptions(ctx: Ctx): { seed: number; temperature: number } {
+  const large = ctx.inst.values.some((v) => Math.abs(v) >= 1e3 && Number.isFinite(v));
+  const temperatures = large ? [1, 3] : [0.1, 0.5, 1, 3];
+  return { seed: seedOf(ctx), temperature: temperatures[Math.floor(ctx.random() * temperatures.length)] };
+}
+const sampleCount = (ctx: Ctx): number => 1 + Math.floor(ctx.random() * 4);
+
+// ---- views of results -------------------------------------------------------------------------------
+
+function hostData(t: unknown, what: string): Float32Array | Float64Array {
+  ensure(t instanceof Tensor, () => `${what} is not a host Tensor`);
+  return (t as Tensor).data;
+}
+
+/** A result over the parts as a PartsView (a tensor, or { unary, transition } of a factored chain). */
+function viewOf(result: unknown, what: string): PartsView {
+  if (result instanceof Tensor) return { main: result.data };
+  const r = result as { unary?: unknown; transition?: unknown };
+  return { main: hostData(r.unary, `${what}.unary`), transition: hostData(r.transition, `${what}.transition`) };
+}
+
+function finiteAll(values: ArrayLike<number>, what: string): void {
+  for (let i = 0; i < values.length; i++) ensure(Number.isFinite(values[i]), () => `${what}[${i}] = ${values[i]} is not finite`);
+}
+
+/** Flattens a result (tensors, typed arrays, arrays, objects) into a list of [path, value] for equality checks. */
+function flatten(value: unknown, path = 'result', out: [string, unknown][] = []): [string, unknown][] {
+  if (value instanceof Tensor) {
+    out.push([`${path}.shape`, value.shape.join(',')]);
+    Array.from(value.data).forEach((v, i) => out.push([`${path}[${i}]`, v]));
+  } else if (ArrayBuffer.isView(value)) {
+    Array.from(value as unknown as ArrayLike<number>).forEach((v, i) => out.push([`${path}[${i}]`, v]));
+  } else if (Array.isArray(value)) {
+    value.forEach((v, i) => flatten(v, `${path}[${i}]`, out));
+  } else if (value !== null && typeof value === 'object') {
+    for (const key of Object.keys(value).sort()) flatten((value as Record<string, unknown>)[key], `${path}.${key}`, out);
+  } else if (typeof value !== 'function') {
+    out.push([path, value]);
+  }
+  return out;
+}
+
+function expectIdentical(actual: unknown, expected: unknown, what: string): void {
+  const a = flatten(actual);
+  const e = flatten(expected);
+  ensure(a.length === e.length, () => `${what}: ${a.length} values, expected ${e.length}`);
+  a.forEach(([path, v], i) => ensure(Object.is(v, e[i][1]) && path === e[i][0], () => `${what}: ${path} = ${String(v)}, expected ${e[i][0]} = ${String(e[i][1])}`));
+}
+
+// ---- invariants -------------------------------------------------------------------------------------
+
+/** A decoded structure (argmax, sample, perturb-and-MAP) agrees with its one-hot parts. */
+function checkDecoded(ctx: Ctx, result: unknown, what: string): void {
+  const { inst } = ctx;
+  const r = result as { index?: Int32Array; labels?: Int32Array; spans?: Int32Array; heads?: Int32Array; onehot?: unknown; parts?: unknown; score?: unknown };
+  const parts = viewOf(r.onehot ?? r.parts, `${what} parts`);
+  checkParts(inst, parts, true, `${what} parts`);
+  const { B, N, C } = dims(inst);
+  const block = inst.shape.reduce((a, b) => a * b, 1) / B;
+  const count = parts.main.length / block;
+  const one = (row: number, q: number, label: string) =>
+    ensure(parts.main[row * block + q] === 1, () => `${what}: the decoded ${label} of structure ${row} is not in its parts`);
+  for (let row = 0; row < count; row++) {
+    const n = lengthOf(inst, row % B);
+    if (r.index) {
+      one(row, r.index[row], `class ${r.index[row]}`);
+    } else if (r.labels) {
+      const y = r.labels.subarray(row * N, (row + 1) * N);
+      for (let t = 0; t < N; t++) ensure(t < n ? y[t] >= 0 && y[t] < C : y[t] === -1, () => `${what}: label ${t} of structure ${row} is ${y[t]}`);
+      if (inst.kind === 'chain') for (let t = 0; t + 1 < n; t++) one(row, (t * C + y[t + 1]) * C + y[t], `edge ${t}`);
+      else for (let t = 0; t < n; t++) one(row, t * C + y[t], `label ${t}`);
+    } else if (r.heads) {
+      const h = r.heads.subarray(row * N, (row + 1) * N);
+      for (let m = 0; m < N; m++) {
+        ensure(m < n ? h[m] >= 0 && h[m] < n : h[m] === -1, () => `${what}: head ${m} of structure ${row} is ${h[m]}`);
+        if (m < n) one(row, h[m] * N + m, `arc ${h[m]} → ${m}`);
+      }
+    } else if (r.spans) {
+      const width = (2 * N - 1) * 3;
+      const rows = r.spans.subarray(row * width, (row + 1) * width);
+      for (let k = 0; k < 2 * N - 1; k++) {
+        const [i, j, l] = [rows[3 * k], rows[3 * k + 1], rows[3 * k + 2]];
+        if (k >= 2 * n - 1) ensure(i === -1 && j === -1 && l === -1, () => `${what}: span row ${k} of structure ${row} is not −1`);
+        else one(row, (i * N + j) * C + l, `span (${i}, ${j}, ${l})`);
+      }
+    } else {
+      throw new FuzzFailure(`${what}: no decoded form`);
+    }
+  }
+  if (r.score !== undefined && !what.startsWith('perturb')) {
+    const score = hostData(r.score, `${what}.score`);
+    const expected = scoresOfParts(inst, parts);
+    for (let b = 0; b < B; b++) {
+      ensure(Math.abs(score[b] - expected[b]) <= scoreTolerance(inst, b), () => `${what}: score[${b}] = ${score[b]}, its parts score ${expected[b]}`);
+    }
+  }
+}
+
+/** The score of the MAP structure of each instance, from its parts (float64). */
+function mapScores(ctx: Ctx): number[] {
+  return scoresOfParts(ctx.inst, viewOf(ctx.structure.argmax(), 'argmax'));
+}
+
+/** log Z (or the entropy) per instance against the MAP score, the count of structures, and the enumeration. */
+function checkLogPartition(ctx: Ctx, result: unknown): void {
+  const { inst } = ctx;
+  const logZ = hostData(result, 'logPartition');
+  const best = mapScores(ctx);
+  for (let b = 0; b < dims(inst).B; b++) {
+    const tol = scoreTolerance(inst, b);
+    ensure(Number.isFinite(logZ[b]), () => `logPartition[${b}] = ${logZ[b]} is not finite`);
+    ensure(logZ[b] >= best[b] - tol, () => `logPartition[${b}] = ${logZ[b]} is below the MAP score ${best[b]}`);
+    ensure(logZ[b] <= best[b] + logCount(inst, b) + tol, () => `logPartition[${b}] = ${logZ[b]} exceeds MAP score ${best[b]} + log(#structures)`);
+    const e = exact(inst, b);
+    if (e) {
+      ensure(Math.abs(logZ[b] - e.logZ) <= tol, () => `logPartition[${b}] = ${logZ[b]}, enumeration ${e.logZ}`);
+      ensure(Math.abs(best[b] - e.bestScore) <= tol, () => `MAP score[${b}] = ${best[b]}, enumeration ${e.bestScore}`);
+    }
+  }
+}
+
+function checkEntropy(ctx: Ctx, result: unknown): void {
+  const { inst } = ctx;
+  const h = hostData(result, 'entropy');
+  for (let b = 0; b < dims(inst).B; b++) {
+    const tol = scoreTolerance(inst, b) * 64; // H = log Z − E[score] cancels; Matrix-Tree adds an inverse's error
+    ensure(h[b] >= -tol && h[b] <= logCount(inst, b) + tol, () => `entropy[${b}] = ${h[b]} is outside [0, log(#structures) = ${logCount(inst, b)}]`);
+    const e = exact(inst, b);
+    if (e) ensure(Math.abs(h[b] - e.entropy) <= tol, () => `entropy[${b}] = ${h[b]}, enumeration ${e.entropy}`);
+  }
+}
+
+/** Marginals: a point of the marginal polytope, equal to the enumeration's on tiny instances. */
+function checkMarginals(ctx: Ctx, result: unknown, what = 'marginals', compareExact = true): void {
+  const { inst } = ctx;
+  const view = viewOf(result, what);
+  checkParts(inst, view, false, what);
+  if (!compareExact) return;
+  const { B, C } = dims(inst);
+  const block = view.main.length / B;
+  for (let b = 0; b < B; b++) {
+    const e = exact(inst, b);
+    if (!e) continue;
+    const ours = Array.from(view.main).slice(b * block, (b + 1) * block);
+    if (view.transition) ours.push(...Array.from(view.transition).slice(b * C * C, (b + 1) * C * C));
+    const tol = partTolerance(inst, b);
+    ensure(ours.length === e.marginals.length, () => `${what}: ${ours.length} parts, enumeration ${e.marginals.length}`);
+    ours.forEach((v, q) => ensure(Math.abs(v - e.marginals[q]) <= tol, () => `${what}[${b}] part ${q} = ${v}, enumeration ${e.marginals[q]}`));
+  }
+}
+
+function dot(a: PartsView, b: PartsView): number {
+  let s = 0;
+  for (let i = 0; i < a.main.length; i++) s += a.main[i] * b.main[i];
+  if (a.transition && b.transition) for (let i = 0; i < a.transition.length; i++) s += a.transition[i] * b.transition[i];
+  return s;
+}
+
+/** A Hessian-vector product H g: finite, and ⟨h, H g⟩ = ⟨g, H h⟩ for a second direction h. */
+function checkHessianProduct(ctx: Ctx, method: 'marginalsBackward' | 'perturbedMarginalsBackward', result: unknown, args: unknown[]): void {
+  const view = viewOf(result, method);
+  finiteAll(view.main, method);
+  if (view.transition) finiteAll(view.transition, `${method}.transition`);
+  if (ctx.inst.kind === 'chain-factored' && ctx.inst.transitionShape?.length === 2) return; // [C, C] gradient: other layout
+  const g = args[0];
+  const h = partsGrad(ctx);
+  const hg = dot(viewOf(h, 'h'), view);
+  const gh = dot(viewOf(g, 'g'), viewOf(call(ctx, method, [h, ...args.slice(1)]), method));
+  const tol = 50 * partTolerance(ctx.inst, 0) * (viewOf(g, 'g').main.length + 1);
+  ensure(Math.abs(hg - gh) <= tol * (1 + Math.abs(hg)), () => `${method} is not symmetric: <h, Hg> = ${hg}, <g, Hh> = ${gh}`);
+}
+
+function checkSparseMap(ctx: Ctx, result: unknown): void {
+  const r = result as { marginals: unknown; support: ArrayLike<unknown>[]; weights: Float64Array[]; converged: boolean[] };
+  checkMarginals(ctx, r.marginals, 'sparsemap marginals', false);
+  r.weights.forEach((w, b) => {
+    let total = 0;
+    w.forEach((v) => {
+      ensure(v > 0 && v <= 1 + 1e-9, () => `sparsemap weight of instance ${b} = ${v}`);
+      total += v;
+    });
+    ensure(Math.abs(total - 1) <= 1e-6, () => `sparsemap weights of instance ${b} sum to ${total}`);
+    ensure(r.support[b].length === w.length, () => `sparsemap support and weights of instance ${b} differ in length`);
+  });
+}
+
+// ---- bad arguments ----------------------------------------------------------------------------------
+
+const notNumbers: unknown[] = [Number.NaN, Infinity, '2', null, {}, 2n];
+
+function badCounts(ctx: Ctx): unknown[] {
+  const { B, N } = dims(ctx.inst);
+  const overflow = Math.ceil(2 ** 31 / (B * N)) + 1;
+  return [0, -1, 1.5, 2 ** 31, ...notNumbers, ...(overflow < 2 ** 31 ? [overflow] : [])];
+}
+
+function badSeeds(): unknown[] {
+  return [-1, 1.5, Number.NaN, '1', null, {}, 2n ** 64n, -1n];
+}
+
+function badTemperatures(): unknown[] {
+  return [0, -1, Number.NaN, Infinity, '1', {}];
+}
+
+/** Gradients that must be refused: wrong shape, wrong dtype, non-finite entries, not tensors. */
+function badGrads(ctx: Ctx): BadCall[] {
+  const good = partsGrad(ctx);
+  const other = ctx.inst.dtype === 'float64' ? 'float32' : 'float64';
+  const swap = (t: AnyTensor) => randomTensor([...t.shape], ctx, other);
+  const poison = (t: AnyTensor, v: number) => {
+    const copy = new Tensor(t.dtype === 'float64' ? Float64Array.from((t as Tensor).data) : Float32Array.from((t as Tensor).data), [...t.shape]);
+    copy.data[Math.floor(ctx.random() * copy.size)] = v;
+    return copy;
+  };
+  const map = (f: (t: AnyTensor) => unknown): unknown =>
+    good instanceof Tensor ? f(good) : { unary: f(good.unary), transition: good.transition };
+  const calls: BadCall[] = [
+    { label: 'grad of the wrong shape', args: [map((t) => randomTensor([...t.shape, 1], ctx))], codes: ['ERR_SHAPE_MISMATCH', 'ERR_INVALID_SHAPE'] },
+    { label: 'grad of the other dtype', args: [map(swap)], codes: ['ERR_DTYPE_MISMATCH'] },
+    { label: 'grad with NaN', args: [map((t) => poison(t, Number.NaN))], codes: ['ERR_NOT_FINITE'] },
+    { label: 'grad with -Infinity', args: [map((t) => poison(t, -Infinity))], codes: ['ERR_NOT_FINITE'] },
+    { label: 'grad not a tensor', args: [{}], codes: ['ERR_INVALID_ARG_TYPE'] },
+    { label: 'grad null', args: [null], codes: ['ERR_INVALID_ARG_TYPE'] },
+    { label: 'grad a plain array', args: [[1, 2, 3]], codes: ['ERR_INVALID_ARG_TYPE'] },
+    { label: 'grad on a (fake) device', args: [map((t) => fakeDeviceTensor(t as Tensor))], codes: ['ERR_MIXED_DEVICES', 'ERR_INVALID_ARG_TYPE'] },
+  ];
+  return calls;
+}
+
+function badSparseMapOptions(): BadCall[] {
+  return [
+    ...[0, -1, 1.5, Number.NaN, '10'].map((v) => ({ label: `maxIterations ${String(v)}`, args: [{ maxIterations: v }] })),
+    ...[0, -1, Number.NaN, Infinity, '1'].map((v) => ({ label: `tolerance ${String(v)}`, args: [{ tolerance: v }] })),
+    ...[0, 1025, 1.5, Number.NaN].map((v) => ({ label: `maxActive ${String(v)}`, args: [{ maxActive: v }] })),
+    { label: 'options null', args: [null] },
+    { label: 'options a number', args: [3] },
+  ];
+}
+
+/** A DeviceTensor that is not on any device: its handle is a plain object (disposed or not). */
+export function fakeDeviceTensor(t: Tensor, disposed = false): DeviceTensor {
+  const handle = {
+    dtype: t.dtype,
+    shape: [...t.shape],
+    disposed,
+    bytes: t.data.byteLength,
+    toHost: () => t.data,
+    dispose: () => undefined,
+  };
+  return new DeviceTensor(handle, t.shape);
+}
+
+/** Decoded structures of the argmax in the form logProb takes besides parts (labels, heads, class indices). */
+function decodedOfArgmax(ctx: Ctx): Int32Array | undefined {
+  const r = ctx.structure.argmaxDecoded() as { index?: Int32Array; labels?: Int32Array; heads?: Int32Array };
+  return r.index ?? r.labels ?? r.heads;
+}
+
+/** The MAP structure in a form logProb takes: labels for chains, parts for trees, either for the others. */
+function structureForLogProb(ctx: Ctx): unknown {
+  const kind = ctx.inst.kind;
+  if (kind === 'chain' || kind === 'chain-factored') return decodedOfArgmax(ctx);
+  if (kind === 'tree' || kind === 'tree-labelled' || ctx.random() < 0.5) return ctx.structure.argmax();
+  return decodedOfArgmax(ctx);
+}
+
+function badStructures(ctx: Ctx): BadCall[] {
+  const { inst } = ctx;
+  const argmax = ctx.structure.argmax();
+  const parts = argmax instanceof Tensor && !ctx.inst.kind.startsWith('chain') ? argmax : undefined;
+  const calls: BadCall[] = [
+    { label: 'z null', args: [null] },
+    { label: 'z an object', args: [{}] },
+    { label: 'z a Float64Array', args: [new Float64Array(3)] },
+  ];
+  if (parts) {
+    calls.push({ label: 'z of the wrong shape', args: [randomTensor([...parts.shape, parts.shape[0] + 1], ctx)] }); // not [S, ...shape]
+    if (inst.kind !== 'categorical') {
+      const nan = new Tensor(Float64Array.from(parts.data), [...parts.shape]);
+      nan.data[0] = Number.NaN;
+      calls.push({ label: 'z with NaN', args: [inst.dtype === 'float64' ? nan : new Tensor(Float32Array.from(nan.data), [...nan.shape])], codes: ['ERR_NOT_FINITE', 'ERR_DTYPE_MISMATCH'] });
+    }
+  }
+  const decoded = decodedOfArgmax(ctx);
+  if (decoded && inst.kind !== 'tree' && inst.kind !== 'tree-labelled') {
+    const { C, N } = dims(inst);
+    const out = Int32Array.from(decoded);
+    out[0] = inst.kind === 'categorical' || inst.kind.startsWith('chain') ? C : N;
+    calls.push({ label: 'decoded out of range', args: [out], codes: ['ERR_OUT_OF_RANGE'] });
+    const negative = Int32Array.from(decoded);
+    negative[0] = -2;
+    calls.push({ label: 'decoded negative', args: [negative], codes: ['ERR_OUT_OF_RANGE'] });
+    const wrongLength = decoded.length === 1 ? new Int32Array(0) : Int32Array.from([...decoded, 0]); // not S·B·N entries
+    calls.push({ label: 'decoded of the wrong length', args: [wrongLength], codes: ['ERR_SHAPE_MISMATCH', 'ERR_OUT_OF_RANGE'] });
+  }
+  return calls;
+}
+
+/** Malformed SparseMAP solutions (null too where the solution is required, not optional). */
+function badSolutions(ctx: Ctx, optional = false): BadCall[] {
+  const { B } = dims(ctx.inst);
+  return [
+    ...(optional ? [] : [{ label: 'solution null', args: [null] }]),
+    { label: 'solution without support', args: [{}] },
+    { label: 'support of the wrong batch', args: [{ support: Array.from({ length: B + 1 }, () => []) }] },
+    { label: 'empty supports', args: [{ support: Array.from({ length: B }, () => []) }] },
+    { label: 'support of wrong widths', args: [{ support: Array.from({ length: B }, () => [new Int32Array(decodedWidth(ctx) + 1)]) }] },
+    { label: 'support entries out of range', args: [{ support: Array.from({ length: B }, () => [new Int32Array(decodedWidth(ctx)).fill(1 << 20)]), weights: [] }] },
+  ];
+}
+
+function decodedWidth(ctx: Ctx): number {
+  const { N } = dims(ctx.inst);
+  if (ctx.inst.kind === 'categorical') return 1;
+  return ctx.inst.kind.startsWith('tree') ? (2 * N - 1) * 3 : N;
+}
+
+/** Bad calls of methods with grad (and maybe more) arguments: bad grads, then `rest` appended. */
+function gradThen(rest: (ctx: Ctx) => unknown[]) {
+  return (ctx: Ctx): BadCall[] => badGrads(ctx).map((c) => ({ ...c, args: [...c.args, ...rest(ctx)] }));
+}
+
+function badSampleArgs(ctx: Ctx): BadCall[] {
+  return [
+    ...badCounts(ctx).map((k) => ({ label: `k = ${String(k)}`, args: [k, { seed: 1 }] })),
+    ...badSeeds().map((seed) => ({ label: `seed ${String(seed)}`, args: [1, { seed }] })),
+    { label: 'no options', args: [1] },
+    { label: 'options null', args: [1, null] },
+  ];
+}
+
+function badPerturbArgs(): BadCall[] {
+  return [
+    ...badSeeds().map((seed) => ({ label: `seed ${String(seed)}`, args: [{ seed, temperature: 1 }] })),
+    ...badTemperatures().map((temperature) => ({ label: `temperature ${String(temperature)}`, args: [{ seed: 1, temperature }] })),
+    { label: 'no options', args: [] },
+    { label: 'options null', args: [null] },
+  ];
+}
+
+// ---- the table ------------------------------------------------------------------------------------
+
+const pureReaders = { reads: false } as const;
+
+/** What to call and check for each public method. */
+export const methodCases: Record<StructureMethod, MethodCase> = {
+  logPartition: { reads: true, check: checkLogPartition },
+  logPartitionAsync: { reads: true, twin: 'logPartition' },
+  marginals: { reads: true, check: (ctx, r) => checkMarginals(ctx, r) },
+  marginalsAsync: { reads: true, twin: 'marginals' },
+  edgeMarginals: {
+    reads: true,
+    check: (ctx, r) => {
+      const { B, N, C } = dims(ctx.inst);
+      checkParts({ ...ctx.inst, kind: 'chain', shape: [B, N - 1, C, C] }, viewOf(r, 'edgeMarginals'), false, 'edgeMarginals');
+    },
+  },
+  marginalsBackward: {
+    reads: true,
+    args: (ctx) => [partsGrad(ctx)],
+    check: (ctx, r, args) => checkHessianProduct(ctx, 'marginalsBackward', r, args),
+    bad: (ctx) => badGrads(ctx),
+  },
+  marginalsBackwardAsync: { reads: true, args: (ctx) => [partsGrad(ctx)], twin: 'marginalsBackward', bad: (ctx) => badGrads(ctx) },
+  entropy: { reads: true, check: checkEntropy },
+  entropyAsync: { reads: true, twin: 'entropy' },
+  argmax: { reads: true, check: (ctx, r) => checkParts(ctx.inst, viewOf(r, 'argmax'), true, 'argmax') },
+  argmaxDecoded: { reads: true, check: (ctx, r) => checkDecoded(ctx, r, 'argmaxDecoded') },
+  argmaxAsync: { reads: true, twin: 'argmaxDecoded' },
+  sample: {
+    reads: true,
+    args: (ctx) => [sampleCount(ctx), { seed: seedOf(ctx) }],
+    check: (ctx, r, args) => {
+      checkParts(ctx.inst, viewOf(r, 'sample'), true, 'sample');
+      scoresOfParts(ctx.inst, viewOf(r, 'sample')).forEach((s, i) => ensure(s > -Infinity, () => `sample ${i} uses a masked part`));
+      expectIdentical(call(ctx, 'sample', args), r, 'sample again with the same seed');
+    },
+    bad: badSampleArgs,
+  },
+  sampleDecoded: { reads: true, args: (ctx) => [sampleCount(ctx), { seed: seedOf(ctx) }], check: (ctx, r) => checkDecoded(ctx, r, 'sampleDecoded'), bad: badSampleArgs },
+  sampleAsync: { reads: true, args: (ctx) => [sampleCount(ctx), { seed: seedOf(ctx) }], twin: 'sampleDecoded', bad: badSampleArgs },
+  logProb: {
+    reads: true,
+    args: (ctx) => [structureForLogProb(ctx)],
+    check: (ctx, r) => {
+      const logp = hostData(r, 'logProb');
+      const best = mapScores(ctx);
+      const logZ = hostData(ctx.structure.logPartition(), 'logPartition');
+      logp.forEach((v, b) => {
+        const tol = 2 * scoreTolerance(ctx.inst, b);
+        ensure(v <= tol && Math.abs(v - (best[b] - logZ[b])) <= tol, () => `logProb[${b}] of the MAP = ${v}, expected score − log Z = ${best[b] - logZ[b]}`);
+      });
+    },
+    bad: badStructures,
+  },
+  logProbAsync: { reads: true, args: (ctx) => [structureForLogProb(ctx)], twin: 'logProb', bad: badStructures },
+  perturbAndMap: {
+    reads: true,
+    args: (ctx) => [perturbOptions(ctx)],
+    check: (ctx, r, args) => {
+      checkParts(ctx.inst, viewOf(r, 'perturbAndMap'), true, 'perturbAndMap');
+      expectIdentical(call(ctx, 'perturbAndMap', args), r, 'perturbAndMap again with the same seed');
+    },
+    bad: badPerturbArgs,
+  },
+  perturbAndMapDecoded: { reads: true, args: (ctx) => [perturbOptions(ctx)], check: (ctx, r) => checkDecoded(ctx, r, 'perturbAndMapDecoded'), bad: badPerturbArgs },
+  perturbAndMapAsync: { reads: true, args: (ctx) => [perturbOptions(ctx)], twin: 'perturbAndMapDecoded', bad: badPerturbArgs },
+  perturbedMarginals: { reads: true, args: (ctx) => [perturbOptions(ctx)], check: (ctx, r) => checkMarginals(ctx, r, 'perturbedMarginals', false), bad: badPerturbArgs },
+  perturbedMarginalsAsync: { reads: true, args: (ctx) => [perturbOptions(ctx)], twin: 'perturbedMarginals', bad: badPerturbArgs },
+  perturbedMarginalsBackward: {
+    reads: true,
+    args: (ctx) => [partsGrad(ctx), perturbOptions(ctx)],
+    check: (ctx, r, args) => checkHessianProduct(ctx, 'perturbedMarginalsBackward', r, args),
+    bad: (ctx) => [...gradThen(() => [{ seed: 1 }])(ctx), ...badPerturbArgs().map((c) => ({ ...c, args: [partsGrad(ctx), ...c.args] }))],
+  },
+  sparsemap: {
+    reads: true,
+    args: (ctx) => (ctx.inst.kind === 'categorical' || ctx.random() < 0.5 ? [] : [{ maxActive: 1 + Math.floor(ctx.random() * 16) }]),
+    check: checkSparseMap,
+    bad: (ctx) => (ctx.inst.kind === 'categorical' ? [] : badSparseMapOptions()),
+  },
+  sparsemapAsync: { reads: true, twin: 'sparsemap', bad: () => badSparseMapOptions() },
+  sparsemapBackward: {
+    reads: true,
+    args: (ctx) => [partsGrad(ctx)],
+    check: (_ctx, r) => finiteAll(viewOf(r, 'sparsemapBackward').main, 'sparsemapBackward'),
+    bad: (ctx) => [...badGrads(ctx), ...(ctx.inst.kind === 'categorical' ? [] : badSolutions(ctx, true).map((c) => ({ ...c, args: [partsGrad(ctx), ...c.args] })))],
+  },
+  sparsemapBackwardAsync: { reads: true, args: (ctx) => [partsGrad(ctx)], twin: 'sparsemapBackward', bad: (ctx) => badGrads(ctx) },
+  partScores: { ...pureReaders, check: (ctx, r) => ensure(viewOf(r, 'partScores').main.length === ctx.inst.values.length, () => 'partScores has the wrong size') },
+  partsBackward: {
+    ...pureReaders,
+    args: (ctx) => [partsGrad(ctx)],
+    check: (_ctx, r) => finiteAll(viewOf(r, 'partsBackward').main, 'partsBackward'),
+    bad: (ctx) => (ctx.inst.kind === 'chain-factored' ? [{ label: 'grad null', args: [null] }, { label: 'grad {}', args: [{}] }] : [{ label: 'grad null', args: [null] }]),
+  },
+  supportParts: {
+    reads: false,
+    args: (ctx) => [ctx.structure.sparsemap()],
+    check: (ctx, r) => checkParts(ctx.inst, viewOf(r, 'supportParts'), true, 'supportParts'),
+    bad: (ctx) => badSolutions(ctx),
+  },
+  withScores: {
+    reads: false,
+    args: (ctx) => [ctx.structure.partScores()],
+    check: (ctx, r) => {
+      const again = hostData((r as AnyStructure).logPartition(), 'withScores(partScores()).logPartition()');
+      hostData(ctx.structure.logPartition(), 'logPartition').forEach((v, b) =>
+        ensure(Math.abs(again[b] - v) <= scoreTolerance(ctx.inst, b), () => `withScores(partScores()).logPartition()[${b}] = ${again[b]}, expected ${v}`),
+      );
+    },
+    bad: () => [{ label: 'scores null', args: [null] }, { label: 'scores {}', args: [{}] }],
+  },
+  dispose: pureReaders,
+  entmax15: {
+    reads: true,
+    check: (ctx, r) => checkParts(ctx.inst, viewOf(r, 'entmax15'), false, 'entmax15'),
+  },
+  entmax15Backward: { reads: true, args: (ctx) => [partsGrad(ctx)], check: (_ctx, r) => finiteAll(viewOf(r, 'entmax15Backward').main, 'entmax15Backward'), bad: badGrads },
+  enumerate: { ...pureReaders, check: (ctx, r) => checkParts(ctx.inst, viewOf(r, 'enumerate'), true, 'enumerate') },
+  gumbelPair: {
+    reads: true,
+    args: (ctx) => [{ seed: seedOf(ctx) }],
+    check: (ctx, r) => {
+      const pair = r as { perturbed: unknown; conditional: unknown };
+      for (const [name, t] of Object.entries({ perturbed: pair.perturbed, conditional: pair.conditional })) {
+        Array.from(viewOf(t, name).main).forEach((v, q) => ensure(ctx.inst.values[q] === -Infinity ? v === -Infinity : Number.isFinite(v), () => `gumbelPair ${name}[${q}] = ${v}`));
+      }
+    },
+    bad: () => badSeeds().map((seed) => ({ label: `seed ${String(seed)}`, args: [{ seed }] })),
+  },
+  gumbelSoftmax: {
+    reads: true,
+    args: (ctx) => [perturbOptions(ctx)],
+    check: (ctx, r) => checkParts(ctx.inst, viewOf(r, 'gumbelSoftmax'), false, 'gumbelSoftmax'),
+    bad: () => badPerturbArgs().filter((c) => c.args.length > 0),
+  },
+};
+
+const classOf: Record<Kind, { prototype: object }> = {
+  categorical: Categorical,
+  chain: LinearChainCRF,
+  'chain-factored': LinearChainCRF,
+  tree: TreeCRF,
+  'tree-labelled': TreeCRF,
+  dependency: DependencyCRF,
+  nonprojective: NonProjectiveDependencyCRF,
+};
+
+/** The public methods of a kind's class (the table's names that it has). */
+export function methodsOf(kind: Kind): StructureMethod[] {
+  const prototype = classOf[kind].prototype as Record<string, unknown>;
+  return (Object.keys(methodCases) as StructureMethod[]).filter((name) => typeof prototype[name] === 'function');
+}
+
+function contextOf(inst: Instance, seed: number, structure = buildStructure(inst)): Ctx {
+  return { inst, structure, random: rng(seed) };
+}
+
+function applicable(inst: Instance, method: StructureMethod): boolean {
+  return method !== 'edgeMarginals' || dims(inst).N >= 2;
+}
+
+/** SparseMAP of a chain needs edge potentials: on the factored form these methods raise a TypeError. */
+function needsEdges(inst: Instance, method: StructureMethod): boolean {
+  return inst.kind === 'chain-factored' && (method.startsWith('sparsemap') || method === 'supportParts');
+}
+
+/** A valid call of one method on one instance. */
+export interface ValidCase {
+  inst: Instance;
+  method: StructureMethod;
+  seed: number;
+}
+
+/** Runs a valid call and its checks; throws a FuzzFailure or an invariant error when something is wrong. */
+export async function runValid({ inst, method, seed }: ValidCase): Promise<void> {
+  const ctx = contextOf(inst, seed);
+  if (!applicable(inst, method)) return;
+  const spec = methodCases[method];
+  if (needsEdges(inst, method)) {
+    expectLibraryError(await outcomeOf(() => call(ctx, method, [partsGrad(ctx)])), `${method} of a factored chain`, ['ERR_INVALID_ARG_TYPE']);
+    return;
+  }
+  const args = spec.args?.(ctx) ?? [];
+  const outcome = await outcomeOf(() => call(ctx, method, args));
+  if (outcome.threw) throw new FuzzFailure(`${method} threw on valid input: ${String((outcome.error as Error)?.stack ?? outcome.error)}`);
+  if (spec.twin) {
+    expectIdentical(outcome.value, call(ctx, spec.twin, args), `${method} against ${spec.twin}`);
+  } else {
+    spec.check?.(ctx, outcome.value, args);
+  }
+  if (cudaAvailable && method !== 'dispose') await runOnDevice(ctx, method, args, outcome);
+}
+
+/**
+ * With a GPU: the same call on `{ device: 'cuda' }` gives host results close to the CPU's (sampling and argmax
+ * ties may differ in the last bits, so only the shapes and invariants of those are compared).
+ */
+async function runOnDevice(ctx: Ctx, method: StructureMethod, args: unknown[], cpu: Outcome): Promise<void> {
+  const structure = buildStructure(ctx.inst, 'cuda');
+  try {
+    const gpuCtx: Ctx = { ...ctx, structure, random: rng(1) };
+    const gpu = await outcomeOf(() => call(gpuCtx, method, args));
+    if (gpu.threw) throw new FuzzFailure(`${method} on CUDA threw on valid input: ${String(gpu.error)}`);
+    const spec = methodCases[method];
+    if (!spec.twin) spec.check?.(gpuCtx, gpu.value, args);
+    if (['logPartition', 'marginals', 'entropy', 'marginalsBackward'].includes(method) && !cpu.threw) {
+      const a = flatten(gpu.value);
+      const e = flatten(cpu.value);
+      const tol = 10 * partTolerance(ctx.inst, 0) + scoreTolerance(ctx.inst, 0);
+      a.forEach(([path, v], i) => {
+        const w = e[i][1];
+        if (typeof v === 'number' && typeof w === 'number') ensure(Math.abs(v - w) <= tol * (1 + Math.abs(w)), () => `${method} on CUDA: ${path} = ${v}, CPU ${w}`);
+      });
+    }
+  } finally {
+    structure.dispose();
+  }
+}
+
+/** Ways to break a call; each must raise a coded error. */
+export const mutations = [
+  'non-finite potential',
+  'instance without a structure',
+  'bad lengths',
+  'bad shape',
+  'tampered tensor',
+  'dtype mismatch',
+  'bad device',
+  'device tensor',
+  'bad arguments',
+] as const;
+export type Mutation = (typeof mutations)[number];
+
+/** An invalid call: a valid instance and method, broken by one mutation (choices drawn from `seed`). */
+export interface InvalidCase extends ValidCase {
+  mutation: Mutation;
+}
+
+function pick<T>(random: () => number, items: readonly T[]): T {
+  return items[Math.floor(random() * items.length)];
+}
+
+/** The structure (or the error building it) and the call of `method` under a mutation. */
+function mutatedCall(c: InvalidCase, random: () => number): { build: () => AnyStructure; args?: unknown[]; label: string; codes?: ErrorCode[] } | undefined {
+  const { inst, mutation } = c;
+  const { B, N } = dims(inst);
+  const t = tensorsOf(inst);
+  const withMain = (main: unknown) => () => buildStructure(inst, undefined, { ...t, main: main as Tensor });
+  switch (mutation) {
+    case 'non-finite potential': {
+      const bad = pick(random, [Number.NaN, Infinity]);
+      const target = inst.transition && random() < 0.5 ? (t.transition as Tensor) : t.main;
+      target.data[Math.floor(random() * target.size)] = bad;
+      return { build: () => buildStructure(inst, undefined, t), label: `a ${bad} potential`, codes: ['ERR_INVALID_SCORES'] };
+    }
+    case 'instance without a structure': {
+      const b = Math.floor(random() * B);
+      const block = t.main.size / B;
+      t.main.data.fill(-Infinity, b * block, (b + 1) * block);
+      return { build: () => buildStructure(inst, undefined, t), label: `instance ${b} all −Infinity`, codes: ['ERR_INVALID_SCORES'] };
+    }
+    case 'bad lengths': {
+      if (inst.kind === 'categorical') return undefined;
+      const lengths = pick(random, [[0], [N + 1], [-1], [1.5], [Number.NaN], 'x', {}, [null], new Float32Array([1.5])]);
+      const full = Array.isArray(lengths) && lengths.length === 1 ? Array.from({ length: B }, (_, b) => (b === B - 1 ? lengths[0] : 1)) : lengths;
+      const wrongCount = random() < 0.2 ? Array.from({ length: B + 1 }, () => 1) : full;
+      return { build: () => buildStructure({ ...inst, lengths: wrongCount as number[] }, undefined, t), label: `lengths ${JSON.stringify(wrongCount)}`, codes: ['ERR_OUT_OF_RANGE', 'ERR_SHAPE_MISMATCH', 'ERR_INVALID_ARG_TYPE'] };
+    }
+    case 'bad shape': {
+      const shapes = [[t.main.size], [1, 1, 1, 1, 1, t.main.size]];
+      if (inst.transition) {
+        const { C } = dims(inst);
+        const transition = new Tensor(t.transition!.data.slice(0, 1), [1, 1]);
+        if (C > 1) return { build: () => buildStructure(inst, undefined, { ...t, transition }), label: 'transition [1, 1]', codes: ['ERR_SHAPE_MISMATCH'] };
+      }
+      const shape = pick(random, shapes);
+      return { build: withMain(t.main.reshape(shape)), label: `potentials reshaped to [${shape.join(', ')}]`, codes: ['ERR_INVALID_SHAPE', 'ERR_SHAPE_MISMATCH'] };
+    }
+    case 'tampered tensor': {
+      const tampered = t.main as unknown as { data: unknown; shape: unknown };
+      const how = pick(random, ['Int32Array', 'Uint8Array', 'Array', 'short', 'null', 'shape huge', 'shape zero', 'shape string', 'shape NaN', 'shape 2^32']);
+      const n = t.main.size;
+      const data: Record<string, () => unknown> = {
+        Int32Array: () => new Int32Array(n),
+        Uint8Array: () => new Uint8Array(n),
+        Array: () => Array.from(t.main.data),
+        short: () => t.main.data.slice(0, Math.max(0, n - 1)),
+        null: () => null,
+      };
+      if (how in data) Object.defineProperty(tampered, 'data', { value: data[how]() });
+      else {
+        const shape = { 'shape huge': [2 ** 31 - 1, ...inst.shape.slice(1)], 'shape zero': [0, ...inst.shape.slice(1)], 'shape string': [String(B), ...inst.shape.slice(1)], 'shape NaN': [Number.NaN, ...inst.shape.slice(1)], 'shape 2^32': [65536, 65536, ...inst.shape.slice(2)] }[how];
+        Object.defineProperty(tampered, 'shape', { value: shape });
+      }
+      return { build: () => buildStructure(inst, undefined, t), label: `tensor with ${how}` };
+    }
+    case 'dtype mismatch': {
+      if (!inst.transition) return undefined;
+      const other = inst.dtype === 'float64' ? Float32Array.from(t.transition!.data) : Float64Array.from(t.transition!.data);
+      return { build: () => buildStructure(inst, undefined, { ...t, transition: new Tensor(other, [...t.transition!.shape]) }), label: 'transition of the other dtype', codes: ['ERR_DTYPE_MISMATCH'] };
+    }
+    case 'bad device': {
+      const device = pick(random, cudaAvailable ? ['gpu', '', 1, 'CUDA'] : ['cuda', 'gpu', '', 1, 'CUDA']);
+      return { build: () => buildStructure(inst, device as 'cuda', t), label: `device ${JSON.stringify(device)}`, codes: device === 'cuda' ? ['ERR_NO_CUDA'] : ['ERR_OUT_OF_RANGE'] };
+    }
+    case 'device tensor': {
+      const disposed = random() < 0.5;
+      let device: DeviceTensor;
+      if (cudaAvailable) {
+        device = t.main.toDevice();
+        if (disposed) device.dispose();
+      } else {
+        device = fakeDeviceTensor(t.main, disposed);
+      }
+      const mixed = inst.transition !== undefined && random() < 0.5;
+      if (mixed) return { build: () => buildStructure(inst, undefined, { ...t, main: device as unknown as Tensor }), label: 'unary on a device, transition on the host', codes: ['ERR_MIXED_DEVICES'] };
+      if (cudaAvailable && !disposed) return undefined; // a valid device call: runOnDevice covers it
+      return { build: withMain(device), label: `${disposed ? 'disposed ' : ''}${cudaAvailable ? '' : 'fake '}DeviceTensor`, codes: ['ERR_TENSOR_DISPOSED', 'ERR_INVALID_ARG_TYPE', 'ERR_MIXED_DEVICES', 'ERR_NO_CUDA'] };
+    }
+    case 'bad arguments': {
+      const spec = methodCases[c.method];
+      const ctx = contextOf(inst, c.seed);
+      const bad = spec.bad?.(ctx) ?? [];
+      if (bad.length === 0) return undefined;
+      const chosen = pick(random, bad);
+      return { build: () => ctx.structure, args: chosen.args, label: chosen.label, codes: chosen.codes };
+    }
+  }
+}
+
+/** Runs an invalid call: building the structure or calling the method must raise a coded error (of `codes`). */
+export async function runInvalid(c: InvalidCase): Promise<string | undefined> {
+  const random = rng(c.seed ^ 0x5bd1e995);
+  if (!applicable(c.inst, c.method) || needsEdges(c.inst, c.method)) return undefined;
+  const spec = methodCases[c.method];
+  if (!spec.reads && ['non-finite potential', 'instance without a structure', 'tampered tensor', 'device tensor'].includes(c.mutation)) return undefined;
+  const mutated = mutatedCall(c, random);
+  if (!mutated) return undefined;
+  const what = `${c.method} with ${mutated.label}`;
+  const built = await outcomeOf(mutated.build);
+  if (built.threw) {
+    expectLibraryError(built, `constructor with ${mutated.label}`, mutated.codes);
+    return mutated.label;
+  }
+  const structure = built.value as AnyStructure;
+  const args = mutated.args ?? spec.args?.(contextOf(c.inst, c.seed, buildStructure(c.inst))) ?? [];
+  expectLibraryError(await outcomeOf(() => (structure as unknown as Record<string, Method>)[c.method](...args)), what, mutated.codes);
+  return mutated.label;
+}
+
+/** Valid calls: an instance, one of its structure's methods, a seed. */
+export const validCaseArbitrary = (instances: fc.Arbitrary<Instance>): fc.Arbitrary<ValidCase> =>
+  instances.chain((inst) => fc.record({ inst: fc.constant(inst), method: fc.constantFrom(...methodsOf(inst.kind)), seed: fc.nat() }));
+
+/** Invalid calls: a valid call and a mutation. */
+export const invalidCaseArbitrary = (instances: fc.Arbitrary<Instance>): fc.Arbitrary<InvalidCase> =>
+  instances.chain((inst) =>
+    fc.record({ inst: fc.constant(inst), method: fc.constantFrom(...methodsOf(inst.kind)), seed: fc.nat(), mutation: fc.constantFrom(...mutations) }),
+  );
