@@ -50,6 +50,19 @@ class JobWorker : public Napi::AsyncWorker {
       error_ = std::current_exception();
     }
   }
+  /// Settles the Promise, unless the environment is shutting down (a worker thread terminated while the job ran):
+  /// then no JS can run, N-API calls fail and node-addon-api would turn that into std::terminate.
+  void OnWorkComplete(Napi::Env env, napi_status status) override {
+    if (status != napi_cancelled) {
+      try {
+        Napi::HandleScope scope(env);
+        OnOK();
+      } catch (...) {
+        // Nobody is left to receive the result.
+      }
+    }
+    Destroy();
+  }
   void OnOK() override {
     Napi::Env env = Env();
     if (error_) {

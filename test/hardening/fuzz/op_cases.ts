@@ -84,6 +84,9 @@ function distribution(c: OpCase, result: unknown, expected: number[][] | undefin
 
 const softmaxOf = (t: Tensor): Tensor => ops.softmax(t) as Tensor;
 
+/** The ops by name. */
+export const opNames = (): OpName[] => Object.keys(specs) as OpName[];
+
 const specs: Record<OpName, OpSpec> = {
   logsumexp: { signature: 'scores', check: (c, x, r) => close(data(r), rowsOf(x).map(oracle.logPartition), tolerance(c), 'logsumexp') },
   logsumexpAsync: { signature: 'scores', twin: 'logsumexp' },
@@ -176,7 +179,7 @@ function tensorOf(values: ArrayLike<number>, shape: number[], dtype: DType): Ten
 }
 
 /** The valid arguments of a case's op. */
-function validArgs(c: OpCase, scores: Tensor, random: () => number): unknown[] {
+export function validArgs(c: OpCase, scores: Tensor, random: () => number): unknown[] {
   const spec = specs[c.op];
   const grad = (shape: number[]) => tensorOf(Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => 2 * random() - 1), shape, c.dtype);
   const seed = Math.floor(random() * 2 ** 40);

@@ -602,7 +602,7 @@ export function methodsOf(kind: Kind): StructureMethod[] {
   return (Object.keys(methodCases) as StructureMethod[]).filter((name) => typeof prototype[name] === 'function');
 }
 
-function contextOf(inst: Instance, seed: number, structure = buildStructure(inst)): Ctx {
+export function contextOf(inst: Instance, seed: number, structure = buildStructure(inst)): Ctx {
   return { inst, structure, random: rng(seed) };
 }
 
@@ -620,6 +620,17 @@ export interface ValidCase {
   inst: Instance;
   method: StructureMethod;
   seed: number;
+}
+
+/**
+ * A valid call of `method` on the instance, ready to repeat (its arguments drawn once), or undefined where the
+ * method does not apply (edge marginals of N = 1, SparseMAP of a factored chain).
+ */
+export function preparedCall(inst: Instance, method: StructureMethod, seed: number, device?: 'cuda'): (() => unknown) | undefined {
+  if (!applicable(inst, method) || needsEdges(inst, method)) return undefined;
+  const ctx = contextOf(inst, seed, buildStructure(inst, device));
+  const args = methodCases[method].args?.(ctx) ?? [];
+  return () => call(ctx, method, args);
 }
 
 /** Runs a valid call and its checks; throws a FuzzFailure or an invariant error when something is wrong. */
