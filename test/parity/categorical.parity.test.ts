@@ -6,7 +6,6 @@ import {
   DeviceTensor,
   Tensor,
   argmax,
-  backendInfo,
   entmax15,
   entmaxBisect,
   entmaxBisectBackward,
@@ -24,13 +23,9 @@ import {
   sparsemaxBackward,
 } from '../../lib';
 import { expectClose, randomTensor, rng, toFloat32 } from '../helpers';
+import { cuda, gpuDescribe } from './gpu';
 
-const cuda = backendInfo().cuda;
-const describeGpu = cuda.available ? describe : describe.skip;
-if (!cuda.available) {
-  // eslint-disable-next-line no-console
-  console.log(`CUDA parity tests skipped: ${cuda.reason ?? 'no CUDA device'}`);
-}
+const describeGpu = gpuDescribe('parity');
 
 function masked(t: Tensor, random: () => number): Tensor {
   const data = Float64Array.from(t.data);

@@ -15,7 +15,6 @@ import {
   NonProjectiveDependencyCRF,
   Tensor,
   TreeCRF,
-  backendInfo,
   gumbelNoise,
   softmax,
   synchronize,
@@ -23,13 +22,9 @@ import {
 } from '../../lib';
 import { errorCode, randomTensor, rng } from '../helpers';
 import { describeFailure, runTypeScript } from '../support/isolated';
+import { gpuDescribe } from './gpu';
 
-const cuda = backendInfo().cuda;
-const describeGpu = cuda.available ? describe : describe.skip;
-if (!cuda.available) {
-  // eslint-disable-next-line no-console
-  console.log(`CUDA hardening tests skipped: ${cuda.reason ?? 'no CUDA device'}`);
-}
+const describeGpu = gpuDescribe('hardening');
 
 describeGpu('GPU faults', () => {
   test('out of device memory is a JS error, and the backend works after it', () => {

@@ -3,15 +3,11 @@
  * warp-per-sequence (C ≤ 32) and block-per-sequence (C > 32) paths, mixed lengths, masks; device-resident
  * results; the same samples from the same seed. Skips, saying so, when no GPU is usable.
  */
-import { AnyTensor, DeviceTensor, LinearChainCRF, Tensor, backendInfo } from '../../lib';
+import { AnyTensor, DeviceTensor, LinearChainCRF, Tensor } from '../../lib';
 import { expectClose, randomTensor, rng, toFloat32 } from '../helpers';
+import { gpuDescribe } from './gpu';
 
-const cuda = backendInfo().cuda;
-const describeGpu = cuda.available ? describe : describe.skip;
-if (!cuda.available) {
-  // eslint-disable-next-line no-console
-  console.log(`CUDA linear-chain parity tests skipped: ${cuda.reason ?? 'no CUDA device'}`);
-}
+const describeGpu = gpuDescribe('linear-chain parity');
 
 type Potentials = Tensor | { unary: Tensor; transition: Tensor };
 

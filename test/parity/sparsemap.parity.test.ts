@@ -5,16 +5,12 @@
  * Host potentials with `{ device: 'cuda' }` and DeviceTensor potentials are both compared. Skips, saying so,
  * when no GPU is usable.
  */
-import { AnyTensor, DependencyCRF, DeviceTensor, LinearChainCRF, NonProjectiveDependencyCRF, Tensor, TreeCRF, TreeSparseMap, backendInfo } from '../../lib';
+import { AnyTensor, DependencyCRF, DeviceTensor, LinearChainCRF, NonProjectiveDependencyCRF, Tensor, TreeCRF, TreeSparseMap } from '../../lib';
 import { values } from '../arcs';
 import { expectClose, randomTensor, rng, toFloat32 } from '../helpers';
+import { gpuDescribe } from './gpu';
 
-const cuda = backendInfo().cuda;
-const describeGpu = cuda.available ? describe : describe.skip;
-if (!cuda.available) {
-  // eslint-disable-next-line no-console
-  console.log(`CUDA SparseMAP parity tests skipped: ${cuda.reason ?? 'no CUDA device'}`);
-}
+const describeGpu = gpuDescribe('SparseMAP parity');
 
 interface Solver {
   readonly potentials: AnyTensor;

@@ -7,16 +7,12 @@
  * host to compare). Correctness of the CPU results themselves is the oracle tests' job. Skips, saying so,
  * when no GPU is usable.
  */
-import { AnyTensor, DependencyCRF, DeviceTensor, NonProjectiveDependencyCRF, Tensor, TreeCRF, backendInfo } from '../../lib';
+import { AnyTensor, DependencyCRF, DeviceTensor, NonProjectiveDependencyCRF, Tensor, TreeCRF } from '../../lib';
 import { values } from '../arcs';
 import { expectClose, normal, randomTensor, rng, toFloat32 } from '../helpers';
+import { gpuDescribe } from './gpu';
 
-const cuda = backendInfo().cuda;
-const describeGpu = cuda.available ? describe : describe.skip;
-if (!cuda.available) {
-  // eslint-disable-next-line no-console
-  console.log(`CUDA tree (CKY, Eisner) parity tests skipped: ${cuda.reason ?? 'no CUDA device'}`);
-}
+const describeGpu = gpuDescribe('tree (CKY, Eisner) parity');
 
 /** The decoded form both structures share (spans for TreeCRF, heads for DependencyCRF). */
 interface Decoded {
