@@ -27,6 +27,32 @@ function scoreFunction<Z extends Parts>(samples: Z[], coefs: Float64Array[], mu:
 }
 
 /**
+ * Calls the decoder on each row z_i of stacked parts `[S, B, ...]` (call i) and weighs it per instance by
+ * weightOf(i, z_i): the rows, their weights and losses, and the weighted loss Σ_i w_i L(z_i) per instance.
+ */
+function weightedRows<Z extends Parts>(
+  stacked: Z,
+  decoder: Decoder<Z>,
+  batch: number,
+  weightOf: (i: number, z: Z) => Float64Array,
+): { samples: Z[]; weights: Float64Array[]; losses: Float64Array[]; loss: Float64Array } {
+  const samples: Z[] = [];
+  const weights: Float64Array[] = [];
+  const losses: Float64Array[] = [];
+  const loss = new Float64Array(batch);
+  for (let i = 0; i < stackSize(stacked); i++) {
+    const z = row(stacked, i);
+    const w = weightOf(i, z);
+    const l = decode(decoder, z, batch, i, false).loss;
+    samples.push(z);
+    weights.push(w);
+    losses.push(l);
+    w.forEach((wb, b) => (loss[b] += wb * l[b]));
+  }
+  return { samples, weights, losses, loss };
+}
+
+/**
  * Exact marginalization: E_p[L] = Σ_z p(z) L(z) over every structure, with ∇ = Σ_z p(z) L(z) (z − μ). Needs a
  * structure that can list its structures (`enumerate`, Categorical: the K classes, the decoder called K times).
  */
@@ -42,19 +68,10 @@ export function exactMarginalization(): Estimator {
       const scores = structure.partScores();
       const logZ = structure.logPartition().toHost().data;
       const mu = structure.marginals();
-      const samples: Z[] = [];
-      const weights: Float64Array[] = [];
-      const coefs: Float64Array[] = [];
-      const loss = new Float64Array(B);
-      for (let k = 0; k < stackSize(all); k++) {
-        const z = row(all, k);
-        const p = Float64Array.from(scoreOf(z, scores, B), (s, b) => Math.exp(s - logZ[b]));
-        const { loss: l } = decode(decoder, z, B, k, false);
-        samples.push(z);
-        weights.push(p);
-        coefs.push(Float64Array.from(p, (pb, b) => pb * l[b]));
-        p.forEach((pb, b) => (loss[b] += pb * l[b]));
-      }
+      const { samples, weights, losses, loss } = weightedRows(all, decoder, B, (_, z) =>
+        Float64Array.from(scoreOf(z, scores, B), (score, b) => Math.exp(score - logZ[b])),
+      );
+      const coefs = weights.map((p, k) => Float64Array.from(p, (pb, b) => pb * losses[k][b]));
       const gradScores = structure.partsBackward(scoreFunction(samples, coefs, mu, B));
       disposeParts(all, mu);
       return { loss, gradScores, samples, weights };
@@ -113,19 +130,9 @@ export function sparseMarginalization(options: SparseMapOptions = {}): Estimator
       const B = structure.batch;
       const solution = structure.sparsemap(options);
       const support = structure.supportParts(solution);
-      const samples: Z[] = [];
-      const weights: Float64Array[] = [];
-      const losses: Float64Array[] = [];
-      const loss = new Float64Array(B);
-      for (let i = 0; i < stackSize(support); i++) {
-        const z = row(support, i);
-        const w = Float64Array.from(solution.weights, (ws) => (i < ws.length ? ws[i] : 0));
-        const { loss: l } = decode(decoder, z, B, i, false);
-        samples.push(z);
-        weights.push(w);
-        losses.push(l);
-        w.forEach((wb, b) => (loss[b] += wb * l[b]));
-      }
+      const { samples, weights, losses, loss } = weightedRows(support, decoder, B, (i) =>
+        Float64Array.from(solution.weights, (ws) => (i < ws.length ? ws[i] : 0)),
+      );
       const vectors = samples.map((z) => instanceVectors(z, B));
       const grads = Array.from({ length: B }, (_, b) => {
         const s = solution.weights[b].length;
@@ -208,10 +215,8 @@ export function reinforce(options: ReinforceOptions = {}): Estimator<ReinforceEx
       const B = structure.batch;
       const stacked = structure.sample(k, { seed: nextSeed() });
       const mu = structure.marginals();
-      const samples = Array.from({ length: k }, (_, s) => row(stacked, s));
-      const losses = samples.map((z, s) => decode(decoder, z, B, s, false).loss);
-      const totals = new Float64Array(B);
-      losses.forEach((l) => l.forEach((v, b) => (totals[b] += v)));
+      const { samples, weights, losses, loss } = weightedRows(stacked, decoder, B, () => uniformWeights(B, 1 / k));
+      const totals = Float64Array.from(losses[0], (_, b) => losses.reduce((a, l) => a + l[b], 0));
       const baselines = losses.map((l) =>
         Float64Array.from(l, (v, b) => (baseline === 'leaveOneOut' ? (totals[b] - v) / (k - 1) : baseline === 'movingAverage' ? average ?? 0 : 0)),
       );
@@ -221,7 +226,6 @@ export function reinforce(options: ReinforceOptions = {}): Estimator<ReinforceEx
       }
       const coefs = losses.map((l, s) => Float64Array.from(l, (v, b) => (v - baselines[s][b]) / k));
       let gradScores = structure.partsBackward(scoreFunction(samples, coefs, mu, B));
-      const loss = Float64Array.from(totals, (v) => v / k);
       let entropy: Float64Array | null = null;
       if (beta > 0) {
         entropy = Float64Array.from(structure.entropy().toHost().data);
@@ -230,7 +234,7 @@ export function reinforce(options: ReinforceOptions = {}): Estimator<ReinforceEx
         gradScores = sum(gradScores, combine(covScores, [{ coef: beta, parts: covScores }]));
       }
       disposeParts(stacked, mu);
-      return { loss, gradScores, samples, weights: samples.map(() => uniformWeights(B, 1 / k)), entropy, baselines };
+      return { loss, gradScores, samples, weights, entropy, baselines };
     },
   };
 }
