@@ -8,6 +8,7 @@
 #include <cuda_runtime.h>
 
 #include <cstdint>
+#include <utility>
 
 #include "latent_struct/common.h"
 
@@ -16,6 +17,7 @@ namespace cuda {
 
 cudaStream_t stream();
 void check(cudaError_t error, const char* what);
+void check_launch(const char* kernel);
 
 constexpr int kBlockThreads = 256;
 
@@ -109,18 +111,30 @@ inline unsigned blocks_for(int64_t rows) {
 /// Warp per row up to 1024 columns, block per row beyond.
 inline bool use_block_per_row(int64_t cols) { return cols > 1024; }
 
-/// Launches kernel<GROUP> over `rows` rows with the group size chosen from `cols`.
-#define LS_LAUNCH_ROWS(kernel, rows, cols, ...)                                                        \
-  do {                                                                                                 \
-    if ((rows) <= 0) break;                                                                            \
-    if (::ls::cuda::use_block_per_row(cols)) {                                                         \
-      kernel<256><<<::ls::cuda::blocks_for<256>(rows), ::ls::cuda::kBlockThreads, 0,                  \
-                    ::ls::cuda::stream()>>>(__VA_ARGS__);                                              \
-    } else {                                                                                           \
-      kernel<32><<<::ls::cuda::blocks_for<32>(rows), ::ls::cuda::kBlockThreads, 0,                    \
-                   ::ls::cuda::stream()>>>(__VA_ARGS__);                                               \
-    }                                                                                                  \
-    ::ls::cuda::check_launch(#kernel);                                                                 \
+/// Runs kernel<<<grid, block, 0, stream()>>>(args...) and raises its launch error under `name`. The CUDA
+/// backend's only launch site: the emulated build (cuda/emulator/) runs the same kernel on the CPU here.
+template <typename... Params, typename... Args>
+void launch(const char* name, void (*kernel)(Params...), dim3 grid, dim3 block, Args&&... args) {
+  static_assert(sizeof...(Params) == sizeof...(Args), "a kernel launch passes every parameter");
+#if LS_CUDA_EMULATED
+  ::cuemu::launch(name, kernel, grid, block, 0, stream(), static_cast<Params>(std::forward<Args>(args))...);
+#else
+  kernel<<<grid, block, 0, stream()>>>(static_cast<Params>(std::forward<Args>(args))...);
+#endif
+  check_launch(name);
+}
+
+/// Launches kernel<GROUP, T> over `rows` rows with the group size chosen from `cols`.
+#define LS_LAUNCH_ROWS(kernel, rows, cols, ...)                                                             \
+  do {                                                                                                      \
+    if ((rows) <= 0) break;                                                                                 \
+    if (::ls::cuda::use_block_per_row(cols)) {                                                              \
+      ::ls::cuda::launch(#kernel, kernel<256, T>, ::ls::cuda::blocks_for<256>(rows), ::ls::cuda::kBlockThreads, \
+                         __VA_ARGS__);                                                                      \
+    } else {                                                                                                \
+      ::ls::cuda::launch(#kernel, kernel<32, T>, ::ls::cuda::blocks_for<32>(rows), ::ls::cuda::kBlockThreads, \
+                         __VA_ARGS__);                                                                      \
+    }                                                                                                       \
   } while (0)
 
 }  // namespace cuda

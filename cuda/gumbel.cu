@@ -73,17 +73,15 @@ __global__ void gumbel_softmax_kernel(const T* scores, T* probs, int64_t rows, i
 template <typename T>
 void gumbel(T* out, int64_t count, uint64_t seed, uint64_t stream_id) {
   if (count <= 0) return;
-  gumbel_kernel<<<elementwise_blocks(count), kBlockThreads, 0, stream()>>>(out, count, seed, stream_id);
-  check_launch("gumbel_kernel");
+  launch("gumbel_kernel", gumbel_kernel<T>, elementwise_blocks(count), kBlockThreads, out, count, seed, stream_id);
 }
 
 template <typename T>
 void gumbel_perturb(const T* scores, T* out, int64_t count, uint64_t seed, uint64_t stream_id, double noise_scale,
                     double scale) {
   if (count <= 0) return;
-  gumbel_perturb_kernel<<<elementwise_blocks(count), kBlockThreads, 0, stream()>>>(scores, out, count, seed, stream_id,
-                                                                                  noise_scale, scale);
-  check_launch("gumbel_perturb_kernel");
+  launch("gumbel_perturb_kernel", gumbel_perturb_kernel<T>, elementwise_blocks(count), kBlockThreads, scores, out, count,
+         seed, stream_id, noise_scale, scale);
 }
 
 template <typename T>

@@ -65,11 +65,10 @@ void launch_per_sequence(const ChainShape& shape, const char* name, WarpKernel w
   if (shape.batch <= 0) return;
   if (shape.labels <= 32) {
     const auto blocks = static_cast<unsigned>((shape.batch + WarpGroup::kSequencesPerBlock - 1) / WarpGroup::kSequencesPerBlock);
-    warp_kernel<<<blocks, WarpGroup::kThreads, 0, stream()>>>(args...);
+    launch(name, warp_kernel, blocks, WarpGroup::kThreads, args...);
   } else {
-    block_kernel<<<static_cast<unsigned>(shape.batch), BlockGroup::kThreads, 0, stream()>>>(args...);
+    launch(name, block_kernel, static_cast<unsigned>(shape.batch), BlockGroup::kThreads, args...);
   }
-  check_launch(name);
 }
 
 // Each kernel runs one op of linear_chain_sweeps.h on the group's sequence.
@@ -208,8 +207,8 @@ void chain_score(const ChainPotentials<T>& potentials, ChainShape shape, const i
                  const T* log_z, T* out) {
   const int64_t rows = samples * shape.batch;
   if (rows <= 0) return;
-  score_kernel<T><<<elementwise_blocks(rows), kBlockThreads, 0, stream()>>>(potentials, shape, labels, rows, log_z, out);
-  check_launch("chain_score");
+  launch("chain_score", score_kernel<T>, elementwise_blocks(rows), kBlockThreads, potentials, shape, labels, rows, log_z,
+         out);
 }
 
 template <typename T>
@@ -217,15 +216,13 @@ void chain_parts(const int32_t* labels, const int32_t* lengths, ChainShape shape
   const int64_t rows = samples * shape.batch;
   if (rows <= 0) return;
   const int64_t largest = rows * (shape.length * shape.labels + shape.labels * shape.labels) * shape.labels;
-  parts_kernel<T><<<elementwise_blocks(largest), kBlockThreads, 0, stream()>>>(labels, lengths, shape, rows, out);
-  check_launch("chain_parts");
+  launch("chain_parts", parts_kernel<T>, elementwise_blocks(largest), kBlockThreads, labels, lengths, shape, rows, out);
 }
 
 template <typename T>
 void sum_over_batch(const T* in, T* out, int64_t batch, int64_t size) {
   if (size <= 0) return;
-  sum_over_batch_kernel<T><<<elementwise_blocks(size), kBlockThreads, 0, stream()>>>(in, out, batch, size);
-  check_launch("sum_over_batch");
+  launch("sum_over_batch", sum_over_batch_kernel<T>, elementwise_blocks(size), kBlockThreads, in, out, batch, size);
 }
 
 LS_INSTANTIATE_LINEAR_CHAIN(float)

@@ -168,9 +168,8 @@ template <typename T>
 int64_t find_nonfinite(const T* values, int64_t count, bool allow_negative_infinity) {
   return first_flagged([&](unsigned long long* first_bad) {
     if (count <= 0) return;
-    find_nonfinite_kernel<<<elementwise_blocks(count), kBlockThreads, 0, stream()>>>(values, count, allow_negative_infinity,
-                                                                                       first_bad);
-    check_launch("find_nonfinite_kernel");
+    launch("find_nonfinite_kernel", find_nonfinite_kernel<T>, elementwise_blocks(count), kBlockThreads, values, count,
+           allow_negative_infinity, first_bad);
   });
 }
 
@@ -208,8 +207,7 @@ void argmax(const T* scores, int32_t* index, RowShape shape) {
 template <typename T>
 void one_hot(const int32_t* index, T* out, int64_t count, int64_t cols) {
   if (count * cols == 0) return;
-  one_hot_kernel<<<elementwise_blocks(count * cols), kBlockThreads, 0, stream()>>>(index, out, count, cols);
-  check_launch("one_hot_kernel");
+  launch("one_hot_kernel", one_hot_kernel<T>, elementwise_blocks(count * cols), kBlockThreads, index, out, count, cols);
 }
 
 LS_INSTANTIATE_SOFTMAX_FAMILY(float)

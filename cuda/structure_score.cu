@@ -31,14 +31,7 @@ template <typename T>
 void structure_score(const T* scores, const T* parts, int64_t rows, int64_t batch, int64_t part_count, const T* log_z,
                      T* out) {
   if (rows <= 0) return;
-  if (use_block_per_row(part_count)) {
-    structure_score_kernel<256, T><<<blocks_for<256>(rows), kBlockThreads, 0, stream()>>>(scores, parts, rows, batch,
-                                                                                          part_count, log_z, out);
-  } else {
-    structure_score_kernel<32, T><<<blocks_for<32>(rows), kBlockThreads, 0, stream()>>>(scores, parts, rows, batch,
-                                                                                        part_count, log_z, out);
-  }
-  check_launch("structure_score");
+  LS_LAUNCH_ROWS(structure_score_kernel, rows, part_count, scores, parts, rows, batch, part_count, log_z, out);
 }
 
 template void structure_score<float>(const float*, const float*, int64_t, int64_t, int64_t, const float*, float*);

@@ -43,12 +43,11 @@ struct BlockTeams {
   }
 };
 
-/// Launches kernel<<<batch, 256>>>(args...), a block per sentence.
+/// Launches kernel(args...) with a 256-thread block per sentence.
 template <typename Kernel, typename... Args>
 void launch_per_sentence(int64_t batch, const char* name, Kernel kernel, Args... args) {
   if (batch <= 0) return;
-  kernel<<<static_cast<unsigned>(batch), BlockTeams::kThreads, 0, stream()>>>(args...);
-  check_launch(name);
+  launch(name, kernel, static_cast<unsigned>(batch), BlockTeams::kThreads, args...);
 }
 
 }  // namespace cuda
