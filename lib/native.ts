@@ -40,6 +40,11 @@ export interface CudaInfo {
   compiled: boolean;
   /** A CUDA device is usable now. */
   available: boolean;
+  /**
+   * The CUDA backend runs on the emulated device: the same CUDA sources compiled for the CPU (the build of
+   * `npm run test:emulated`), for tests without a GPU — correct, but slow and with the CPU's rounding.
+   */
+  emulated?: boolean;
   /** Why CUDA is not available (absent when it is). */
   reason?: string;
   runtimeVersion?: number;
@@ -239,7 +244,11 @@ function packageRoot(): string {
 function load(): NativeAddon {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const nodeGypBuild = require('node-gyp-build') as (dir: string) => unknown;
+  // LATENT_STRUCT_ADDON: the path of another build of the addon (the emulated CUDA build of `npm run test:emulated`).
+  const override = process.env.LATENT_STRUCT_ADDON;
   try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    if (override) return require(path.resolve(override)) as NativeAddon;
     return nodeGypBuild(packageRoot()) as NativeAddon;
   } catch (error) {
     throw Object.assign(

@@ -34,6 +34,14 @@ function build(cuda) {
   return result.status === 0;
 }
 
+// --emulated: the addon with the CUDA backend's sources compiled for the emulated device (cuda/emulator/), in
+// build-emulated/ (incremental), for the CUDA test suites on a machine without a GPU: `npm run test:emulated`.
+if (process.argv.includes('--emulated')) {
+  const args = [cmakeJs, 'build', '--parallel', jobs, '--out', 'build-emulated', '--CDLS_CUDA_EMULATE=ON'];
+  console.log('[latent-struct] building the addon with the emulated CUDA device in build-emulated/');
+  process.exit(spawnSync(process.execPath, args, { cwd: root, stdio: 'inherit' }).status === 0 ? 0 : 1);
+}
+
 if (build(!cpuOnly)) process.exit(0);
 if (!cpuOnly) {
   console.warn('[latent-struct] the CUDA build failed; building the CPU-only addon instead');

@@ -24,6 +24,11 @@ Napi::Value backend_info(const Napi::CallbackInfo& info) {
 #if LS_WITH_CUDA
   const cuda::DeviceStatus& s = cuda::status();
   cuda_info.Set("compiled", true);
+#if LS_CUDA_EMULATED
+  cuda_info.Set("emulated", true);
+#else
+  cuda_info.Set("emulated", false);
+#endif
   cuda_info.Set("available", s.available);
   cuda_info.Set("runtimeVersion", s.runtime_version);
   cuda_info.Set("driverVersion", s.driver_version);
