@@ -163,8 +163,9 @@ cudaError_t allocate(void** pointer, std::size_t bytes) {
     return fail(cudaErrorMemoryAllocation, "out of host memory for " + std::to_string(bytes) + " device bytes");
   }
   // Against the guard page after: the start is aligned as the size allows (an array of T stays aligned for T).
+  // The bytes before the start, in the same page, are poisoned too: a read just before the allocation gets NaN / -1.
   char* start = s.guard_before ? data : data + data_pages * page - bytes;
-  std::memset(start, 0xFF, bytes);
+  std::memset(data, 0xFF, data_pages * page);
   std::lock_guard<std::mutex> lock(m.mutex);
   m.live[reinterpret_cast<std::uintptr_t>(start)] = Allocation{bytes, static_cast<char*>(base), mapping_bytes, current_device};
   *pointer = start;
@@ -809,8 +810,12 @@ cudaError_t cudaMemcpy(void* dst, const void* src, std::size_t bytes, cudaMemcpy
   const bool src_device = kind == cudaMemcpyDeviceToHost || kind == cudaMemcpyDeviceToDevice;
   auto check = [&](const void* p, bool device, const char* side) {
     if (device == cuemu::is_device_range(p, bytes)) return true;
+    const bool starts_on_device = cuemu::is_device_range(p, 0);
     fail(cudaErrorInvalidValue, std::string("cudaMemcpy of ") + std::to_string(bytes) + " bytes: the " + side + " " +
-                                    cuemu::describe_address(p) + (device ? " is not device memory" : " is device memory"));
+                                    cuemu::describe_address(p) +
+                                    (!device ? " is device memory"
+                                     : starts_on_device ? ", and the copy runs past that allocation's end"
+                                                        : " is not device memory"));
     return false;
   };
   if (kind != cudaMemcpyDefault && (!check(dst, dst_device, "destination") || !check(src, src_device, "source"))) {
