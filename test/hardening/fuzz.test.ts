@@ -1,7 +1,8 @@
 /**
  * The hardening fuzz (issue 9) in CI: test/hardening/fuzz/run.ts in a child process, so that a native crash fails
  * this test with the case that caused it. `npm test` runs a seeded subset (--runs 20000: about 68,000 cases);
- * LATENT_STRUCT_LONG=1 runs the long one (--runs 1000000: about 3.4 million), as does `npm run fuzz`.
+ * LATENT_STRUCT_LONG=1 runs the long one (--runs 1000000: about 3.4 million), as does `npm run fuzz`;
+ * LATENT_STRUCT_FUZZ_RUNS sets the CI count (`npm run test:emulated` runs fewer, each compared with emulated CUDA).
  * LATENT_STRUCT_FUZZ_SEED picks another seed.
  */
 import * as fs from 'node:fs';
@@ -12,7 +13,7 @@ import { ChildResult, describeFailure, runTypeScript } from '../support/isolated
 
 const runner = path.join(__dirname, 'fuzz', 'run.ts');
 const long = process.env.LATENT_STRUCT_LONG === '1';
-const runs = long ? 1_000_000 : 20_000;
+const runs = long ? 1_000_000 : Number(process.env.LATENT_STRUCT_FUZZ_RUNS ?? 20_000);
 const seed = process.env.LATENT_STRUCT_FUZZ_SEED ?? '1';
 
 interface Summary {

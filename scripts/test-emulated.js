@@ -1,0 +1,22 @@
+#!/usr/bin/env node
+// `npm run test:emulated`: the CUDA backend's suites on the emulated CUDA device (cuda/emulator/README.md), for
+// machines without a GPU (CI runs it). Builds the emulated addon in build-emulated/ (incremental), then runs with
+// it: every suite in test/parity (CUDA must be available: a suite skipped for want of a GPU fails the run), the
+// emulator's own tests and the fuzz with its CUDA comparisons. Extra arguments go to jest.
+'use strict';
+const { spawnSync } = require('node:child_process');
+const path = require('node:path');
+
+const root = path.resolve(__dirname, '..');
+const run = (command, args, env) => spawnSync(command, args, { cwd: root, stdio: 'inherit', env: { ...process.env, ...env } }).status;
+
+if (run(process.execPath, [path.join(__dirname, 'build-addon.js'), '--emulated']) !== 0) process.exit(1);
+const jest = require.resolve('jest/bin/jest');
+const env = {
+  LATENT_STRUCT_ADDON: path.join(root, 'build-emulated', 'Release', 'latent_struct.node'),
+  LATENT_STRUCT_REQUIRE_CUDA: '1',
+  // The fuzz compares every valid call with the CUDA backend here, which is ~50x slower than on a GPU: fewer runs.
+  LATENT_STRUCT_FUZZ_RUNS: process.env.LATENT_STRUCT_FUZZ_RUNS || '2000',
+};
+const suites = ['test/parity', 'test/emulator', 'test/hardening/fuzz.test.ts'];
+process.exit(run(process.execPath, [jest, ...suites, ...process.argv.slice(2)], env) === 0 ? 0 : 1);
