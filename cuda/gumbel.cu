@@ -1,5 +1,8 @@
-// CUDA backend: Gumbel noise from Philox (bit-identical uniforms to cpp/cpu/gumbel.cc), Gumbel-max
-// sampling / perturb-and-MAP (a group per sample row), and Gumbel-softmax.
+// CUDA backend: Gumbel noise from Philox, Gumbel-max sampling / perturb-and-MAP (a group per sample row), and
+// Gumbel-softmax. The noise, the perturbed scores x + tG and the Gumbel-max values are bit-identical to
+// cpp/cpu/gumbel.cc: the same Philox uniforms, the same log (repro_log, not libdevice's) and the same float64
+// operations, never contracted into FMAs (repro_add / repro_mul = __dadd_rn / __dmul_rn here,
+// latent_struct/reproducible.h), rounded once to T at the end.
 #include <cuda_runtime.h>
 
 #include <cmath>
@@ -23,8 +26,9 @@ template <typename T>
 __global__ void gumbel_perturb_kernel(const T* scores, T* out, int64_t count, uint64_t seed, uint64_t stream_id,
                                       double noise_scale, double scale) {
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < count; i += int64_t(gridDim.x) * blockDim.x) {
-    const double noise = noise_scale == 0 ? 0.0 : noise_scale * philox_gumbel(seed, stream_id, static_cast<uint64_t>(i));
-    out[i] = static_cast<T>(scale * (static_cast<double>(scores[i]) + noise));
+    const double noise =
+        noise_scale == 0 ? 0.0 : repro_mul(noise_scale, philox_gumbel(seed, stream_id, static_cast<uint64_t>(i)));
+    out[i] = static_cast<T>(repro_mul(scale, repro_add(static_cast<double>(scores[i]), noise)));
   }
 }
 
@@ -38,7 +42,8 @@ __global__ void gumbel_max_kernel(const T* scores, int32_t* index, int64_t rows,
   Pair<double, long long> best{-INFINITY, -1};
   for (int64_t k = group.lane; k < cols; k += GROUP) {
     if (x[k] == -INFINITY) continue;
-    const double value = static_cast<double>(x[k]) + noise_scale * philox_gumbel(seed, 0, first + k);
+    const double value =
+        repro_add(static_cast<double>(x[k]), repro_mul(noise_scale, philox_gumbel(seed, 0, first + k)));
     best = ArgmaxOp()(best, Pair<double, long long>{value, k});
   }
   best = group.reduce(best, ArgmaxOp());
@@ -55,7 +60,9 @@ __global__ void gumbel_softmax_kernel(const T* scores, T* probs, int64_t rows, i
   const uint64_t first = static_cast<uint64_t>(group.row * cols);
   double top = -INFINITY;
   for (int64_t k = group.lane; k < cols; k += GROUP) {
-    p[k] = static_cast<T>((static_cast<double>(x[k]) + philox_gumbel(seed, 0, first + k)) / temperature);
+    // Bit-identical to the CPU's (x + G) / τ; the exp and the sum below agree to rounding only.
+    const double g = philox_gumbel(seed, 0, first + k);
+    p[k] = static_cast<T>(repro_div(repro_add(static_cast<double>(x[k]), g), temperature));
     top = fmax(top, static_cast<double>(p[k]));
   }
   top = group.reduce(top, MaxOp());

@@ -5,6 +5,7 @@
 #include <cstdint>
 
 #include "latent_struct/common.h"
+#include "latent_struct/reproducible.h"
 
 namespace ls {
 
@@ -46,9 +47,10 @@ LS_HOST_DEVICE inline double philox_uniform(uint64_t seed, uint64_t stream, uint
   return (static_cast<double>(bits) + 0.5) * (1.0 / 9007199254740992.0);
 }
 
-/// A standard Gumbel variate −log(−log u), computed in float64 (finite: u is never 0 or 1).
+/// A standard Gumbel variate −log(−log u), computed in float64 (finite: u is never 0 or 1), bit-identical on
+/// both backends: the log is repro_log (reproducible.h), not the C library's or libdevice's.
 LS_HOST_DEVICE inline double philox_gumbel(uint64_t seed, uint64_t stream, uint64_t index) {
-  return -log(-log(philox_uniform(seed, stream, index)));
+  return repro_gumbel_of_uniform(philox_uniform(seed, stream, index));
 }
 
 }  // namespace ls
