@@ -36,8 +36,8 @@
 #define __noinline__ __attribute__((noinline))
 #define __launch_bounds__(...)
 #define __restrict__ __restrict
-// One copy per OS thread, which runs one block at a time: the block's shared memory.
-#define __shared__ static thread_local
+// One copy in the process, which runs one block at a time (runtime.cc): the block's shared memory.
+#define __shared__ static
 
 // ---- Types --------------------------------------------------------------------------------------------------
 struct uint3 {

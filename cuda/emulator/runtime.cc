@@ -2,9 +2,9 @@
 // the barriers and warp collectives, device memory with guard pages and poison, and the runtime API.
 #include "cuda_runtime.h"
 
-#include <setjmp.h>
 #include <signal.h>
 #include <sys/mman.h>
+#include <pthread.h>
 #include <ucontext.h>
 #include <unistd.h>
 
@@ -211,6 +211,14 @@ std::string describe_address(const void* p) {
   return hex(p) + ", outside every device allocation";
 }
 
+// ---- Switching: GCC's __builtin_setjmp/__builtin_longjmp save and restore only the frame, stack and resume address
+// (the function calling __builtin_setjmp spills every callee-saved register), without glibc longjmp's signal mask and
+// cleanup-handler walk: the fiber switch costs a few instructions.
+using Jump = void* [5];
+
+/// Resumes where `to` was saved; never returns. (__builtin_longjmp may not share a function with __builtin_setjmp.)
+[[noreturn]] __attribute__((noinline)) void jump_to(Jump& to) { __builtin_longjmp(to, 1); }
+
 // ---- Blocks, CUDA threads and the fibers they run on ---------------------------------------------------------------
 // A Worker is a fiber with its own stack, kept per OS thread across launches. It runs not-yet-started CUDA threads of
 // the current block one after the other; a thread that waits at a barrier keeps its worker, and the next threads
@@ -218,8 +226,8 @@ std::string describe_address(const void* p) {
 struct Worker {
   char* stack = nullptr;  // above a guard page
   bool started = false;
-  ucontext_t entry;  // to enter the fiber the first time; later switches are _setjmp/_longjmp
-  jmp_buf suspended;
+  ucontext_t entry;  // to enter the fiber the first time; later switches are jump_to()
+  Jump suspended;
 };
 
 enum class State { NotStarted, Ready, Waiting, Done };
@@ -253,12 +261,15 @@ struct Block {
   unsigned count = 0;
   std::vector<CudaThread> threads;
   std::vector<Warp> warps;
-  std::vector<unsigned> order;  // the order threads start and resume in
+  std::vector<unsigned> order;  // the order threads start in
+  std::vector<unsigned> ready;  // threads a completed barrier released, not yet resumed: ready[ready_head ..]
+  std::size_t ready_head = 0;
+  std::mt19937* random = nullptr;
   unsigned next_start = 0;
   unsigned live = 0;
   unsigned barrier_arrived = 0;
   int barrier_votes = 0;
-  jmp_buf scheduler;
+  Jump scheduler;
   void (*invoke)(void*) = nullptr;
   void* body = nullptr;
   cudaError_t error = cudaSuccess;
@@ -266,18 +277,55 @@ struct Block {
   bool aborted = false;  // a fault: the block's fibers are abandoned
 };
 
-// (Not initial-exec TLS: the addon is dlopen()ed.)
-thread_local Block* current_block = nullptr;
-thread_local CudaThread* current_thread = nullptr;
-thread_local Worker* current_worker = nullptr;
+// One grid runs at a time in the process (device_lock in run_grid): a launch from another host thread waits, as
+// CUDA allows. So what runs now is a plain global, not thread_local (which costs a __tls_get_addr call per access
+// from a dlopen()ed addon, and fibers access it at every threadIdx and collective), and so is __shared__ memory.
+struct Current {
+  Block* block = nullptr;
+  CudaThread* thread = nullptr;
+  Worker* worker = nullptr;
+};
+Current current;
+std::mutex device_lock;
+std::atomic<pthread_t> kernel_host_thread{};  // the host thread running a grid; valid while current.block is set
+
+bool this_thread_runs_a_kernel() {
+  return current.block != nullptr && pthread_equal(kernel_host_thread.load(), pthread_self());
+}
+
+void make_ready(Block& b, CudaThread& t) {
+  t.state = State::Ready;
+  b.ready.push_back(t.linear);
+}
+
+/// The released thread to resume next: the first released (the last under the reverse schedule, any under random).
+CudaThread* next_ready(Block& b) {
+  if (b.ready_head == b.ready.size()) return nullptr;
+  unsigned i;
+  if (settings().order == Order::Reverse) {
+    i = b.ready.back();
+    b.ready.pop_back();
+  } else {
+    if (settings().order == Order::Random) {
+      std::uniform_int_distribution<std::size_t> pick(b.ready_head, b.ready.size() - 1);
+      std::swap(b.ready[b.ready_head], b.ready[pick(*b.random)]);
+    }
+    i = b.ready[b.ready_head++];
+  }
+  if (b.ready_head == b.ready.size()) {
+    b.ready.clear();
+    b.ready_head = 0;
+  }
+  return &b.threads[i];
+}
 
 void block_error(cudaError_t code, const std::string& message) {
-  Block* b = current_block;
+  Block* b = current.block;
   if (b == nullptr || b->error != cudaSuccess) return;
   b->error = code;
   std::string place;
-  if (current_thread) {
-    const uint3 t = current_thread->place.thread;
+  if (current.thread) {
+    const uint3 t = current.thread->place.thread;
     place = " (thread (" + std::to_string(t.x) + "," + std::to_string(t.y) + "," + std::to_string(t.z) + "))";
   }
   b->message = message + place;
@@ -329,31 +377,47 @@ Worker* idle_worker() {
   return w;
 }
 
-/// From a fiber back to the scheduler; returns when the scheduler resumes this worker.
-void to_scheduler() {
-  Worker* w = current_worker;
-  CudaThread* t = current_thread;
-  if (_setjmp(w->suspended) == 0) _longjmp(current_block->scheduler, 1);
-  current_worker = w;
-  current_thread = t;
+/// Switches to worker w: the first time at its entry, later where it was suspended.
+[[noreturn]] void enter(Worker* w) {
+  current.worker = w;
+  if (!w->started) {
+    w->started = true;
+    setcontext(&w->entry);
+  }
+  jump_to(w->suspended);
 }
 
-/// Switches to worker w until it waits or runs out of threads to start.
-__attribute__((noinline)) void resume(Block& b, Worker* w) {
-  current_worker = w;
-  if (_setjmp(b.scheduler) == 0) {
-    if (!w->started) {
-      w->started = true;
-      setcontext(&w->entry);
+/// From a fiber that waits or has finished, straight to the next thread to run (a released one, else a new one on
+/// an idle worker), or to the scheduler when there is none: one switch per waiting thread, not two.
+[[noreturn]] void run_next(Block* b) {
+  if (!b->aborted) {
+    if (CudaThread* t = next_ready(*b)) {
+      current.thread = t;
+      enter(t->worker);
     }
-    _longjmp(w->suspended, 1);
+    if (b->next_start < b->count) enter(idle_worker());
   }
-  current_block = &b;
+  jump_to(b->scheduler);
+}
+
+/// Suspends the calling fiber and runs the next thread; returns when this fiber is entered again.
+void suspend() {
+  Worker* w = current.worker;
+  CudaThread* t = current.thread;
+  if (__builtin_setjmp(w->suspended) == 0) run_next(current.block);
+  current.worker = w;
+  current.thread = t;
+}
+
+/// From the scheduler into worker w, until no fiber of the block has anything to run.
+__attribute__((noinline)) void resume(Block& b, Worker* w) {
+  if (__builtin_setjmp(b.scheduler) == 0) enter(w);
+  current.block = &b;
 }
 
 void thread_exited() {
-  Block* b = current_block;
-  CudaThread* self = current_thread;
+  Block* b = current.block;
+  CudaThread* self = current.thread;
   self->state = State::Done;
   --b->live;
   const unsigned lane = self->linear % 32;
@@ -369,14 +433,14 @@ void thread_exited() {
 }
 
 void worker_main() {
-  Worker* const w = current_worker;
+  Worker* const w = current.worker;
   for (;;) {
-    Block* b = current_block;
+    Block* b = current.block;
     while (b->next_start < b->count && !b->aborted) {
       CudaThread& t = b->threads[b->order[b->next_start++]];
       t.state = State::Ready;
       t.worker = w;
-      current_thread = &t;
+      current.thread = &t;
       try {
         b->invoke(b->body);
       } catch (const std::exception& e) {
@@ -385,30 +449,30 @@ void worker_main() {
         block_error(cudaErrorLaunchFailure, "exception in a kernel");
       }
       thread_exited();
-      current_worker = w;
-      b = current_block;
+      current.worker = w;
+      b = current.block;
     }
     workers().idle.push_back(w);
-    to_scheduler();
+    suspend();
   }
 }
 
 /// Lets the other threads run until the calling thread's barrier completes.
 void wait_here() {
-  current_thread->state = State::Waiting;
-  to_scheduler();
+  current.thread->state = State::Waiting;
+  suspend();
 }
 
 // ---- Faults: a kernel's access outside the allocations ------------------------------------------------------------
 struct sigaction previous_segv, previous_bus;
 
 void on_fault(int signal, siginfo_t* info, void* context) {
-  Block* b = current_block;
-  if (b != nullptr && current_thread != nullptr && current_worker != nullptr && !b->aborted) {
+  Block* b = current.block;
+  if (this_thread_runs_a_kernel() && current.thread != nullptr && current.worker != nullptr && !b->aborted) {
     block_error(cudaErrorIllegalAddress, std::string("illegal address: the kernel accessed ") +
                                              describe_address(info->si_addr));
     b->aborted = true;
-    _longjmp(b->scheduler, 1);  // the faulting fiber is abandoned (run_block resets it)
+    jump_to(b->scheduler);  // the faulting fiber is abandoned (run_block resets it)
   }
   const struct sigaction& previous = signal == SIGSEGV ? previous_segv : previous_bus;
   if (previous.sa_flags & SA_SIGINFO) {
@@ -476,22 +540,17 @@ void run_block(Block& b, std::mt19937& random) {
   b.live = b.count;
   b.barrier_arrived = 0;
   b.barrier_votes = 0;
-  current_block = &b;
+  b.ready.clear();
+  b.ready_head = 0;
+  b.random = &random;
+  current.block = &b;
   while (b.live > 0 && !b.aborted) {
-    bool progress = false;
-    while (b.next_start < b.count && !b.aborted) {
+    if (CudaThread* t = next_ready(b)) {
+      current.thread = t;
+      resume(b, t->worker);
+    } else if (b.next_start < b.count) {
       resume(b, idle_worker());
-      progress = true;
-    }
-    for (unsigned i : b.order) {
-      if (b.aborted) break;
-      CudaThread& t = b.threads[i];
-      if (t.state != State::Ready || t.worker == nullptr) continue;
-      current_thread = &t;
-      resume(b, t.worker);
-      progress = true;
-    }
-    if (!progress) {
+    } else {
       std::string waiting;
       for (const CudaThread& t : b.threads) {
         if (t.state == State::Waiting && waiting.size() < 300) {
@@ -513,18 +572,18 @@ void run_block(Block& b, std::mt19937& random) {
       t.worker = nullptr;
     }
   }
-  current_block = nullptr;
-  current_thread = nullptr;
-  current_worker = nullptr;
+  current.block = nullptr;
+  current.thread = nullptr;
+  current.worker = nullptr;
 }
 
 }  // namespace
 
-const ThreadPlace& here() { return current_thread->place; }
+const ThreadPlace& here() { return current.thread->place; }
 
-unsigned lane_id() { return current_thread->linear % 32; }
+unsigned lane_id() { return current.thread->linear % 32; }
 
-unsigned live_lanes() { return current_block->warps[current_thread->linear / 32].live; }
+unsigned live_lanes() { return current.block->warps[current.thread->linear / 32].live; }
 
 void run_grid(const char* name, dim3 grid, dim3 block, std::size_t shared_bytes, void (*invoke)(void*), void* body) {
   const unsigned long long threads = 1ull * block.x * block.y * block.z;
@@ -540,11 +599,13 @@ void run_grid(const char* name, dim3 grid, dim3 block, std::size_t shared_bytes,
     fail(cudaErrorInvalidConfiguration, std::string("kernel ") + name + ": invalid launch configuration: " + bad);
     return;
   }
-  if (current_block != nullptr) {
+  if (this_thread_runs_a_kernel()) {
     fail(cudaErrorLaunchFailure, std::string("kernel ") + name + " launched from inside a kernel");
     return;
   }
   prepare_fault_handling();
+  std::lock_guard<std::mutex> lock(device_lock);
+  kernel_host_thread.store(pthread_self());
   Block b;
   b.kernel = name;
   b.grid = grid;
@@ -591,8 +652,8 @@ bool check_parameter(const char* name, int index, const void* bytes, std::size_t
 }
 
 void block_barrier(int predicate, int* count) {
-  Block* b = current_block;
-  CudaThread* self = current_thread;
+  Block* b = current.block;
+  CudaThread* self = current.thread;
   if (b->live != b->count) {
     block_error(cudaErrorLaunchFailure, "__syncthreads() after " + std::to_string(b->count - b->live) +
                                             " thread(s) of the block exited (a barrier in divergent code)");
@@ -609,7 +670,7 @@ void block_barrier(int predicate, int* count) {
     if (t.state == State::Waiting && t.at_block_barrier) {
       t.at_block_barrier = false;
       t.barrier_count = votes;
-      t.state = State::Ready;
+      make_ready(*b, t);
     }
   }
   b->barrier_arrived = 0;
@@ -619,8 +680,8 @@ void block_barrier(int predicate, int* count) {
 
 void warp_collective(unsigned mask, const char* what, Collective kind, const void* value, std::size_t size,
                      unsigned source, void* result) {
-  Block* b = current_block;
-  CudaThread* self = current_thread;
+  Block* b = current.block;
+  CudaThread* self = current.thread;
   const unsigned w = self->linear / 32, lane = self->linear % 32;
   Warp& warp = b->warps[w];
   if (!(mask >> lane & 1u)) block_error(cudaErrorLaunchFailure, std::string(what) + ": the calling lane is not in the mask");
@@ -629,7 +690,7 @@ void warp_collective(unsigned mask, const char* what, Collective kind, const voi
     warp.what = what;
     warp.kind = kind;
     warp.size = size;
-  } else if (warp.mask != mask || std::strcmp(warp.what, what) != 0) {
+  } else if (warp.mask != mask || (warp.what != what && std::strcmp(warp.what, what) != 0)) {
     block_error(cudaErrorLaunchFailure, std::string("the lanes of a warp meet at different collectives: ") + warp.what +
                                             " and " + what + " (divergent warp code)");
   }
@@ -641,13 +702,17 @@ void warp_collective(unsigned mask, const char* what, Collective kind, const voi
   if (warp.mask & warp.live & ~warp.arrived) {
     wait_here();
   } else {  // the last lane completes the collective for every lane
+    CudaThread* const lanes = &b->threads[w * 32];
     unsigned ballot = 0;
-    for (unsigned l = 0; l < 32; ++l) {
-      if ((warp.arrived >> l & 1u) && b->threads[w * 32 + l].value[0]) ballot |= 1u << l;
+    if (warp.kind == Collective::Ballot) {
+      for (unsigned bits = warp.arrived; bits; bits &= bits - 1) {
+        const unsigned l = static_cast<unsigned>(__builtin_ctz(bits));
+        if (lanes[l].value[0]) ballot |= 1u << l;
+      }
     }
-    for (unsigned l = 0; l < 32; ++l) {
-      if (!(warp.arrived >> l & 1u)) continue;
-      CudaThread& t = b->threads[w * 32 + l];
+    for (unsigned bits = warp.arrived; bits; bits &= bits - 1) {
+      const unsigned l = static_cast<unsigned>(__builtin_ctz(bits));
+      CudaThread& t = lanes[l];
       if (warp.kind == Collective::Ballot) {
         std::memcpy(t.result, &ballot, sizeof ballot);
       } else if (warp.kind == Collective::Shuffle) {
@@ -655,10 +720,10 @@ void warp_collective(unsigned mask, const char* what, Collective kind, const voi
           block_error(cudaErrorLaunchFailure, std::string(what) + ": lane " + std::to_string(l) + " reads lane " +
                                                   std::to_string(t.source) + ", which is not in the mask or has exited");
         } else {
-          std::memcpy(t.result, b->threads[w * 32 + t.source].value, warp.size);
+          std::memcpy(t.result, lanes[t.source].value, warp.size);
         }
       }
-      if (&t != self) t.state = State::Ready;
+      if (&t != self) make_ready(*b, t);
     }
     warp.arrived = 0;
   }
