@@ -116,8 +116,27 @@ const ThreadPlace& here();
 /// Runs `invoke(body)` as every thread of every block of the grid; raises the launch's error, if any.
 void run_grid(const char* name, dim3 grid, dim3 block, std::size_t shared_bytes, void (*invoke)(void*), void* body);
 
-/// Raises cudaErrorInvalidDevicePointer when a pointer parameter of a kernel is not null and not device memory.
-bool check_parameter(const char* name, int index, const void* bytes, std::size_t size, bool is_pointer);
+/// Raises cudaErrorInvalidDevicePointer when `pointer`, parameter `index` of a kernel or carried by it, is not null
+/// and not device memory.
+bool check_device_pointer(const char* name, int index, const void* pointer);
+
+/// Struct parameters that carry pointers list them: `std::array<const void*, N> pointers() const`.
+template <typename P, typename = void>
+struct CarriesPointers : std::false_type {};
+template <typename P>
+struct CarriesPointers<P, std::void_t<decltype(std::declval<const P&>().pointers())>> : std::true_type {};
+
+template <typename P>
+bool check_parameter(const char* name, int index, const P& parameter) {
+  if constexpr (std::is_pointer<P>::value) {
+    return check_device_pointer(name, index, static_cast<const void*>(parameter));
+  } else if constexpr (CarriesPointers<P>::value) {
+    for (const void* p : parameter.pointers()) {
+      if (!check_device_pointer(name, index, p)) return false;
+    }
+  }
+  return true;
+}
 
 /// __syncthreads(); __syncthreads_count() when `count` is not null.
 void block_barrier(int predicate, int* count);
@@ -138,8 +157,7 @@ void launch(const char* name, void (*kernel)(Params...), dim3 grid, dim3 block, 
     std::tuple<Params...> params;
   } closure{kernel, std::tuple<Params...>(params...)};
   int index = 0;
-  const bool pointers_ok =
-      (check_parameter(name, index++, &params, sizeof(Params), std::is_pointer<Params>::value) && ...);
+  const bool pointers_ok = (check_parameter(name, index++, params) && ...);
   if (!pointers_ok) return;
   run_grid(name, grid, block, shared_bytes, [](void* p) {
     Closure& c = *static_cast<Closure*>(p);

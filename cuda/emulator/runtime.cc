@@ -639,14 +639,10 @@ void run_grid(const char* name, dim3 grid, dim3 block, std::size_t shared_bytes,
   }
 }
 
-bool check_parameter(const char* name, int index, const void* bytes, std::size_t, bool is_pointer) {
-  // Pointers inside struct parameters are not checked: their padding holds stale bytes that look like addresses.
-  if (!is_pointer) return true;
-  void* p;
-  std::memcpy(&p, bytes, sizeof p);
+bool check_device_pointer(const char* name, int index, const void* p) {
   if (p == nullptr || is_device_range(p, 0)) return true;
   fail(cudaErrorInvalidDevicePointer, std::string("kernel ") + name + ": parameter " + std::to_string(index) +
-                                          " is the pointer " + describe_address(p) +
+                                          " is or holds the pointer " + describe_address(p) +
                                           ": a kernel can only dereference device memory");
   return false;
 }

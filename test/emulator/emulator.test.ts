@@ -70,8 +70,9 @@ describe('the emulated CUDA device reports broken kernels', () => {
     expect(run('unwritten-memory')).toMatch(/unwritten-memory: cudaSuccess\nsum: NaN/);
   });
 
-  test('a host pointer passed to a kernel', () => {
-    expect(run('host-pointer')).toMatch(/cudaErrorInvalidDevicePointer.*parameter 0 is the pointer .* outside every device allocation/);
+  test('a host pointer passed to a kernel, as a parameter or inside a struct parameter', () => {
+    expect(run('host-pointer')).toMatch(/cudaErrorInvalidDevicePointer.*parameter 0 is or holds the pointer .* outside every device allocation/);
+    expect(run('struct-host-pointer')).toMatch(/cudaErrorInvalidDevicePointer.*kernel copy_inputs: parameter 0 is or holds the pointer/);
   });
 
   test('launch limits, device memory and copy bounds', () => {

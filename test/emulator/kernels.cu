@@ -3,6 +3,7 @@
 // Usage: kernels <case>; prints "<case>: <cudaError name>[: <message>] [result ...]".
 #include <cuda_runtime.h>
 
+#include <array>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -39,6 +40,16 @@ __global__ void split_collectives(float* out) {
 __global__ void off_by_one(const float* x, float* out, int n, int offset) {
   const int i = static_cast<int>(threadIdx.x) + offset;
   if (threadIdx.x < static_cast<unsigned>(n)) out[threadIdx.x] = x[i];
+}
+
+// A struct parameter that carries pointers, as the structures' potentials do.
+struct Inputs {
+  const float* x;
+  int n;
+  std::array<const void*, 1> pointers() const { return {x}; }
+};
+__global__ void copy_inputs(Inputs in, float* out) {
+  if (threadIdx.x < static_cast<unsigned>(in.n)) out[threadIdx.x] = in.x[threadIdx.x];
 }
 
 // Sums a buffer nobody wrote: the poison (NaN) shows in the result.
@@ -152,6 +163,11 @@ int main(int argc, char** argv) {
     static float host[128];
     ::cuemu::launch("off_by_one", off_by_one, dim3(1), dim3(32), 0, nullptr, static_cast<const float*>(host), out, 32, 0);
     return report("host-pointer", launched());
+  }
+  if (what == "struct-host-pointer") {
+    static float host[32];
+    ::cuemu::launch("copy_inputs", copy_inputs, dim3(1), dim3(32), 0, nullptr, Inputs{host, 32}, out);
+    return report("struct-host-pointer", launched());
   }
   if (what == "too-many-threads") {
     ::cuemu::launch("divergent_barrier", divergent_barrier, dim3(1), dim3(2048), 0, nullptr, out);

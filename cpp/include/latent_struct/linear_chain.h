@@ -10,6 +10,7 @@
 //   factored unary [B, N, C] and transition [C, C] or [B, C, C]: phi_n(c) = unary[b, n, c],
 //            psi_n(i, j) = transition[(b,) i, j], the same at every position.
 #pragma once
+#include <array>
 #include <cstdint>
 
 #include "latent_struct/common.h"
@@ -32,6 +33,8 @@ struct ChainPotentials {
   const T* transition = nullptr;
   bool shared_transition = false;     // transition is [C, C] (else [B, C, C])
   const int32_t* lengths = nullptr;   // [B], each in [1, N]; null means every sequence has length N
+  /// The pointers it carries (the emulated CUDA device checks that each is device memory at every launch).
+  std::array<const void*, 4> pointers() const { return {edges, unary, transition, lengths}; }
 };
 
 /// Outputs over the parts of a batch of chains; a null pointer is not written. Positions past a
@@ -41,6 +44,7 @@ struct ChainParts {
   T* edges = nullptr;       // [B, N-1, C, C], the layout of the edge potentials
   T* unary = nullptr;       // [B, N, C]
   T* transition = nullptr;  // [B, C, C]: [b, i, j] summed over the positions of sequence b
+  std::array<const void*, 3> pointers() const { return {edges, unary, transition}; }
 };
 
 /// The Philox stream of chain sampling (element index = (s * B + b) * N + n).

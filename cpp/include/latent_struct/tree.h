@@ -15,6 +15,7 @@
 // Matrix-Tree (non-projective dependency trees): the same scores, any spanning arborescence rooted at the root
 // (crossing arcs allowed), `single_root` as for Eisner; the same decoded form (heads).
 #pragma once
+#include <array>
 #include <cstdint>
 
 #include "latent_struct/common.h"
@@ -35,6 +36,8 @@ struct TreePotentials {
   const T* scores = nullptr;
   const int32_t* lengths = nullptr;  // [B], each in [1, N]; null means every sentence has length N
   bool single_root = true;           // Eisner only
+  /// The pointers it carries (the emulated CUDA device checks that each is device memory at every launch).
+  std::array<const void*, 2> pointers() const { return {scores, lengths}; }
 };
 
 /// Philox streams of the samplers. CKY: index ((s B + b)(2N - 1) + t) 2 + {0: split, 1: label} for the t-th
