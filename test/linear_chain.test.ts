@@ -411,4 +411,43 @@ describe('LinearChainCRF errors', () => {
     expect(code(() => crf.marginalsBackward(g))).toBe('RangeError:ERR_NOT_FINITE');
     expect(code(() => crf.marginalsBackward(randomTensor([2, 3, 3], rng(4)) as never))).toBe('RangeError:ERR_SHAPE_MISMATCH');
   });
+
+  test('a sequence with no sample is ERR_INVALID_SCORES: every labelling -inf, or float32 scores that underflow every weight', async () => {
+    const B = 2, N = 3, C = 4;
+    const message = (f: () => unknown) => {
+      try {
+        f();
+      } catch (error) {
+        return (error as Error).message;
+      }
+      return 'no error';
+    };
+    // Every labelling of sequence 1 scores -inf: log Z = -inf (the sampler used to index edges[-C + i] then).
+    const masked = randomTensor([B, N - 1, C, C], rng(5));
+    masked.data.fill(-Infinity, (N - 1) * C * C);
+    const crf = new LinearChainCRF(masked);
+    expect(code(() => crf.sample(3, { seed: 1 }))).toBe('RangeError:ERR_INVALID_SCORES');
+    expect(message(() => crf.sample(3, { seed: 1 }))).toMatch(/^sequence 1 of edges has no labelling with a finite score/);
+    await expect(crf.sampleAsync(3, { seed: 1 })).rejects.toMatchObject({ name: 'RangeError', code: 'ERR_INVALID_SCORES' });
+    // float32 unary scores near 3e9: log Z is finite, but alpha's round-off (256 at 2^31) is past exp's range, so
+    // every weight of a backward step underflows. The sampler wrote labels -1, and the one-hot parts were written
+    // at negative offsets (heap corruption); now the call raises, naming the sequence and the dtype.
+    const big = (array: Float32Array | Float64Array) => {
+      for (let i = 0; i < array.length; i++) array[i] = 3e9 + (i % 7) * 1e3;
+      return array;
+    };
+    const unary = new Tensor(new Float32Array(B * N * C), [B, N, C]);
+    big(unary.data.subarray(N * C));
+    const transition = new Tensor(new Float32Array(C * C), [C, C]);
+    const huge = new LinearChainCRF({ unary, transition });
+    expect(code(() => huge.sampleDecoded(4, { seed: 1 }))).toBe('RangeError:ERR_INVALID_SCORES');
+    expect(message(() => huge.sampleDecoded(4, { seed: 1 }))).toMatch(/^sequence 1 of unary cannot be sampled: its scores are too large for float32/);
+    await expect(huge.sampleAsync(4, { seed: 1 })).rejects.toMatchObject({ name: 'RangeError', code: 'ERR_INVALID_SCORES' });
+    // Sequence 0 alone samples; the same scores in float64 sample too (labels in range, the argmax of each position).
+    expect(new LinearChainCRF({ unary, transition }, { lengths: [N, 1] }).sampleDecoded(4, { seed: 1 }).labels.every((y) => y >= -1 && y < C)).toBe(true);
+    const unary64 = new Tensor(big(new Float64Array(B * N * C)), [B, N, C]);
+    const labels = new LinearChainCRF({ unary: unary64, transition: new Tensor(new Float64Array(C * C), [C, C]) }).sampleDecoded(4, { seed: 1 }).labels;
+    const best = new LinearChainCRF({ unary: unary64, transition: new Tensor(new Float64Array(C * C), [C, C]) }).argmaxDecoded().labels;
+    for (let s = 0; s < 4; s++) expect(Array.from(labels.subarray(s * B * N, (s + 1) * B * N))).toEqual(Array.from(best));
+  });
 });

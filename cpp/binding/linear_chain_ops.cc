@@ -164,6 +164,19 @@ void check_log_partition(const ChainArgs& args, const T* log_z) {
   require_finite_log_partition(log_z, args.dtype(), args.shape.batch, args.on_device(), "sequence", args.first().name, "labelling");
 }
 
+/// A sample row the sampler could not draw (it writes -1 over the whole row, never indexing with a failed draw):
+/// with log Z finite, every weight of a backward-sampling step underflowed, the round-off of scores too large
+/// for the dtype. An error naming the sequence; `labels` [samples, B, N] on the host.
+void check_sampled(const ChainArgs& args, const int32_t* labels, int64_t samples) {
+  const int64_t B = args.shape.batch, N = args.shape.length;
+  for (int64_t row = 0; row < samples * B; ++row) {
+    if (labels[row * N] >= 0) continue;
+    range_error("ERR_INVALID_SCORES", "sequence " + std::to_string(row % B) + " of " + args.first().name +
+                                          " cannot be sampled: its scores are too large for " + dtype_name(args.dtype()) +
+                                          " (every weight of a backward-sampling step underflows; use float64 or smaller scores)");
+  }
+}
+
 /// Runs compute(T()) after the argument checks, and returns finish(env).
 template <typename Compute, typename Finish>
 Napi::Value run_chain_job(Napi::Env env, const ChainArgs& args, Job job, bool async, Compute compute, Finish finish) {
@@ -371,9 +384,10 @@ Napi::Value sample_op(const Napi::CallbackInfo& info) {
           LS_CALL(args.on_device(), chain_sample<T>, args.potentials<T>(), args.shape, samples, seed, log_z.as<T>(),
                   labels.kernel_data());
           check_log_partition(args, log_z.as<T>());
+          labels.to_host();
+          check_sampled(args, static_cast<const int32_t*>(labels.host.data), samples);
           LS_CALL(args.on_device(), chain_parts<T>, labels.kernel_data(), args.kernel_lengths(), args.shape, samples,
                   parts.parts<T>());
-          labels.to_host();
         },
         [labels, parts](Napi::Env env) {
           Napi::Object result = Napi::Object::New(env);

@@ -241,7 +241,11 @@ export class LinearChainCRF<P extends ChainPotentials = ChainPotentials> {
   sample(k: number, options: { seed: number | bigint }): ChainParts<P> {
     return this.sampleDecoded(k, options).parts;
   }
-  /** k exact samples with their labels `[k, B, N]`. The same seed gives the same draws on CPU and CUDA. */
+  /**
+   * k exact samples with their labels `[k, B, N]`. The same seed gives the same draws on CPU and CUDA.
+   * @throws RangeError ERR_INVALID_SCORES for a sequence with no sample: every labelling scores -Infinity, or
+   *   (float32 scores of magnitude ~2^31) every weight of a backward-sampling step underflows — use float64
+   */
   sampleDecoded(k: number, options: { seed: number | bigint }): ChainDecoded<P> {
     const result = native.chainSample(this.nativePotentials, this.lengths, k, options?.seed, false);
     return { labels: result.labels, parts: this.wrapParts(result, [k]) };

@@ -3,8 +3,11 @@
  * warp-per-sequence (C ≤ 32) and block-per-sequence (C > 32) paths, mixed lengths, masks; device-resident
  * results; the same samples from the same seed. Skips, saying so, when no GPU is usable.
  */
+import * as path from 'node:path';
+
 import { AnyTensor, DeviceTensor, LinearChainCRF, Tensor } from '../../lib';
-import { expectClose, randomTensor, rng, toFloat32 } from '../helpers';
+import { errorCode, errorMessage, expectClose, randomTensor, rng, toFloat32 } from '../helpers';
+import { describeFailure, runTypeScript } from '../support/isolated';
 import { gpuDescribe } from './gpu';
 
 const describeGpu = gpuDescribe('linear-chain parity');
@@ -66,6 +69,43 @@ describeGpu('CUDA LinearChainCRF matches the CPU backend', () => {
       expect(same / a.length).toBeGreaterThan(0.99);
       gpu.dispose();
     }
+  });
+
+  test('a sequence with no sample raises the CPU error (ERR_INVALID_SCORES), never reading outside the potentials', () => {
+    // float32 unary scores near 3e9: log Z is finite but every weight of a backward step underflows. The kernel
+    // used to go on with label -1 (reading unary[-1], transition[-1]) and return labels -1.
+    const B = 2, N = 3;
+    for (const C of [4, 40]) {
+      const unary = new Tensor(new Float32Array(B * N * C), [B, N, C]);
+      unary.data.subarray(N * C).forEach((_, i, row) => (row[i] = 3e9 + (i % 7) * 1e3));
+      const transition = new Tensor(new Float32Array(C * C), [C, C]);
+      const cpu = new LinearChainCRF({ unary, transition }, { device: 'cpu' });
+      const gpu = new LinearChainCRF({ unary, transition }, { device: 'cuda' });
+      expect(errorCode(() => gpu.sampleDecoded(5, { seed: 3 }))).toBe('RangeError:ERR_INVALID_SCORES');
+      expect(errorMessage(() => gpu.sampleDecoded(5, { seed: 3 }))).toBe(errorMessage(() => cpu.sampleDecoded(5, { seed: 3 })));
+      const masked = randomTensor([B, N - 1, C, C], random);
+      masked.data.fill(-Infinity, (N - 1) * C * C);
+      const gpuMasked = new LinearChainCRF(masked, { device: 'cuda' });
+      expect(errorMessage(() => gpuMasked.sample(2, { seed: 3 }))).toBe(errorMessage(() => new LinearChainCRF(masked).sample(2, { seed: 3 })));
+      // The sequence that has samples still samples, on the device as on the CPU.
+      const one = new LinearChainCRF({ unary, transition }, { device: 'cuda', lengths: [N, 1] });
+      expect(Array.from(one.sampleDecoded(5, { seed: 3 }).labels)).toEqual(
+        Array.from(new LinearChainCRF({ unary, transition }, { lengths: [N, 1] }).sampleDecoded(5, { seed: 3 }).labels),
+      );
+      [gpu, gpuMasked, one].forEach((crf) => crf.dispose());
+    }
+    // With the guard page before each allocation (emulated device), a read before the potentials faults
+    // (cudaErrorIllegalAddress, ERR_CUDA) instead of passing silently.
+    const child = runTypeScript(path.join(__dirname, 'children', 'chain_sample_no_sample.ts'), [], {
+      env: { LATENT_STRUCT_EMULATED_GUARD: 'before' },
+      timeoutMs: 120_000,
+    });
+    if (child.status !== 0) throw new Error(describeFailure(child));
+    const line = child.stdout.split('\n').find((l) => l.startsWith('RESULT '));
+    if (!line) throw new Error(describeFailure(child));
+    const result = JSON.parse(line.slice('RESULT '.length)) as Record<string, string>;
+    expect(Object.keys(result)).toHaveLength(8);
+    for (const [name, code] of Object.entries(result)) expect(`${name}: ${code}`).toBe(`${name}: RangeError:ERR_INVALID_SCORES`);
   });
 
   test('device-resident potentials give device-resident results', async () => {

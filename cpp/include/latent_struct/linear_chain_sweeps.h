@@ -278,23 +278,33 @@ LS_HOST_DEVICE void viterbi(const Group& g, const Chain<T>& x, int64_t N, T* del
   for (int64_t n = L; n < N; ++n) labels[n] = -1;
 }
 
-/// Backward sampling of sample s of sequence b given alpha (forward filtering) and log Z: labels [N].
+/// Backward sampling of sample s of sequence b given alpha (forward filtering) and log Z: labels [N]. When a
+/// draw finds no label of positive weight (log Z = -inf: no labelling has a finite score; or every weight of a
+/// conditional underflows, as with float32 scores of magnitude ~2^31, where alpha's round-off exceeds exp's
+/// range) the sequence has no sample: every label is -1 (the binding raises ERR_INVALID_SCORES), and no label
+/// is ever used as an index before it is known to be valid. Returns whether the sample was drawn.
 template <typename T>
-LS_HOST_DEVICE void sample_backward(const Chain<T>& x, const T* alpha, T log_z, int64_t N, uint64_t seed,
+LS_HOST_DEVICE bool sample_backward(const Chain<T>& x, const T* alpha, T log_z, int64_t N, uint64_t seed,
                                     uint64_t first_index, int32_t* labels) {
   const int64_t C = x.labels, L = x.length;
-  const T* last = alpha + (L - 1) * C;
-  labels[L - 1] = draw<T>(C, philox_uniform(seed, kChainSampleStream, first_index + L - 1),
-                          [&](int64_t c) { return last[c] - log_z; });
-  for (int64_t n = L - 2; n >= 0; --n) {
-    const int64_t j = labels[n + 1];
-    // log P(y_n = i | y_{n+1} = j) = alpha_n(i) + psi_n(i, j) - (alpha_{n+1}(j) - phi_{n+1}(j)).
-    const T shift = alpha[(n + 1) * C + j] - x.phi(n + 1, j);
-    const T* alpha_n = alpha + n * C;
-    labels[n] = draw<T>(C, philox_uniform(seed, kChainSampleStream, first_index + n),
-                        [&](int64_t i) { return alpha_n[i] + x.psi(n, i, j) - shift; });
-  }
   for (int64_t n = L; n < N; ++n) labels[n] = -1;
+  const T* last = alpha + (L - 1) * C;
+  int32_t j = draw<T>(C, philox_uniform(seed, kChainSampleStream, first_index + L - 1),
+                      [&](int64_t c) { return last[c] - log_z; });
+  for (int64_t n = L - 1;; --n) {
+    if (j < 0 || j >= C) {
+      for (int64_t k = 0; k < L; ++k) labels[k] = -1;
+      return false;
+    }
+    labels[n] = j;
+    if (n == 0) return true;
+    // log P(y_{n-1} = i | y_n = j) = alpha_{n-1}(i) + psi_{n-1}(i, j) - (alpha_n(j) - phi_n(j)).
+    const T shift = alpha[n * C + j] - x.phi(n, j);
+    const T* alpha_prev = alpha + (n - 1) * C;
+    const int32_t next = j;
+    j = draw<T>(C, philox_uniform(seed, kChainSampleStream, first_index + n - 1),
+                [&](int64_t i) { return alpha_prev[i] + x.psi(n - 1, i, next) - shift; });
+  }
 }
 
 /// s(y) for one sequence's labels.
