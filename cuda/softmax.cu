@@ -40,23 +40,33 @@ __device__ T row_logsumexp(const RowGroup<GROUP>& group, const T* x, int64_t col
   return summary.first + log(summary.second);
 }
 
+/// Flags of find_invalid_kernel's row scan, OR-reduced over the group.
+enum RowFlags : int { kRowHasFinite = 1, kRowHasInvalid = 2 };
+struct OrOp {
+  __device__ int operator()(int a, int b) const { return a | b; }
+};
+
+/// The CPU backend's first_invalid for each row: its first NaN or +inf if it has one, else its first element when
+/// no entry is finite. Every lane reports its own first NaN / +inf (atomicMin keeps the row's, and across rows the
+/// first row's: a row's indices all lie below the next row's); the no-finite-entry fallback is reported only when
+/// no lane of the row saw a NaN or +inf (a lane stops at its first one, so its finite flag may be incomplete then,
+/// but it is not used).
 template <int GROUP, typename T>
 __global__ void find_invalid_kernel(const T* scores, int64_t rows, int64_t cols, unsigned long long* first_bad) {
   const RowGroup<GROUP> group;
   if (group.row >= rows) return;
   const T* x = scores + group.row * cols;
-  long long bad = -1;
-  int finite = 0;
+  int flags = 0;
   for (int64_t k = group.lane; k < cols; k += GROUP) {
     if (isnan(x[k]) || x[k] == INFINITY) {
-      bad = group.row * cols + k;
+      atomicMin(first_bad, static_cast<unsigned long long>(group.row * cols + k));
+      flags |= kRowHasInvalid;
       break;
     }
-    finite |= isfinite(x[k]) ? 1 : 0;
+    if (isfinite(x[k])) flags |= kRowHasFinite;
   }
-  if (bad >= 0) atomicMin(first_bad, static_cast<unsigned long long>(bad));
-  finite = group.reduce(finite, MaxOp());
-  if (group.lane == 0 && !finite) atomicMin(first_bad, static_cast<unsigned long long>(group.row * cols));
+  flags = group.reduce(flags, OrOp());
+  if (group.lane == 0 && flags == 0) atomicMin(first_bad, static_cast<unsigned long long>(group.row * cols));
 }
 
 template <typename T>

@@ -28,7 +28,8 @@ import {
   sparsemaxBackward,
   tensor,
 } from '../lib';
-import { backends, expectClose, finiteDifferenceVjp, randomTensor, rng, toFloat32 } from './helpers';
+import { backends, errorMessage, expectClose, finiteDifferenceVjp, randomTensor, rng, toFloat32 } from './helpers';
+import { expectedInvalidMessage, invalidRowCases, randomInvalidRows } from './invalid_scores';
 import * as oracle from './oracles/categorical';
 
 type RowOp = (scores: Tensor, device: Device) => Tensor;
@@ -243,5 +244,24 @@ describe('Categorical class', () => {
     expect(lp.shape).toEqual([4, 2]);
     const decoded = dist.sampleDecoded(4, { seed: 9 });
     expectClose(lp.data, dist.logProb(decoded.index).data, 0);
+  });
+});
+
+describe('invalid scores on cpu', () => {
+  test('the error names the first bad row, its first NaN or +inf, else the row with no finite entry', () => {
+    for (const { label, scores } of invalidRowCases()) {
+      const expected = expectedInvalidMessage(scores);
+      for (const x of [scores, toFloat32(scores)]) {
+        const got = errorMessage(() => logsumexp(x, { device: 'cpu' }));
+        expect(`${label}: ${got.slice(0, expected.length)}`).toBe(`${label}: ${expected}`);
+        expect(errorMessage(() => softmax(x, { device: 'cpu' }))).toBe(got);
+      }
+    }
+    const random = rng(31);
+    for (let trial = 0; trial < 200; trial++) {
+      const x = randomInvalidRows(1 + Math.floor(random() * 4), 1 + Math.floor(random() * 70), random);
+      const expected = expectedInvalidMessage(x);
+      expect(errorMessage(() => logsumexp(x, { device: 'cpu' })).slice(0, expected.length)).toBe(expected);
+    }
   });
 });

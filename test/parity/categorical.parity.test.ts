@@ -22,7 +22,8 @@ import {
   sparsemax,
   sparsemaxBackward,
 } from '../../lib';
-import { expectClose, randomTensor, rng, toFloat32 } from '../helpers';
+import { errorMessage, expectClose, randomTensor, rng, toFloat32 } from '../helpers';
+import { expectedInvalidMessage, invalidRowCases, randomInvalidRows } from '../invalid_scores';
 import { cuda, gpuDescribe } from './gpu';
 
 const describeGpu = gpuDescribe('parity');
@@ -106,6 +107,27 @@ describeGpu('CUDA matches the CPU backend', () => {
     const asyncResult = await softmaxAsync(onDevice);
     expectClose(asyncResult.toHost().data, softmax(x).data, 1e-12, 1e-15);
     [onDevice, p, back, asyncResult].forEach((t) => t.dispose());
+  });
+
+  test('invalid scores: the same first bad index as the CPU (warp per row to 32 and to 1024 columns, block per row)', () => {
+    // A lane used to stop at its first NaN / +inf without telling the row, whose finite flag it then missed:
+    // [-inf, NaN, -inf] was "row 1 has no finite entry" instead of "scores[1][1] is NaN".
+    for (const { label, scores } of invalidRowCases()) {
+      for (const x of [scores, toFloat32(scores)]) {
+        const cpu = errorMessage(() => logsumexp(x, { device: 'cpu' }));
+        expect(`${label}: ${cpu.slice(0, expectedInvalidMessage(x).length)}`).toBe(`${label}: ${expectedInvalidMessage(x)}`);
+        expect(`${label}: ${errorMessage(() => logsumexp(x, { device: 'cuda' }))}`).toBe(`${label}: ${cpu}`);
+      }
+    }
+    const device = invalidRowCases()[0].scores.toDevice();
+    expect(errorMessage(() => softmax(device))).toBe(errorMessage(() => softmax(invalidRowCases()[0].scores)));
+    device.dispose();
+    const random = rng(31);
+    for (let trial = 0; trial < 150; trial++) {
+      const cols = [1 + Math.floor(random() * 40), 33 + Math.floor(random() * 992), 1025 + Math.floor(random() * 1200)][trial % 3];
+      const x = randomInvalidRows(1 + Math.floor(random() * 4), cols, random);
+      expect(errorMessage(() => logsumexp(x, { device: 'cuda' }))).toBe(errorMessage(() => logsumexp(x, { device: 'cpu' })));
+    }
   });
 
   test('a huge allocation fails with a JS error and the backend keeps working', () => {
