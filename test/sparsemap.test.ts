@@ -10,7 +10,7 @@
  */
 import { DependencyCRF, Device, NonProjectiveDependencyCRF, Tensor, TreeCRF } from '../lib';
 import { expectZero, host, row, values } from './arcs';
-import { backends, errorCode, expectClose, normal, randomTensor, rng, toFloat32 } from './helpers';
+import { backends, errorCode, errorMessage, expectClose, normal, randomTensor, rng, toFloat32 } from './helpers';
 import { Structure, keyOf, oneHot } from './oracles/enumerate';
 import { dependencySentence, projectiveTrees, structureOf } from './oracles/dependency';
 import { nonProjectiveTrees } from './oracles/nonprojective';
@@ -596,5 +596,23 @@ describe.each(specs.map((s) => [s.name, s] as [string, Spec]))('SparseMAP errors
       });
     }
     crf.dispose();
+  });
+});
+
+describe('SparseMAP part count', () => {
+  test('TreeCRF: N²·L past 2^31 - 1 is RangeError ERR_SIZE_OVERFLOW naming spans, before any allocation or kernel', async () => {
+    // N = 2, L = 2^29: N²·L = 2^31 labelled spans in one sentence, stored as int32 part indices by the solver. The
+    // spans are a zero-filled Float32Array the kernel never touches (its 8 GiB are never committed).
+    const spans = new Tensor(new Float32Array(2 ** 31), [1, 2, 2, 2 ** 29]);
+    const crf = new TreeCRF(spans);
+    const rss = process.memoryUsage().rss;
+    expect(errorCode(() => crf.sparsemap())).toBe('RangeError:ERR_SIZE_OVERFLOW');
+    expect(errorMessage(() => crf.sparsemap())).toMatch(/^spans \[1, 2, 2, 536870912\] has N²·L = 2147483648 parts per instance; .*2\^31 - 1/);
+    await expect(crf.sparsemapAsync()).rejects.toMatchObject({ name: 'RangeError', code: 'ERR_SIZE_OVERFLOW' });
+    // A support of the one tree of 2 words: spans (0, 1, label 0), (0, 0, 0), (1, 1, 0).
+    const solution = { support: [[Int32Array.of(0, 1, 0, 0, 0, 0, 1, 1, 0)]], weights: [Float64Array.of(1)] } as unknown as Solution;
+    expect(errorCode(() => crf.sparsemapBackward(spans, solution))).toBe('RangeError:ERR_SIZE_OVERFLOW');
+    await expect(crf.sparsemapBackwardAsync(spans, solution)).rejects.toMatchObject({ name: 'RangeError', code: 'ERR_SIZE_OVERFLOW' });
+    expect(process.memoryUsage().rss - rss).toBeLessThan(256 * 2 ** 20);
   });
 });

@@ -6,7 +6,7 @@
  */
 import { AnyTensor, LinearChainCRF, Tensor } from '../lib';
 import { row, values } from './arcs';
-import { backends, errorCode, expectClose, randomTensor, rng, toFloat32 } from './helpers';
+import { backends, errorCode, errorMessage, expectClose, randomTensor, rng, toFloat32 } from './helpers';
 import { Structure } from './oracles/enumerate';
 import { labellings, oracleChain, partsOf } from './oracles/linear_chain';
 import { dualityGap, jacobianProduct, sparsemapReference, stableFiniteDifferenceVjp } from './oracles/sparsemap';
@@ -100,5 +100,24 @@ describe.each(backends)('LinearChainCRF SparseMAP on %s', (device) => {
     const g = randomTensor([B, N - 1, C, C], random);
     expect(values(await crf.sparsemapBackwardAsync(g, sync))).toEqual(values(crf.sparsemapBackward(g, sync)));
     crf.dispose();
+  });
+});
+
+describe('LinearChainCRF SparseMAP part count', () => {
+  test('(N-1)·C² past 2^31 - 1 is RangeError ERR_SIZE_OVERFLOW naming edges, before any allocation or kernel', async () => {
+    // C = 46341: C² = 2147488281 parts in one sequence, stored as int32 part indices by the solver (negative
+    // offsets past 2^31). The edges are a zero-filled Float32Array the kernel never touches, so the OS never
+    // commits its 8 GiB; the check must come before the marginals (8 GiB) and the solver's workspace (3 D doubles).
+    const C = 46341;
+    const edges = new Tensor(new Float32Array(C * C), [1, 1, C, C]);
+    const crf = new LinearChainCRF(edges);
+    const rss = process.memoryUsage().rss;
+    expect(errorCode(() => crf.sparsemap())).toBe('RangeError:ERR_SIZE_OVERFLOW');
+    expect(errorMessage(() => crf.sparsemap())).toMatch(/^edges \[1, 1, 46341, 46341\] has \(N-1\)·C² = 2147488281 parts per instance; .*2\^31 - 1/);
+    await expect(crf.sparsemapAsync()).rejects.toMatchObject({ name: 'RangeError', code: 'ERR_SIZE_OVERFLOW' });
+    const solution = { support: [[Int32Array.of(0, 0)]], weights: [Float64Array.of(1)] } as unknown as Parameters<typeof crf.sparsemapBackward>[1];
+    expect(errorCode(() => crf.sparsemapBackward(edges, solution))).toBe('RangeError:ERR_SIZE_OVERFLOW');
+    await expect(crf.sparsemapBackwardAsync(edges, solution)).rejects.toMatchObject({ name: 'RangeError', code: 'ERR_SIZE_OVERFLOW' });
+    expect(process.memoryUsage().rss - rss).toBeLessThan(256 * 2 ** 20);
   });
 });

@@ -453,10 +453,12 @@ Napi::Value log_prob_op(const Napi::CallbackInfo& info) {
 }
 
 /// SparseMAP works on the parts of the edge form (the factored form's parts include transition counts).
+/// Its part indices are int32: (N-1)·C² must fit (sparsemap_io.h).
 void require_edges(const ChainArgs& args) {
   if (args.factored) {
     type_error("ERR_INVALID_ARG_TYPE", "SparseMAP of a linear chain needs edge potentials [B, N-1, C, C], not { unary, transition }");
   }
+  require_int32_parts((args.shape.length - 1) * args.shape.labels * args.shape.labels, args.edges, "(N-1)·C²");
 }
 
 /// sparsemap(potentials, lengths, { maxIterations, tolerance, maxActive }, async) -> { marginals (edges), support

@@ -25,6 +25,14 @@ std::vector<int32_t> parse_int32s(Napi::Value value, const std::string& name, in
 
 }  // namespace
 
+void require_int32_parts(int64_t parts, const TensorArg& scores, const std::string& formula) {
+  if (parts <= std::numeric_limits<int32_t>::max()) return;
+  range_error("ERR_SIZE_OVERFLOW", scores.name + " " + shape_string(scores.shape) + " has " + formula + " = " +
+                                       std::to_string(parts) + " parts per instance; SparseMAP indexes parts in int32 "
+                                       "and supports at most 2^31 - 1 = " +
+                                       std::to_string(std::numeric_limits<int32_t>::max()));
+}
+
 SparseMapOptions parse_sparsemap_options(Napi::Value value) {
   if (!value.IsObject()) type_error("ERR_INVALID_ARG_TYPE", "options must be an object");
   const Napi::Object options = value.As<Napi::Object>();

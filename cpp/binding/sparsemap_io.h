@@ -20,6 +20,11 @@ namespace binding {
 /// The most structures SparseMAP keeps in its active set (its dense algebra is cubic in it).
 constexpr int64_t kMaxActive = 1024;
 
+/// The SparseMAP solver keeps the part indices of an instance in int32 (its active set's structures as sorted part
+/// lists): an instance's part count D (`formula`, e.g. "(N-1)·C²", of the scores argument `scores`) must be at most
+/// 2^31 - 1. Raises RangeError ERR_SIZE_OVERFLOW naming the argument otherwise; call before any allocation.
+void require_int32_parts(int64_t parts, const TensorArg& scores, const std::string& formula);
+
 /// { maxIterations, tolerance, maxActive } (all given by the TypeScript layer), checked.
 SparseMapOptions parse_sparsemap_options(Napi::Value value);
 

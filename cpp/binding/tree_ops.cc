@@ -334,12 +334,19 @@ bool indexes_sentence(const TreeArgs& args, int64_t b, const int32_t* row) {
   return true;
 }
 
+/// SparseMAP's part indices are int32: an instance's N²·L parts must fit (sparsemap_io.h).
+void require_sparsemap_parts(const TreeArgs& args) {
+  const TreeShape& s = args.shape;
+  require_int32_parts(s.length * s.length * s.labels, args.scores, args.structure == Structure::Cky ? "N²·L" : "N²");
+}
+
 /// sparsemap(spec, { maxIterations, tolerance, maxActive }, async) -> { marginals, support [B, K, decoded size],
 /// weights [B, K], sizes [B], iterations [B], converged [B] }.
 Napi::Value sparsemap_op(const Napi::CallbackInfo& info) {
   return guarded(info.Env(), [&]() -> Napi::Value {
     Napi::Env env = info.Env();
     const TreeArgs args = parse_tree(env, info[0]);
+    require_sparsemap_parts(args);
     const SparseMapOptions o = parse_sparsemap_options(info[1]);
     const SparseMapOutputs outputs = make_sparsemap_outputs(env, args.dtype(), args.scores.shape, args.on_device(),
                                                             args.shape.batch, o.max_active, args.decoded_size());
@@ -363,6 +370,7 @@ Napi::Value sparsemap_backward_op(const Napi::CallbackInfo& info) {
   return guarded(info.Env(), [&]() -> Napi::Value {
     Napi::Env env = info.Env();
     const TreeArgs args = parse_tree(env, info[0]);
+    require_sparsemap_parts(args);
     const SupportInput support = parse_support(info[1], info[2], info[3], args.shape.batch, args.decoded_size(),
                                                args.on_device(),
                                                [&](int64_t b, const int32_t* row) { return indexes_sentence(args, b, row); });

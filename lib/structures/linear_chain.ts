@@ -332,6 +332,7 @@ export class LinearChainCRF<P extends ChainPotentials = ChainPotentials> {
    * SparseMAP (Niculae et al. 2018) over the edge parts: argmax over the marginal polytope of ⟨edges, μ⟩ − ½‖μ‖²,
    * sparse, with its support (labellings `[N]`, −1 past the length) and weights; an active-set method over
    * Viterbi. Edge potentials only (the factored form's parts include transition counts): a TypeError otherwise.
+   * At most 2^31 − 1 parts per sequence ((N−1)·C²): RangeError ERR_SIZE_OVERFLOW otherwise.
    */
   sparsemap(options: SparseMapOptions = {}): ChainSparseMap<P> {
     return this.wrapSparseMap(native.chainSparsemap(this.nativePotentials, this.lengths, this.sparseMapOptions(options), false));

@@ -233,7 +233,8 @@ export abstract class TreeStructure<X extends AnyTensor, D> {
 
   /**
    * SparseMAP: the sparse projection of the scores onto the marginal polytope, with its support (at most
-   * `maxActive` structures), by an active-set method over this structure's argmax (Niculae et al. 2018).
+   * `maxActive` structures), by an active-set method over this structure's argmax (Niculae et al. 2018). At most
+   * 2^31 − 1 parts per sentence (N²·L): RangeError ERR_SIZE_OVERFLOW otherwise.
    */
   sparsemap(options: SparseMapOptions = {}): StructuredSparseMap<X> {
     return this.wrapSparseMap(native.treeSparsemap(this.spec, sparseMapOptions(options, this.potentials.dtype), false));

@@ -7,14 +7,15 @@
  */
 import { AnyTensor, DependencyCRF, DeviceTensor, LinearChainCRF, NonProjectiveDependencyCRF, Tensor, TreeCRF, TreeSparseMap } from '../../lib';
 import { values } from '../arcs';
-import { expectClose, randomTensor, rng, toFloat32 } from '../helpers';
-import { gpuDescribe } from './gpu';
+import { errorCode, errorMessage, expectClose, randomTensor, rng, toFloat32 } from '../helpers';
+import { cuda, gpuDescribe } from './gpu';
 
 const describeGpu = gpuDescribe('SparseMAP parity');
 
 interface Solver {
   readonly potentials: AnyTensor;
   sparsemap(): TreeSparseMap<AnyTensor>;
+  sparsemapAsync(): Promise<TreeSparseMap<AnyTensor>>;
   sparsemapBackward(grad: AnyTensor, solution?: TreeSparseMap<AnyTensor>): AnyTensor;
   dispose(): void;
 }
@@ -68,6 +69,34 @@ describeGpu('CUDA SparseMAP matches the CPU backend', () => {
       cpu.dispose();
       device.dispose();
       gDevice.dispose();
+    }
+  });
+});
+
+describeGpu('CUDA SparseMAP part count', () => {
+  // An instance of more than 2^31 - 1 parts needs scores of 2^31 elements (8 GiB of float32) on the device: run
+  // where the device has the room (a GPU, or the emulated device with LATENT_STRUCT_EMULATED_MEMORY_MB=9000).
+  const room = (cuda.device?.totalMemory ?? 0) >= 8.5 * 2 ** 30;
+  const roomTest = room ? test : test.skip;
+  if (!room) console.log(`CUDA SparseMAP part-count tests skipped: the device has ${cuda.device?.totalMemory} bytes, under 8.5 GiB`);
+
+  const cases: [string, number[], string, (p: AnyTensor) => Solver][] = [
+    ['LinearChainCRF (N-1)·C²', [1, 1, 46341, 46341], '^edges \\[1, 1, 46341, 46341\\] has \\(N-1\\)·C² = 2147488281 parts', (p) => new LinearChainCRF(p)],
+    ['TreeCRF N²·L', [1, 2, 2, 2 ** 29], '^spans \\[1, 2, 2, 536870912\\] has N²·L = 2147483648 parts', (p) => new TreeCRF(p)],
+  ];
+  roomTest.each(cases)('%s past 2^31 - 1: RangeError ERR_SIZE_OVERFLOW naming the scores, before any allocation or kernel', async (_name, shape, message, make) => {
+    const host = new Tensor(new Float32Array(shape.reduce((a, b) => a * b, 1)), shape);
+    const device = host.toDevice();
+    try {
+      const crf = make(device);
+      expect(errorCode(() => crf.sparsemap())).toBe('RangeError:ERR_SIZE_OVERFLOW');
+      expect(errorMessage(() => crf.sparsemap())).toMatch(new RegExp(message));
+      await expect(crf.sparsemapAsync()).rejects.toMatchObject({ name: 'RangeError', code: 'ERR_SIZE_OVERFLOW' });
+      const width = shape.length === 4 && shape[1] === 2 && shape[2] === 2 ? 9 : 2;
+      const solution = { support: [[new Int32Array(width)]], weights: [Float64Array.of(1)] } as unknown as TreeSparseMap<AnyTensor>;
+      expect(errorCode(() => crf.sparsemapBackward(device, solution))).toBe('RangeError:ERR_SIZE_OVERFLOW');
+    } finally {
+      device.dispose();
     }
   });
 });
