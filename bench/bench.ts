@@ -75,7 +75,9 @@ export function runBench(options: BenchOptions, hooks: BenchHooks = {}): BenchRe
   const log = hooks.log ?? ((): void => undefined);
   const machine = machineInfo();
   const expCeilings = new Map<string, number>();
-  const base = { options, cuda: options.cuda && machine.backends.cuda.available, log };
+  // The emulated CUDA device (npm run test:emulated's build) runs on the CPU: its timings say nothing about a GPU.
+  const cuda = machine.backends.cuda;
+  const base = { options, cuda: options.cuda && cuda.available && cuda.emulated !== true, log };
   const context: SuiteContext = { ...base, expCeiling: (place: 'cpu' | 'cuda', dtype: DType) => measureExpCeiling(base, expCeilings, place, dtype) };
   const rows: Row[] = [];
   const suiteSeconds: Partial<Record<SuiteName, number>> = {};

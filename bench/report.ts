@@ -169,6 +169,7 @@ const SPEEDUP_COLUMNS: Array<Column<Speedup>> = [
 
 function cudaLine(backends: BackendInfo): string {
   const cuda = backends.cuda;
+  if (cuda.available && cuda.emulated) return 'the emulated device only (a CPU build for tests; not timed)';
   return cuda.available && cuda.device ? `${cuda.device.name} (cc ${cuda.device.computeCapability})` : `not available (${cuda.reason ?? 'unknown reason'})`;
 }
 
@@ -190,7 +191,7 @@ export function markdownReport(machine: MachineInfo, options: BenchOptions, rows
   }
   if (speedups.length > 0) {
     lines.push('', '## CUDA / CPU speedup', '', 'speedup = CPU ms / CUDA ms; host arrays include the copies in and out. — : not measured.');
-    if (!machine.backends.cuda.available || !options.cuda) lines.push('', `No CUDA numbers in this run: CUDA ${options.cuda ? cudaLine(machine.backends) : 'turned off (--no-cuda)'}.`);
+    if (!machine.backends.cuda.available || machine.backends.cuda.emulated || !options.cuda) lines.push('', `No CUDA numbers in this run: CUDA ${options.cuda ? cudaLine(machine.backends) : 'turned off (--no-cuda)'}.`);
     lines.push('', ...markdownTable(SPEEDUP_COLUMNS, speedups));
   }
   return lines.join('\n') + '\n';
