@@ -1,16 +1,18 @@
 /**
  * The bench in CI: `runBench` in smoke mode (tiny sizes, 2 runs, every suite and op) in-process into a temp dir.
- * Checks that it finishes in well under 30 s, that every suite and op produced rows with sane numbers (finite
- * positive medians and throughputs, roofline fractions in (0, 1], SparseMAP iterations and supports ≥ 1), that no
- * CUDA number appears without a GPU (and that every one does with it), and that bench.json, bench.md and
- * throughput.svg are written and agree with the returned rows. Also the plotter alone, and the argv parser.
+ * Checks that smoke mode is small by construction (sizes and run counts, not its wall time: that depends on the
+ * machine and its load, and is printed), that every suite and op produced rows with sane numbers (finite positive
+ * medians and throughputs, byte counts between the input once and four times, fractions that are the rate over the
+ * ceiling, SparseMAP iterations and supports ≥ 1), that no CUDA number appears without a GPU (and that every one
+ * does with it), and that bench.json, bench.md and throughput.svg are written and agree with the returned rows.
+ * Also the plotter alone, and the argv parser. No assertion compares a measured time or rate with a bound.
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
 import { BenchJson, BenchReport, runBench } from '../bench/bench';
-import { Row } from '../bench/harness';
+import { Row, bytesPerElement } from '../bench/harness';
 import { SPARSEMAP_OPS, SPARSEMAP_STRUCTURES, parseBenchArgs, presetOptions } from '../bench/options';
 import { decadeLabel, decadeRange, logLogPlotSvg } from '../bench/plot';
 import { backends } from './helpers';
@@ -53,8 +55,19 @@ describe('bench --smoke, in-process', () => {
   });
   afterAll(() => fs.rmSync(outDir, { recursive: true, force: true }));
 
-  test('finishes well under 30 s', () => {
-    expect(seconds).toBeLessThan(30);
+  test('is small by construction: tiny sizes, 2 timed runs per row, no time budget', () => {
+    // What keeps the smoke run to seconds, checked on what the run did rather than on its wall time (which a loaded
+    // machine stretches; reported here only).
+    // eslint-disable-next-line no-console
+    console.log(`bench --smoke: ${report.rows.length} rows in ${seconds.toFixed(1)} s`);
+    expect(options.reps).toBe(2);
+    expect(options.treeTiming).toEqual({ budgetMs: 0, minReps: 2, maxReps: 2 });
+    expect(new Set(report.rows.map((r) => r.reps))).toEqual(new Set([2]));
+    // The largest smoke input is 16 × 256 scores; sentences have at most 10 tokens (Matrix-Tree samples are O(n⁴)).
+    expect(Math.max(...report.rows.map((r) => r.elements))).toBeLessThanOrEqual(16 * 256);
+    for (const family of ['tree', 'dependency', 'nonprojective']) {
+      for (const r of report.rows.filter((row) => row.family === family)) expect(Number(r.size.split(' × ')[1])).toBeLessThanOrEqual(10);
+    }
   });
 
   test('every suite produced a CPU row for every op it was asked for', () => {
@@ -79,7 +92,14 @@ describe('bench --smoke, in-process', () => {
       expect({ where, medianMs: Number.isFinite(r.medianMs) && r.medianMs > 0 }).toEqual({ where, medianMs: true });
       expect({ where, itemsPerS: Number.isFinite(r.itemsPerS) && r.itemsPerS > 0 }).toEqual({ where, itemsPerS: true });
       expect({ where, gbPerS: Number.isFinite(r.gbPerS) && r.gbPerS > 0 }).toEqual({ where, gbPerS: true });
-      expect({ where, roofline: r.rooflineFraction > 0 && r.rooflineFraction <= 1 }).toEqual({ where, roofline: true });
+      // The roofline fraction is the measured rate over the backend's nominal ceiling. It is not bounded by 1 here: a
+      // tiny cache-resident smoke input on a fast machine (or an H200 over the 3,000 GB/s nominal) can beat a nominal
+      // ceiling, and a timing figure is reported, not asserted. What the bench controls is the arithmetic: the bytes
+      // it counts (its rate times its median) are the input read once plus outputs, between 1 and 4 times the input.
+      const ceiling = r.backend === 'cpu' ? options.ceilings.cpuGbPerS : options.ceilings.gpuGbPerS;
+      expect({ where, roofline: Math.abs(r.rooflineFraction - r.gbPerS / ceiling) <= 1e-12 * (r.gbPerS / ceiling) }).toEqual({ where, roofline: true });
+      const bytesPerInput = (r.gbPerS * r.medianMs * 1e6) / (r.elements * bytesPerElement(r.dtype));
+      expect({ where, bytesPerInput: bytesPerInput >= 1 - 1e-9 && bytesPerInput <= 4 }).toEqual({ where, bytesPerInput: true });
       expect(r.reps).toBeGreaterThanOrEqual(1);
       expect(r.elements).toBeGreaterThan(0);
       // Items per call are whole rows, tokens or instances, and agree with the median and the rate.
@@ -101,8 +121,10 @@ describe('bench --smoke, in-process', () => {
         expect(r.flops).toBeUndefined();
       } else {
         expect(r.flops!.gflopPerS).toBeGreaterThan(0);
-        expect(r.flops!.flopFraction).toBeGreaterThan(0);
-        expect(r.flops!.flopFraction).toBeLessThanOrEqual(1);
+        // Two flops per entry update, over the backend's nominal FP64 ceiling (a rate, so not bounded here).
+        expect(r.flops!.gflopPerS).toBeCloseTo((2 * r.tree!.splitPointsPerS) / 1e9, 9);
+        const ceiling = r.backend === 'cpu' ? options.ceilings.cpuGflopPerS : options.ceilings.gpuGflopPerS;
+        expect(r.flops!.flopFraction).toBeCloseTo(r.flops!.gflopPerS / ceiling, 12);
       }
     }
     const sparse = byFamily('sparsemap');
