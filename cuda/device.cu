@@ -105,5 +105,12 @@ void synchronize() { check(cudaStreamSynchronize(stream()), "cudaStreamSynchroni
 
 void check_launch(const char* kernel) { check(cudaGetLastError(), kernel); }
 
+std::size_t memory_in_use() {
+  stream();  // the device is set and its context exists
+  std::size_t free = 0, total = 0;
+  check(cudaMemGetInfo(&free, &total), "cudaMemGetInfo");
+  return total - free;
+}
+
 }  // namespace cuda
 }  // namespace ls

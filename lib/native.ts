@@ -109,6 +109,8 @@ export interface NativeSparseMap {
 export interface NativeAddon {
   backendInfo(): BackendInfo;
   synchronize(): void;
+  /** Device bytes in use (cudaMemGetInfo); throws ERR_NO_CUDA without a device. */
+  cudaMemoryInUse(): number;
   DeviceBuffer: { fromHost(data: FloatArray, shape: readonly number[]): NativeDeviceBuffer };
   logsumexp<A extends boolean>(scores: NativeTensorArg, async: A): MaybeAsync<NativeFloat, A>;
   logsumexpBackward<A extends boolean>(scores: NativeTensorArg, grad: NativeTensorArg, async: A): MaybeAsync<NativeFloat, A>;

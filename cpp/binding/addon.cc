@@ -60,11 +60,24 @@ Napi::Value synchronize(const Napi::CallbackInfo& info) {
   });
 }
 
+/// Internal (the memory soak's measure where nvidia-smi is absent, e.g. on the emulated device): device bytes in use.
+Napi::Value cuda_memory_in_use(const Napi::CallbackInfo& info) {
+  return guarded(info.Env(), [&]() -> Napi::Value {
+#if LS_WITH_CUDA
+    cuda::require_device();
+    return Napi::Number::New(info.Env(), static_cast<double>(cuda::memory_in_use()));
+#else
+    throw BackendError("ERR_NO_CUDA", "this build has no CUDA backend");
+#endif
+  });
+}
+
 }  // namespace
 
 Napi::Object init(Napi::Env env, Napi::Object exports) {
   exports.Set("backendInfo", Napi::Function::New(env, backend_info, "backendInfo"));
   exports.Set("synchronize", Napi::Function::New(env, synchronize, "synchronize"));
+  exports.Set("cudaMemoryInUse", Napi::Function::New(env, cuda_memory_in_use, "cudaMemoryInUse"));
   exports.Set("DeviceBuffer", DeviceBuffer::define(env));
   register_categorical_ops(env, exports);
   register_linear_chain_ops(env, exports);

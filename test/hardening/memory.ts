@@ -19,6 +19,7 @@ import { Kind, instanceArbitrary, kinds } from './fuzz/instances';
 import { OpCase, opNames, validArgs } from './fuzz/op_cases';
 import { methodsOf, preparedCall } from './fuzz/structure_cases';
 import { ops } from '../../lib';
+import { native } from '../../lib/native';
 
 const argv = process.argv.slice(2);
 const flag = (name: string, fallback: string): string => (argv.includes(name) ? argv[argv.indexOf(name) + 1] : fallback);
@@ -62,12 +63,13 @@ function opSites(): Site[] {
 
 const mib = (bytes: number): number => bytes / 2 ** 20;
 
+/** Device memory in use: nvidia-smi's (every process's), else the device's own count (the emulated device's). */
 function gpuUsedMiB(): number | undefined {
   if (!backendInfo().cuda.available) return undefined;
   try {
     return Number(execFileSync('nvidia-smi', ['--query-gpu=memory.used', '--format=csv,noheader,nounits'], { encoding: 'utf8' }).split('\n')[0]);
   } catch {
-    return undefined;
+    return Math.round(mib(native.cudaMemoryInUse()));
   }
 }
 

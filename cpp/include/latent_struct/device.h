@@ -33,6 +33,8 @@ void copy_to_host(void* host, const void* device, std::size_t bytes);
 void synchronize();
 /// Raises the error of the last launch, if any.
 void check_launch(const char* kernel);
+/// Device memory in use (allocated by anyone, the pool's reserve included), in bytes.
+std::size_t memory_in_use();
 
 }  // namespace cuda
 }  // namespace ls

@@ -16,6 +16,7 @@ type Kind = 'tensor' | 'rows' | 'chain' | 'spec' | 'lengths' | 'count' | 'seed' 
 const signatures: Record<Exclude<keyof NativeAddon, 'DeviceBuffer'>, Kind[]> = {
   backendInfo: [],
   synchronize: [],
+  cudaMemoryInUse: [],
   logsumexp: ['rows', 'bool'],
   logsumexpBackward: ['rows', 'tensor', 'bool'],
   softmax: ['rows', 'bool'],
