@@ -97,9 +97,9 @@ std::string hex(const void* p) {
 }
 
 // ---- Device memory -------------------------------------------------------------------------------------------------
-// Each allocation is its own mapping: the bytes placed against a PROT_NONE guard page (after them by default, so that
-// reading one element past the end faults), the rest of the mapping PROT_NONE too; fresh bytes are 0xFF (NaN for
-// floats, -1 for integers) so that a kernel reading memory nobody wrote shows it.
+// Each allocation is its own mapping, its pages between two PROT_NONE guard pages and its bytes placed against the one
+// after them (by default, so that reading one element past the end faults); fresh bytes are 0xFF (NaN for floats, -1
+// for integers) so that a kernel reading memory nobody wrote shows it.
 struct Allocation {
   std::size_t bytes;
   char* mapping;
@@ -120,14 +120,13 @@ Memory& memory() {
 thread_local int current_device = 0;
 
 /// The live allocation holding [p, p + bytes) (end inclusive when bytes is 0), or nullptr. Caller holds the mutex.
-const Allocation* find_locked(const void* p, std::size_t bytes, std::uintptr_t* start = nullptr) {
+const Allocation* find_locked(const void* p, std::size_t bytes) {
   Memory& m = memory();
   const auto address = reinterpret_cast<std::uintptr_t>(p);
   auto it = m.live.upper_bound(address);
   if (it == m.live.begin()) return nullptr;
   --it;
   if (address < it->first || address + bytes > it->first + it->second.bytes) return nullptr;
-  if (start) *start = it->first;
   return &it->second;
 }
 
@@ -255,7 +254,6 @@ struct Warp {
 };
 
 struct Block {
-  const char* kernel = "";
   dim3 grid, dim;
   uint3 index{0, 0, 0};
   unsigned count = 0;
@@ -274,7 +272,7 @@ struct Block {
   void* body = nullptr;
   cudaError_t error = cudaSuccess;
   std::string message;
-  bool aborted = false;  // a fault: the block's fibers are abandoned
+  bool aborted = false;  // a fault or a deadlock: the block's fibers are abandoned
 };
 
 // One grid runs at a time in the process (device_lock in run_grid): a launch from another host thread waits, as
@@ -607,7 +605,6 @@ void run_grid(const char* name, dim3 grid, dim3 block, std::size_t shared_bytes,
   std::lock_guard<std::mutex> lock(device_lock);
   kernel_host_thread.store(pthread_self());
   Block b;
-  b.kernel = name;
   b.grid = grid;
   b.dim = block;
   b.invoke = invoke;
