@@ -8,7 +8,6 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as ts from 'typescript';
 
-// eslint-disable-next-line @typescript-eslint/no-require-imports
 const { root, exampleFiles, readmeBlocks, runExample } = require('./support/examples.js') as {
   root: string;
   exampleFiles(): string[];
@@ -86,4 +85,12 @@ describe('links of README.md and docs/', () => {
       rel === '' || /^(README|LICENSE)[^/]*$/i.test(rel) || rel === 'package.json' || pkg.files.some((f) => rel === f || rel.startsWith(`${f.replace(/\/$/, '')}/`));
     expect({ link, shipped }).toEqual({ link, shipped: true });
   });
+});
+
+test('docs/CONVENTIONS.md lists every error code of lib/errors.ts, and no other', () => {
+  const union = /export type ErrorCode =([^;]*);/.exec(fs.readFileSync(path.join(root, 'lib', 'errors.ts'), 'utf8'));
+  expect(union).not.toBeNull();
+  const codes = [...(union as RegExpExecArray)[1].matchAll(/'(ERR_[A-Z_]+)'/g)].map((m) => m[1]).sort();
+  const table = fs.readFileSync(path.join(root, 'docs', 'CONVENTIONS.md'), 'utf8').matchAll(/^\| `(ERR_[A-Z_]+)` \|/gm);
+  expect([...table].map((m) => m[1]).sort()).toEqual(codes);
 });
