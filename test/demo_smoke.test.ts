@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { backendInfo } from '../lib';
-import { main } from '../lib/cli';
+import { main, progressLines } from '../lib/cli';
 import { DEMO_ESTIMATORS, DEMO_SIZES, DemoReport, formatReport, runDemo } from '../lib/demo/run';
 import { STRUCTURES, makeTask } from '../lib/demo/tasks';
 
@@ -87,7 +87,8 @@ describe('the tasks', () => {
 });
 
 describe('the command line', () => {
-  function capture(argv: string[]): { code: number; out: string; err: string } {
+  const builtCli = path.join(__dirname, '..', 'dist', 'lib', 'cli.js'); // built by `npm test`'s pretest (tsc)
+  async function capture(argv: string[]): Promise<{ code: number; out: string; err: string }> {
     const out: string[] = [];
     const err: string[] = [];
     const log = jest.spyOn(console, 'log').mockImplementation((...a: unknown[]) => void out.push(a.join(' ')));
@@ -95,15 +96,15 @@ describe('the command line', () => {
     const stdout = jest.spyOn(process.stdout, 'write').mockImplementation((s: string | Uint8Array) => (out.push(String(s)), true));
     const stderr = jest.spyOn(process.stderr, 'write').mockImplementation((s: string | Uint8Array) => (err.push(String(s)), true));
     try {
-      return { code: main(argv), out: out.join('\n'), err: err.join('\n') };
+      return { code: await main(argv), out: out.join('\n'), err: err.join('\n') };
     } finally {
       [log, error, stdout, stderr].forEach((spy) => spy.mockRestore());
     }
   }
 
-  test('demo with flags prints the table and writes the JSON report', () => {
+  test('demo with flags prints the table and writes the JSON report', async () => {
     const json = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'demo-')), 'report.json');
-    const { code, out } = capture(['demo', '--size', 'tiny', '--repeats', '1', '--structures', 'Categorical,TreeCRF', '--estimators', 'sparsemap,reinforce', '--seed', '4', '--json', json, '--no-progress']);
+    const { code, out } = await capture(['demo', '--size', 'tiny', '--repeats', '1', '--structures', 'Categorical,TreeCRF', '--estimators', 'sparsemap,reinforce', '--seed', '4', '--json', json, '--no-progress']);
     expect(code).toBe(0);
     expect(out).toMatch(/\| TreeCRF \| probabilistic \| reinforce\(leaveOneOut\) \|/);
     const saved = JSON.parse(fs.readFileSync(json, 'utf8')) as DemoReport;
@@ -117,16 +118,17 @@ describe('the command line', () => {
     [['demo', '--colour'], /unknown option --colour/],
     [['demo', '--backend', 'tpu'], /--backend must be/],
     [['train'], /unknown command 'train'/],
-  ])('%j is a usage error (exit 2)', (argv, message) => {
-    const { code, err } = capture(argv);
+    [['demo', '--workers', '0'], /--workers must be at least 1/],
+  ])('%j is a usage error (exit 2)', async (argv, message) => {
+    const { code, err } = await capture(argv);
     expect(code).toBe(2);
     expect(err).toMatch(message);
     expect(err).toMatch(/Usage: latent-struct/);
   });
 
-  test('an unknown estimator is an error with its code (exit 1); --backend cuda runs on a GPU, or says why not', () => {
-    expect(capture(['demo', '--size', 'tiny', '--estimators', 'magic']).err).toMatch(/unknown estimator 'magic'.*ERR_OUT_OF_RANGE/);
-    const cuda = capture(['demo', '--size', 'tiny', '--repeats', '1', '--structures', 'Categorical', '--estimators', 'marginals', '--backend', 'cuda', '--no-progress']);
+  test('an unknown estimator is an error with its code (exit 1); --backend cuda runs on a GPU, or says why not', async () => {
+    expect((await capture(['demo', '--size', 'tiny', '--estimators', 'magic'])).err).toMatch(/unknown estimator 'magic'.*ERR_OUT_OF_RANGE/);
+    const cuda = await capture(['demo', '--size', 'tiny', '--repeats', '1', '--structures', 'Categorical', '--estimators', 'marginals', '--backend', 'cuda', '--no-progress']);
     if (backendInfo().cuda.available) {
       expect(cuda.code).toBe(0);
       expect(cuda.out).toMatch(/\| Categorical \| relaxation \| marginals \| .* \| cuda \|/);
@@ -142,5 +144,74 @@ describe('the command line', () => {
     const run = spawnSync(process.execPath, [cli, 'demo', '--size', 'tiny', '--repeats', '1', '--structures', 'LinearChainCRF', '--estimators', 'marginals,spigot', '--no-progress'], { encoding: 'utf8' });
     expect(run.status).toBe(0);
     expect(run.stdout).toMatch(/\| LinearChainCRF \| surrogate \| spigot\(η=1\) \|/);
+  });
+
+  test('--version prints the version of package.json (in process and built)', async () => {
+    const { version } = JSON.parse(fs.readFileSync(path.join(__dirname, '..', 'package.json'), 'utf8')) as { version: string };
+    const { code, out } = await capture(['--version']);
+    expect(code).toBe(0);
+    expect(out.trim()).toBe(version);
+    const run = spawnSync(process.execPath, [builtCli, '--version'], { encoding: 'utf8' });
+    expect(run.status).toBe(0);
+    expect(run.stdout.trim()).toBe(version);
+  });
+
+  test('pairs that cannot run are listed with the reason; when nothing can train, exit 1', async () => {
+    const some = await capture(['demo', '--size', 'tiny', '--repeats', '1', '--structures', 'TreeCRF,Categorical', '--estimators', 'entmax15,marginals', '--no-progress']);
+    expect(some.code).toBe(0);
+    expect(some.out).toMatch(/\| Categorical \| relaxation \| entmax15 \|/);
+    expect(some.out).not.toMatch(/\| TreeCRF \| relaxation \| entmax15 \|/);
+    expect(some.out).toMatch(/^Skipped: entmax15 on TreeCRF \(entmax15 runs only on Categorical: .+\)$/m);
+    expect(some.err).toMatch(/skipping 1 pair that cannot run/);
+    const none = await capture(['demo', '--size', 'tiny', '--structures', 'TreeCRF', '--estimators', 'entmax15', '--no-progress']);
+    expect(none.code).toBe(1);
+    expect(none.out).toBe('');
+    expect(none.err).toMatch(/nothing to train: no estimator of \[entmax15\] applies to \[TreeCRF\] \(entmax15 runs only on Categorical.*ERR_OUT_OF_RANGE/);
+  });
+
+  test('the default run reports the Categorical-only estimators as skipped on the other structures', () => {
+    const report = runDemo({ size: { ...DEMO_SIZES.tiny, train: 16, epochs: 1 }, repeats: 1, backend: 'cpu', structures: ['Categorical', 'LinearChainCRF'] });
+    expect(report.skipped.map((p) => `${p.structure}:${p.estimator}`)).toEqual(['LinearChainCRF:entmax15', 'LinearChainCRF:exactMarginalization', 'LinearChainCRF:rebar']);
+    expect(report.skipped.every((p) => /runs only on Categorical: ./.test(p.reason))).toBe(true);
+  });
+
+  test('the built CLI piped (no TTY): a backend line, plain progress lines, the same table on 1 and 2 worker threads', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'demo-'));
+    const args = ['demo', '--size', 'tiny', '--repeats', '2', '--structures', 'Categorical,LinearChainCRF', '--estimators', 'marginals,reinforce,rebar', '--seed', '5'];
+    const runs = [1, 2].map((workers) => {
+      const json = path.join(dir, `w${workers}.json`);
+      const run = spawnSync(process.execPath, [builtCli, ...args, '--workers', String(workers), '--json', json], { encoding: 'utf8' });
+      expect(run.status).toBe(0);
+      return { run, report: JSON.parse(fs.readFileSync(json, 'utf8')) as DemoReport };
+    });
+    for (const { run } of runs) {
+      const info = backendInfo();
+      expect(run.stderr).toMatch(/^\[latent-struct\] backend (cpu|cuda)\b/m);
+      if (!info.cuda.available) expect(run.stderr).toContain(`CUDA not used: ${info.cuda.reason}`);
+      expect(run.stderr).not.toContain('\r');
+      const lines = run.stderr.split('\n').filter((l) => /^\[latent-struct\] \d+% \(\d+\/\d+ steps, \d+ s\)/.test(l));
+      expect(lines.length).toBeGreaterThanOrEqual(2);
+      expect(lines[lines.length - 1]).toMatch(/100% .* training done$/);
+    }
+    const numbers = (r: DemoReport) => r.rows.map(({ msPerStep, ...rest }) => rest);
+    expect(numbers(runs[1].report)).toEqual(numbers(runs[0].report));
+    expect(runs[1].run.stderr).toMatch(/2 worker threads/);
+  });
+
+  test('plain progress lines: the first step, then at most one per interval, and the end', () => {
+    const lines: string[] = [];
+    let t = 0;
+    const progress = progressLines((line) => lines.push(line), 5000, () => t);
+    for (let done = 1; done <= 100; done++) {
+      t = done * 200;
+      progress(done, 100, `step ${done}`);
+    }
+    expect(lines).toEqual([
+      '[latent-struct] 1% (1/100 steps, 0 s) step 1\n',
+      '[latent-struct] 26% (26/100 steps, 5 s) step 26\n',
+      '[latent-struct] 51% (51/100 steps, 10 s) step 51\n',
+      '[latent-struct] 76% (76/100 steps, 15 s) step 76\n',
+      '[latent-struct] 100% (100/100 steps, 20 s) training done\n',
+    ]);
   });
 });
