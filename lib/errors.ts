@@ -36,3 +36,16 @@ export function rangeError(code: ErrorCode, message: string): CodedError {
 export function resourceError(code: ErrorCode, message: string): CodedError {
   return Object.assign(new Error(message), { code });
 }
+
+/**
+ * Checks an options argument: `undefined` gives `{}`; anything but a plain object (null, a number, a string, a
+ * boolean, an array, a function) is a TypeError ERR_INVALID_ARG_TYPE naming it. @internal
+ */
+export function optionsObject<T extends object>(value: T | undefined, name = 'options'): T {
+  if (value === undefined) return {} as T;
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    const got = value === null ? 'null' : Array.isArray(value) ? 'an array' : typeof value;
+    throw typeError('ERR_INVALID_ARG_TYPE', `${name} must be an object, got ${got}`);
+  }
+  return value;
+}

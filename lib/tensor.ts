@@ -161,6 +161,21 @@ export class Tensor {
   }
 }
 
+/** What a value is, for messages: `null`, `an array`, or its typeof. */
+function describe(value: unknown): string {
+  return value === null ? 'null' : Array.isArray(value) ? 'an array' : typeof value;
+}
+
+/**
+ * Whether value has the form of a native device buffer: the addon's DeviceBuffer, or an object with its members
+ * (dtype, shape, toHost, dispose); the addon itself rejects what it did not make.
+ */
+function isDeviceBuffer(value: unknown): value is NativeDeviceBuffer {
+  if (value === null || typeof value !== 'object') return false;
+  const v = value as Partial<Record<keyof NativeDeviceBuffer, unknown>>;
+  return Array.isArray(v.shape) && typeof v.dtype === 'string' && typeof v.toHost === 'function' && typeof v.dispose === 'function';
+}
+
 /** A float tensor in GPU memory. Free it with `dispose()`; a finalizer frees it too when it is collected. */
 export class DeviceTensor {
   /** The native buffer (internal). */
@@ -170,6 +185,12 @@ export class DeviceTensor {
 
   /** @internal wraps a native buffer; make DeviceTensors with `tensor.toDevice()`. */
   constructor(handle: NativeDeviceBuffer, shape?: readonly number[]) {
+    if (!isDeviceBuffer(handle)) {
+      throw typeError(
+        'ERR_INVALID_ARG_TYPE',
+        `DeviceTensor needs a native device buffer (handle), got ${describe(handle)}: make DeviceTensors with tensor.toDevice()`,
+      );
+    }
     this.handle = handle;
     const own = shape ?? handle.shape;
     if (shapeSize(own) !== handle.shape.reduce((a, b) => a * b, 1)) {

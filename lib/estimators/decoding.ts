@@ -1,7 +1,8 @@
 /** Calling the user's decoder, with its output checked. @internal */
 import { rangeError, typeError } from '../errors';
 import { leavesOf, lossesOf } from './parts';
-import type { Decoder, Parts } from './types';
+import { AnyTensor, DeviceTensor, Tensor } from '../tensor';
+import type { Decoder, LatentStructure, Parts } from './types';
 
 /** The decoder's loss `[B]` and, when `needGrad`, its gradient (required then), for call number `call`. */
 export function decode<Z extends Parts>(
@@ -22,12 +23,60 @@ export function decode<Z extends Parts>(
     throw typeError('ERR_INVALID_ARG_TYPE', `decoder call ${call} must return gradZ: this estimator differentiates through z`);
   }
   const expected = leavesOf(z);
-  leavesOf(output.gradZ, 'gradZ').forEach((leaf, i) => {
-    if (i >= expected.length || leaf.size !== expected[i].size) {
-      throw typeError('ERR_INVALID_ARG_TYPE', `decoder call ${call}: gradZ must be laid out like z`);
-    }
-  });
+  const received = leavesOf(output.gradZ, 'gradZ');
+  if (received.length !== expected.length || received.some((leaf, i) => leaf.size !== expected[i].size)) {
+    throw typeError(
+      'ERR_INVALID_ARG_TYPE',
+      `decoder call ${call}: gradZ must be laid out like z: expected ${layoutOf(z, expected)}, got ${layoutOf(output.gradZ, received)}`,
+    );
+  }
   return { loss, gradZ: output.gradZ };
+}
+
+/** What a value is, for messages: null, an array, a Tensor, a class name, or its typeof. */
+function describe(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  if (value instanceof Tensor || value instanceof DeviceTensor) return `a ${value.constructor.name}`;
+  if (typeof value === 'object') return `an object (${(value as object).constructor?.name ?? 'no class'})`;
+  return typeof value;
+}
+
+/**
+ * Checks the arguments of an estimator's step (or forward, without a decoder): a structure (an object with
+ * the {@link LatentStructure} building blocks: Categorical, LinearChainCRF, TreeCRF, …) and a decoder function.
+ */
+export function checkStepArguments(estimator: string, structure: unknown, decoder?: unknown, needDecoder = true): void {
+  const s = structure as Partial<Record<keyof LatentStructure, unknown>> | null;
+  if (
+    s === null ||
+    typeof s !== 'object' ||
+    s instanceof Tensor ||
+    s instanceof DeviceTensor ||
+    typeof s.batch !== 'number' ||
+    typeof s.marginals !== 'function' ||
+    typeof s.partScores !== 'function' ||
+    typeof s.partsBackward !== 'function'
+  ) {
+    throw typeError(
+      'ERR_INVALID_ARG_TYPE',
+      `${estimator}: structure must be a structure (Categorical, LinearChainCRF, TreeCRF, DependencyCRF, ` +
+        `NonProjectiveDependencyCRF or another LatentStructure), got ${describe(structure)}`,
+    );
+  }
+  if (needDecoder && typeof decoder !== 'function') {
+    throw typeError('ERR_INVALID_ARG_TYPE', `${estimator}: decoder must be a function (z) => { loss, gradZ? }, got ${describe(decoder)}`);
+  }
+}
+
+/** The shapes of parts, for messages: `[2, 3]`, or `{ transition: [2, 3, 3], unary: [2, 4, 3] }`. */
+function layoutOf(z: Parts, leaves: AnyTensor[]): string {
+  const shape = (t: AnyTensor): string => `[${t.shape.join(', ')}]`;
+  if (z instanceof Tensor || z instanceof DeviceTensor) return shape(z);
+  return `{ ${Object.keys(z)
+    .sort()
+    .map((key, i) => `${key}: ${shape(leaves[i])}`)
+    .join(', ')} }`;
 }
 
 /** Weights of one sample with the same weight in every instance. */

@@ -3,9 +3,9 @@
  * and its gradient w.r.t. the scores is computed exactly (by enumeration or on a sparse support) or estimated
  * without bias from samples with the score function ∇ log p(z) = z − μ.
  */
-import { rangeError, typeError } from '../errors';
+import { optionsObject, rangeError, typeError } from '../errors';
 import type { SparseMapOptions } from '../structures/common';
-import { decode, positiveOption, seedOption, uniformWeights } from './decoding';
+import { checkStepArguments, decode, positiveOption, seedOption, uniformWeights } from './decoding';
 import { seedCounter } from './layer';
 import { combine, disposeParts, finitePart, fromInstanceVectors, instanceVectors, leavesOf, row, scoreOf, sum } from './parts';
 import { kindOf } from './relaxation';
@@ -60,6 +60,7 @@ export function exactMarginalization(): Estimator {
   return {
     name: 'exactMarginalization',
     step<Z extends Parts, G extends Parts, S extends SparseSolution<Z>>(structure: LatentStructure<Z, G, S>, decoder: Decoder<Z>): EstimatorResult<Z, G> {
+      checkStepArguments('exactMarginalization.step', structure, decoder);
       if (typeof structure.enumerate !== 'function') {
         throw typeError('ERR_INVALID_ARG_TYPE', `exact marginalization needs a structure with enumerate() (Categorical), got ${kindOf(structure)}`);
       }
@@ -121,12 +122,14 @@ export function solveBordered(A: Float64Array, r: Float64Array, s: number): Floa
  * gradient is M_I Z ℓ, ℓ_i = L(z_i), since ∂ξ_I/∂scores = Z M_Iᵀ on the support (Niculae et al. 2018, Prop. 1).
  */
 export function sparseMarginalization(options: SparseMapOptions = {}): Estimator<{ solution: SparseSolution }> {
+  options = optionsObject(options);
   return {
     name: 'sparseMarginalization',
     step<Z extends Parts, G extends Parts, S extends SparseSolution<Z>>(
       structure: LatentStructure<Z, G, S>,
       decoder: Decoder<Z>,
     ): EstimatorResult<Z, G> & { solution: S } {
+      checkStepArguments('sparseMarginalization.step', structure, decoder);
       const B = structure.batch;
       const solution = structure.sparsemap(options);
       const support = structure.supportParts(solution);
@@ -191,6 +194,7 @@ export interface ReinforceExtra {
  * of z_s. `loss` is the sample mean of L (minus β H).
  */
 export function reinforce(options: ReinforceOptions = {}): Estimator<ReinforceExtra> {
+  options = optionsObject(options);
   const k = options.samples ?? 1;
   if (typeof k !== 'number' || !Number.isInteger(k) || k < 1) throw rangeError('ERR_OUT_OF_RANGE', `samples must be an integer ≥ 1, got ${String(k)}`);
   const baseline = options.baseline ?? 'none';
@@ -206,12 +210,14 @@ export function reinforce(options: ReinforceOptions = {}): Estimator<ReinforceEx
   }
   const nextSeed = seedCounter(seedOption(options.seed));
   let average: number | undefined;
+  const name = baseline === 'none' ? 'reinforce' : `reinforce(${baseline})`;
   return {
-    name: baseline === 'none' ? 'reinforce' : `reinforce(${baseline})`,
+    name,
     step<Z extends Parts, G extends Parts, S extends SparseSolution<Z>>(
       structure: LatentStructure<Z, G, S>,
       decoder: Decoder<Z>,
     ): EstimatorResult<Z, G> & ReinforceExtra {
+      checkStepArguments(`${name}.step`, structure, decoder);
       const B = structure.batch;
       const stacked = structure.sample(k, { seed: nextSeed() });
       const mu = structure.marginals();
@@ -257,6 +263,7 @@ export interface RebarOptions {
  * gradient) and on the two relaxed points (with ∂L/∂z), so it must accept relaxed inputs.
  */
 export function rebar(options: RebarOptions = {}): Estimator<{ controlVariate: Float64Array }> {
+  options = optionsObject(options);
   const lambda = positiveOption(options.temperature, 0.5, 'temperature');
   const eta = options.eta ?? 1;
   if (typeof eta !== 'number' || !Number.isFinite(eta)) throw rangeError('ERR_OUT_OF_RANGE', `eta must be a finite number, got ${String(eta)}`);
@@ -267,6 +274,7 @@ export function rebar(options: RebarOptions = {}): Estimator<{ controlVariate: F
       structure: LatentStructure<Z, G, S>,
       decoder: Decoder<Z>,
     ): EstimatorResult<Z, G> & { controlVariate: Float64Array } {
+      checkStepArguments('rebar.step', structure, decoder);
       if (typeof structure.gumbelPair !== 'function') {
         throw typeError('ERR_INVALID_ARG_TYPE', `REBAR needs a structure with gumbelPair() (Categorical), got ${kindOf(structure)}`);
       }

@@ -2,7 +2,7 @@
  * Continuous relaxations: z is a point of the marginal polytope (or of the simplex), a smooth or piecewise-smooth
  * function of the scores, and ∂L/∂scores = (∂z/∂scores)ᵀ ∂L/∂z is exact — the building block's backward.
  */
-import { typeError } from '../errors';
+import { optionsObject, typeError } from '../errors';
 import type { SparseMapOptions } from '../structures/common';
 import { positiveOption, seedOption } from './decoding';
 import { layerEstimator, seedCounter } from './layer';
@@ -27,6 +27,7 @@ export const softmax = marginals;
  * for Categorical); ∂L/∂scores = M_I Z M_Iᵀ ∂L/∂z on its support (Prop. 1).
  */
 export function sparsemap(options: SparseMapOptions = {}): LayerEstimator {
+  options = optionsObject(options);
   return layerEstimator('sparsemap', (structure) => {
     const solution = structure.sparsemap(options);
     return { z: solution.marginals, backward: (gradZ) => structure.sparsemapBackward(gradZ, solution) };
@@ -64,6 +65,7 @@ export interface PerturbedRelaxationOptions {
  * for structures; ∂L/∂scores is its exact VJP at the same noise.
  */
 export function perturbedMarginals(options: PerturbedRelaxationOptions = {}): LayerEstimator {
+  options = optionsObject(options);
   const temperature = positiveOption(options.temperature, 1, 'temperature');
   const nextSeed = seedCounter(seedOption(options.seed));
   return layerEstimator(`perturbedMarginals(τ=${temperature})`, (structure) => {

@@ -2,7 +2,7 @@
  * Surrogate gradients: the forward value is a discrete structure, and the backward pretends it was a smooth
  * function of the scores. These estimators are biased by design; each is exactly its defining formula.
  */
-import { rangeError } from '../errors';
+import { optionsObject, rangeError } from '../errors';
 import type { SparseMapOptions } from '../structures/common';
 import { positiveOption, seedOption } from './decoding';
 import { layerEstimator, seedCounter } from './layer';
@@ -23,6 +23,7 @@ function backwardOption(value: unknown): SurrogateBackward {
  * default) or Cov(z)·∂L/∂z, the backward of the marginals (`'marginals'`: the straight-through softmax).
  */
 export function straightThrough(options: { backward?: SurrogateBackward } = {}): LayerEstimator {
+  options = optionsObject(options);
   const backward = backwardOption(options.backward);
   return layerEstimator(`straightThrough(${backward})`, (structure) => ({
     z: structure.argmax(),
@@ -46,6 +47,7 @@ export interface PerturbAndMapOptions {
  * (`'identity'`) or the VJP of marginals((scores + G)/τ) at the same noise (`'marginals'`, the ST-Gumbel-softmax).
  */
 export function perturbAndMap(options: PerturbAndMapOptions = {}): LayerEstimator {
+  options = optionsObject(options);
   const backward = backwardOption(options.backward);
   const temperature = positiveOption(options.temperature, 1, 'temperature');
   const nextSeed = seedCounter(seedOption(options.seed));
@@ -75,6 +77,8 @@ export interface SpigotOptions {
  * (SparseMAP of that point, with the structure's forbidden parts kept forbidden), and ∂L/∂scores = z − μ̃.
  */
 export function spigot(options: SpigotOptions = {}): LayerEstimator {
+  options = optionsObject(options);
+  const projection = optionsObject(options.sparsemap, 'sparsemap');
   const step = positiveOption(options.step, 1, 'step');
   return layerEstimator(`spigot(η=${step})`, (structure) => {
     const z = structure.argmax();
@@ -84,7 +88,7 @@ export function spigot(options: SpigotOptions = {}): LayerEstimator {
         const target = masked(combine(z, [{ coef: 1, parts: z }, { coef: -step, parts: gradZ }]), structure.partScores());
         const projector = structure.withScores(target);
         try {
-          return structure.partsBackward(subtract(z, projector.sparsemap(options.sparsemap ?? {}).marginals));
+          return structure.partsBackward(subtract(z, projector.sparsemap(projection).marginals));
         } finally {
           projector.dispose?.();
         }

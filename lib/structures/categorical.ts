@@ -3,7 +3,7 @@
  * structure are the K classes, and a structure z is a one-hot row, so every building block of DESIGN.md
  * has its closed form here: logZ = logsumexp, marginals = softmax, MAP = argmax, SparseMAP = sparsemax.
  */
-import { rangeError, typeError } from '../errors';
+import { optionsObject, rangeError, typeError } from '../errors';
 import * as ops from '../ops/categorical';
 import { resultToHost } from '../ops/placement';
 import { PerturbOptions, temperatureOf } from './common';
@@ -62,6 +62,7 @@ export class Categorical<X extends AnyTensor = AnyTensor> {
     if (x.shape.length !== 2) {
       throw rangeError('ERR_INVALID_SHAPE', `scores must have shape [B, K], got [${x.shape.join(', ')}]`);
     }
+    options = optionsObject(options);
     if (options.device !== undefined && options.device !== 'cpu' && options.device !== 'cuda') {
       throw rangeError('ERR_OUT_OF_RANGE', `device must be 'cpu' or 'cuda', got ${String(options.device)}`);
     }

@@ -13,7 +13,7 @@
  * every output there is zero (labels −1). `-Infinity` potentials forbid parts; NaN and `+Infinity` are
  * errors, as is a sequence whose every labelling scores `-Infinity`.
  */
-import { rangeError, typeError } from '../errors';
+import { optionsObject, rangeError, typeError } from '../errors';
 import { NativeChainGrad, NativeChainParts, NativeChainPotentials, NativeFloat, NativeSparseMap, NativeTensorArg, native } from '../native';
 import { AnyTensor, Device, DeviceTensor, Like, Tensor, fromNative, requireTensor, toNative } from '../tensor';
 import { requireSamePlace, resultToHost } from '../ops/placement';
@@ -113,6 +113,7 @@ export class LinearChainCRF<P extends ChainPotentials = ChainPotentials> {
    * @param options `lengths`, and `device` to run elsewhere than where the potentials live
    */
   constructor(potentials: P, options: LinearChainOptions = {}) {
+    options = optionsObject(options);
     if (options.device !== undefined && options.device !== 'cpu' && options.device !== 'cuda') {
       throw rangeError('ERR_OUT_OF_RANGE', `device must be 'cpu' or 'cuda', got ${String(options.device)}`);
     }

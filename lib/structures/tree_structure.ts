@@ -3,7 +3,7 @@
  * layout of the parts, kernels behind the addon's tree ops (CKY, Eisner or the Matrix-Tree theorem), and a
  * decoded form of each tree. @internal
  */
-import { rangeError, typeError } from '../errors';
+import { optionsObject, rangeError, typeError } from '../errors';
 import { NativeTreeDecoded, NativeSparseMap, NativeTreeSpec, native } from '../native';
 import { AnyTensor, Device, DeviceTensor, Like, fromNative, requireTensor, toNative } from '../tensor';
 import { resultToHost } from '../ops/placement';
@@ -65,7 +65,7 @@ export abstract class TreeStructure<X extends AnyTensor, D> {
       const expected = structure === 'cky' ? '[B, N, N] or [B, N, N, L]' : '[B, N, N]';
       throw rangeError('ERR_INVALID_SHAPE', `${name} must have shape ${expected}, got [${s.join(', ')}]`);
     }
-    if (options === null || typeof options !== 'object') throw typeError('ERR_INVALID_ARG_TYPE', 'options must be an object');
+    options = optionsObject(options);
     this.name = name;
     this.options = { lengths: options.lengths, device: options.device, singleRoot };
     this.batch = s[0];
