@@ -18,7 +18,12 @@ DeviceStatus query_status() {
   cudaDriverGetVersion(&s.driver_version);
   const cudaError_t error = cudaGetDeviceCount(&s.device_count);
   if (error != cudaSuccess) {
-    s.reason = std::string("CUDA is compiled in but cannot run: ") + cudaGetErrorString(error);
+    // Without any driver the runtime reports "driver version is insufficient": say what is really missing.
+    s.reason = s.driver_version == 0
+                   ? std::string("CUDA is compiled in but cannot run: no NVIDIA driver was found (no GPU on this "
+                                 "machine?); the CUDA runtime says: ") +
+                         cudaGetErrorString(error)
+                   : std::string("CUDA is compiled in but cannot run: ") + cudaGetErrorString(error);
     s.device_count = 0;
     cudaGetLastError();
     return s;

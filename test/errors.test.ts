@@ -2,7 +2,7 @@
  * Bad input raises a typed error (TypeError / RangeError with a `code`, naming the argument), through the
  * public API and straight at the N-API boundary; never a crash.
  */
-import { Categorical, DeviceTensor, Tensor, backendInfo, entmaxBisect, gumbelMax, gumbelSoftmax, logProb, logsumexpBackward, softmax, softmaxAsync, softmaxBackward, tensor } from '../lib';
+import { Categorical, DeviceTensor, LinearChainCRF, Tensor, TreeCRF, backendInfo, estimators, entmaxBisect, gumbelMax, gumbelSoftmax, logProb, logsumexpBackward, softmax, softmaxAsync, softmaxBackward, tensor } from '../lib';
 import { native } from '../lib/native';
 
 function expectCoded(fn: () => unknown, type: ErrorConstructor | TypeErrorConstructor | RangeErrorConstructor, code: string, mention: RegExp): void {
@@ -67,6 +67,31 @@ describe('ops', () => {
     });
   });
 
+  test('a fractional length says it must be an integer; an integer out of range says outside', () => {
+    const edges = tensor(new Float64Array(2 * 3 * 2 * 2), [2, 3, 2, 2]);
+    expectCoded(() => new LinearChainCRF(edges, { lengths: [2.5, 4] }), RangeError, 'ERR_OUT_OF_RANGE', /^lengths\[0\] = 2\.5 must be an integer in \[1, 4\]$/);
+    expectCoded(() => new TreeCRF(tensor(new Float64Array(18), [2, 3, 3]), { lengths: [3, Number.NaN] }), RangeError, 'ERR_OUT_OF_RANGE', /^lengths\[1\] = NaN must be an integer in \[1, 3\]$/);
+    expectCoded(() => new LinearChainCRF(edges, { lengths: [5, 4] }), RangeError, 'ERR_OUT_OF_RANGE', /^lengths\[0\] = 5 is outside \[1, 4\]$/);
+  });
+
+  test('a decoder gradZ of the wrong layout: the message gives both shapes', () => {
+    const decoder = (z: Tensor): { loss: number[]; gradZ: Tensor } => ({ loss: [0, 0], gradZ: tensor(new Float64Array(4), [2, 2]) });
+    expectCoded(
+      () => estimators.marginals().step(new Categorical(good), decoder as never),
+      TypeError,
+      'ERR_INVALID_ARG_TYPE',
+      /^decoder call 0: gradZ must be laid out like z: expected \[2, 3\], got \[2, 2\]$/,
+    );
+    const chain = new LinearChainCRF({ unary: tensor(new Float64Array(12), [2, 3, 2]), transition: tensor(new Float64Array(4), [2, 2]) });
+    const factoredDecoder = (): unknown => ({ loss: [0, 0], gradZ: { unary: tensor(new Float64Array(12), [2, 3, 2]), transition: tensor(new Float64Array(4), [2, 2]) } });
+    expectCoded(
+      () => estimators.marginals().step(chain, factoredDecoder as never),
+      TypeError,
+      'ERR_INVALID_ARG_TYPE',
+      /expected \{ transition: \[2, 2, 2\], unary: \[2, 3, 2\] \}, got \{ transition: \[2, 2\], unary: \[2, 3, 2\] \}$/,
+    );
+  });
+
   test('Categorical checks its scores and structures', () => {
     expectCoded(() => new Categorical(tensor(new Float64Array(4), [4])), RangeError, 'ERR_INVALID_SHAPE', /\[B, K\]/);
     const dist = new Categorical(good);
@@ -120,6 +145,26 @@ describe('devices', () => {
     expectCoded(() => good.toDevice(), Error, 'ERR_NO_CUDA', /CUDA/);
     expectCoded(() => softmax(good, { device: 'cuda' }), Error, 'ERR_NO_CUDA', /CUDA/);
   });
+
+  (info.cuda.compiled ? test.skip : test)('a build without CUDA says so, and why as far as the build knows', () => {
+    // Not "nvcc was not found" alone: the build may have had nvcc and been built with CUDA switched off.
+    expect(info.cuda.reason).toMatch(/^this build has no CUDA backend \((nvcc was not found when the addon was built|it was built with CUDA switched off: LATENT_STRUCT_CUDA=0, --cpu or -DLS_CUDA=OFF|built without it: no nvcc at install, or LATENT_STRUCT_CUDA=0 \/ --cpu)\)$/);
+    let thrown: unknown;
+    try {
+      good.toDevice();
+    } catch (error) {
+      thrown = error;
+    }
+    expect((thrown as { code?: string }).code).toBe('ERR_NO_CUDA');
+    expect((thrown as Error).message).toBe(info.cuda.reason);
+  });
+
+  (info.cuda.compiled && !info.cuda.available && info.cuda.driverVersion === 0 ? test : test.skip)(
+    'CUDA compiled in but no driver at all: the reason says no NVIDIA driver, not "driver version is insufficient"',
+    () => {
+      expect(info.cuda.reason).toMatch(/^CUDA is compiled in but cannot run: no NVIDIA driver was found \(no GPU on this machine\?\); the CUDA runtime says: /);
+    },
+  );
 
   (info.cuda.available ? test : test.skip)('disposed and mixed-device tensors raise typed errors', () => {
     const onDevice: DeviceTensor = good.toDevice();

@@ -45,7 +45,7 @@ Napi::Value backend_info(const Napi::CallbackInfo& info) {
 #else
   cuda_info.Set("compiled", false);
   cuda_info.Set("available", false);
-  cuda_info.Set("reason", "this build has no CUDA backend (nvcc was not found at install, or it was switched off)");
+  cuda_info.Set("reason", no_cuda_backend_reason());
 #endif
   result.Set("cuda", cuda_info);
   return result;

@@ -18,6 +18,20 @@ namespace binding {
   throw ArgumentError(false, code, message);
 }
 
+#if !LS_WITH_CUDA
+/// Why this build has no CUDA backend (LS_CUDA_OFF_REASON from CMakeLists.txt: 1 switched off, 2 no nvcc).
+inline std::string no_cuda_backend_reason() {
+#if defined(LS_CUDA_OFF_REASON) && LS_CUDA_OFF_REASON == 2
+  return "this build has no CUDA backend (nvcc was not found when the addon was built)";
+#elif defined(LS_CUDA_OFF_REASON) && LS_CUDA_OFF_REASON == 1
+  return "this build has no CUDA backend (it was built with CUDA switched off: LATENT_STRUCT_CUDA=0, --cpu or "
+         "-DLS_CUDA=OFF)";
+#else
+  return "this build has no CUDA backend (built without it: no nvcc at install, or LATENT_STRUCT_CUDA=0 / --cpu)";
+#endif
+}
+#endif
+
 /// The JS error for an exception caught from our code (anything else becomes ERR_INTERNAL).
 Napi::Error to_js_error(Napi::Env env, std::exception_ptr error);
 

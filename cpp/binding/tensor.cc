@@ -78,7 +78,7 @@ DeviceMemory::DeviceMemory(std::size_t bytes) : bytes_(bytes) {
 #if LS_WITH_CUDA
   data_ = cuda::allocate(bytes);
 #else
-  throw BackendError("ERR_NO_CUDA", "this build of latent-struct has no CUDA backend (nvcc was not found at install)");
+  throw BackendError("ERR_NO_CUDA", no_cuda_backend_reason());
 #endif
 }
 

@@ -143,7 +143,10 @@ export function checkLengths(lengths: Int32Array | readonly number[] | undefined
     throw rangeError('ERR_SHAPE_MISMATCH', `lengths must hold B = ${batch} entries, got ${values.length}`);
   }
   Array.from(lengths as ArrayLike<number>).forEach((v, b) => {
-    if (!Number.isInteger(v) || v < 1 || v > length) {
+    if (!Number.isInteger(v)) {
+      throw rangeError('ERR_OUT_OF_RANGE', `lengths[${b}] = ${String(v)} must be an integer in [1, ${length}]`);
+    }
+    if (v < 1 || v > length) {
       throw rangeError('ERR_OUT_OF_RANGE', `lengths[${b}] = ${v} is outside [1, ${length}]`);
     }
   });
