@@ -1,7 +1,7 @@
 /**
  * latent-struct: discrete latent structure for Node.js — the building blocks of structured prediction
  * (marginals, MAP, sampling, SparseMAP) on CUDA and CPU, and the estimators built from them.
- * See DESIGN.md for the conventions (batch-first, torch-struct's part layouts).
+ * See docs/CONVENTIONS.md for the conventions (batch-first, torch-struct's part layouts).
  */
 import { BackendInfo, native } from './native';
 

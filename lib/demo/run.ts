@@ -10,7 +10,7 @@ import type { Device } from '../tensor';
 import { Evaluation, LatentRegressionModel } from './model';
 import { LatentTask, STRUCTURES, StructureName, TaskSizes, makeTask } from './tasks';
 
-/** The estimator families of DESIGN.md. */
+/** The estimator families (docs/CONVENTIONS.md). */
 export type Family = 'relaxation' | 'surrogate' | 'probabilistic';
 
 /** An estimator the demo can train with. */

@@ -1,5 +1,5 @@
 /**
- * The estimators of the field, generic over every structure (DESIGN.md): each takes a structure and a decoder
+ * The estimators of the field, generic over every structure (docs/CONVENTIONS.md): each takes a structure and a decoder
  * `(z) => { loss, gradZ? }` and returns `{ loss, gradScores, samples, weights }`.
  *
  * - continuous relaxation: {@link marginals} (softmax, structured attention), {@link sparsemap} (sparsemax),

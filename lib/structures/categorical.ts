@@ -1,6 +1,6 @@
 /**
  * `Categorical`: a batch of B independent choices among K classes, scores `[B, K]`. The parts of a
- * structure are the K classes, and a structure z is a one-hot row, so every building block of DESIGN.md
+ * structure are the K classes, and a structure z is a one-hot row, so every building block of docs/CONVENTIONS.md
  * has its closed form here: logZ = logsumexp, marginals = softmax, MAP = argmax, SparseMAP = sparsemax.
  */
 import { optionsObject, rangeError, typeError } from '../errors';
