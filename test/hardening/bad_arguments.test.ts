@@ -14,6 +14,7 @@ import {
   NonProjectiveDependencyCRF,
   Tensor,
   TreeCRF,
+  backendInfo,
   tensor,
 } from '../../lib';
 import * as estimators from '../../lib/estimators';
@@ -210,8 +211,11 @@ function methodsOf(structure: object): string[] {
 
 describe('structure methods', () => {
   // Method arity is at most 2; each argument position gets each junk value, the others a valid-looking default.
-  test.each(constructors.map((c) => [c.name, c] as const))('%s: junk arguments give coded errors', async (_, c) => {
-    const structure = c.make(c.scores(), {}) as Record<string, (...args: unknown[]) => unknown> & { dispose?: () => void };
+  // On the device too where there is one (the emulated CUDA build of `npm run test:emulated`).
+  const devices: ('cpu' | 'cuda')[] = backendInfo().cuda.available ? ['cpu', 'cuda'] : ['cpu'];
+  const cases = constructors.flatMap((c) => devices.map((device) => [`${c.name} on ${device}`, c, device] as const));
+  test.each(cases)('%s: junk arguments give coded errors', async (_, c, device) => {
+    const structure = c.make(c.scores(), { device }) as Record<string, (...args: unknown[]) => unknown> & { dispose?: () => void };
     const failures: string[] = [];
     const methods = methodsOf(structure).filter((m) => m !== 'dispose');
     expect(methods.length).toBeGreaterThan(10);
