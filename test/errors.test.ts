@@ -148,7 +148,7 @@ describe('devices', () => {
 
   (info.cuda.compiled ? test.skip : test)('a build without CUDA says so, and why as far as the build knows', () => {
     // Not "nvcc was not found" alone: the build may have had nvcc and been built with CUDA switched off.
-    expect(info.cuda.reason).toMatch(/^this build has no CUDA backend \((nvcc was not found when the addon was built|it was built with CUDA switched off: LATENT_STRUCT_CUDA=0, --cpu or -DLS_CUDA=OFF|built without it: no nvcc at install, or LATENT_STRUCT_CUDA=0 \/ --cpu)\)$/);
+    expect(info.cuda.reason).toMatch(/^this build has no CUDA backend \((nvcc was not found when the addon was built|it was built with CUDA off: LATENT_STRUCT_CUDA=0 or --cpu, no NVIDIA driver visible at install, or a failed CUDA build; LATENT_STRUCT_CUDA=1 npm install compiles it with nvcc|a CPU-only build: node-gyp's binding.gyp, no nvcc at install, or LATENT_STRUCT_CUDA=0 \/ --cpu)\)$/);
     let thrown: unknown;
     try {
       good.toDevice();

@@ -19,15 +19,17 @@ namespace binding {
 }
 
 #if !LS_WITH_CUDA
-/// Why this build has no CUDA backend (LS_CUDA_OFF_REASON from CMakeLists.txt: 1 switched off, 2 no nvcc).
+/// Why this build has no CUDA backend, as far as the build knows (LS_CUDA_OFF_REASON from CMakeLists.txt: 1 LS_CUDA
+/// was OFF, 2 LS_CUDA was ON but no nvcc was found; undefined: not a CMake build, i.e. node-gyp's binding.gyp).
 inline std::string no_cuda_backend_reason() {
 #if defined(LS_CUDA_OFF_REASON) && LS_CUDA_OFF_REASON == 2
   return "this build has no CUDA backend (nvcc was not found when the addon was built)";
 #elif defined(LS_CUDA_OFF_REASON) && LS_CUDA_OFF_REASON == 1
-  return "this build has no CUDA backend (it was built with CUDA switched off: LATENT_STRUCT_CUDA=0, --cpu or "
-         "-DLS_CUDA=OFF)";
+  return "this build has no CUDA backend (it was built with CUDA off: LATENT_STRUCT_CUDA=0 or --cpu, no NVIDIA "
+         "driver visible at install, or a failed CUDA build; LATENT_STRUCT_CUDA=1 npm install compiles it with nvcc)";
 #else
-  return "this build has no CUDA backend (built without it: no nvcc at install, or LATENT_STRUCT_CUDA=0 / --cpu)";
+  return "this build has no CUDA backend (a CPU-only build: node-gyp's binding.gyp, no nvcc at install, or "
+         "LATENT_STRUCT_CUDA=0 / --cpu)";
 #endif
 }
 #endif
