@@ -58,7 +58,8 @@ export async function runDemoParallel(options: DemoOptions & { workers?: number 
       worker.on('message', (message: FromWorker) => {
         if (message.type === 'progress') {
           done += message.steps;
-          if (message.label) options.onProgress?.(done, plan.totalSteps, message.label);
+          // The last step's call is the one below, once every unit's result is in.
+          if (done < plan.totalSteps) options.onProgress?.(done, plan.totalSteps, message.label);
         } else if (message.type === 'result') {
           results[current] = message.result;
           if (++finished === units.length) {

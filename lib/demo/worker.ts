@@ -1,6 +1,6 @@
 /**
  * A worker thread of ./parallel.ts: takes units of a demo plan one at a time from its parent, trains each with
- * {@link runUnit} and posts the result back, with progress every 100 ms.
+ * {@link runUnit} and posts the result back, with progress at a unit's first step, every 100 ms and at its end.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { DemoPlan, DemoUnit, TaskCache, runUnit } from './run';
@@ -23,10 +23,12 @@ port.on('message', (unit: ToWorker) => {
     return;
   }
   let steps = 0;
-  let last = Date.now();
+  let last = -Infinity;
+  let latest = '';
   try {
     const result = runUnit(plan, unit, tasks, (label) => {
       steps++;
+      latest = label;
       const now = Date.now();
       if (now - last >= 100) {
         port.postMessage({ type: 'progress', steps, label } satisfies FromWorker);
@@ -34,7 +36,7 @@ port.on('message', (unit: ToWorker) => {
         last = now;
       }
     });
-    if (steps > 0) port.postMessage({ type: 'progress', steps, label: '' } satisfies FromWorker);
+    if (steps > 0) port.postMessage({ type: 'progress', steps, label: latest } satisfies FromWorker);
     port.postMessage({ type: 'result', result } satisfies FromWorker);
   } catch (error) {
     const e = error as { message?: unknown; code?: unknown; name?: unknown };
