@@ -188,6 +188,8 @@ describe('the command line', () => {
       const info = backendInfo();
       expect(run.stderr).toMatch(/^\[latent-struct\] backend (cpu|cuda)\b/m);
       if (!info.cuda.available) expect(run.stderr).toContain(`CUDA not used: ${info.cuda.reason}`);
+      else if (info.cuda.emulated) expect(run.stderr).toMatch(/^\[latent-struct\] backend cuda on the emulated CUDA device/m);
+      else expect(run.stderr).toMatch(/^\[latent-struct\] backend cuda \(/m);
       expect(run.stderr).not.toContain('\r');
       const lines = run.stderr.split('\n').filter((l) => /^\[latent-struct\] \d+% \(\d+\/\d+ steps, \d+ s\)/.test(l));
       expect(lines.length).toBeGreaterThanOrEqual(2);
