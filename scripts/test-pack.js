@@ -27,7 +27,9 @@ const run = (command, args, options) => {
 // npm itself: the one running this script (npm run test:pack), else the one installed beside node.
 const npmCli = process.env.npm_execpath || path.join(path.dirname(process.execPath), '..', 'lib', 'node_modules', 'npm', 'bin', 'npm-cli.js');
 const packArgs = ['pack', '--json', '--pack-destination', work, ...process.argv.slice(2).filter((a) => a === '--ignore-scripts')];
-const packed = JSON.parse(run(process.execPath, [npmCli, ...packArgs], { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] }));
+const packOutput = run(process.execPath, [npmCli, ...packArgs], { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] });
+process.stdout.write(packOutput.slice(0, packOutput.lastIndexOf('[\n  {')));  // the prepack build's own output
+const packed = JSON.parse(packOutput.slice(packOutput.lastIndexOf('[\n  {')));
 const tarball = path.join(work, packed[0].filename);
 const files = packed[0].files.map((f) => f.path);
 const prebuild = files.find((f) => f.startsWith('prebuilds/') && f.endsWith('.node'));
