@@ -73,6 +73,18 @@ export function backendInfo(): BackendInfo {
 }
 
 /**
+ * Sets how many threads the CPU backend uses per op (the calling thread included): an integer in [1, 1024]. The
+ * default is LATENT_STRUCT_THREADS when set, else the machine's cores; `backendInfo().cpu.threads` tells the current
+ * value. Set 1 to leave the other cores to your own workers (each worker_thread's ops then run on its own thread).
+ * Results do not depend on it: work is split by batch item. Applies to the whole process.
+ * @throws TypeError ERR_INVALID_ARG_TYPE when `threads` is not a number; RangeError ERR_OUT_OF_RANGE when it is not
+ *   an integer in [1, 1024].
+ */
+export function setThreads(threads: number): void {
+  native.setThreads(threads);
+}
+
+/**
  * Waits until all queued GPU work has finished, raising the first asynchronous CUDA error if any (ops on
  * DeviceTensors return before their kernels finish). A no-op without CUDA.
  */

@@ -109,6 +109,8 @@ export interface NativeSparseMap {
 export interface NativeAddon {
   backendInfo(): BackendInfo;
   synchronize(): void;
+  /** The CPU backend's threads per op; throws coded errors outside [1, 1024] integers. */
+  setThreads(threads: number): void;
   /** Device bytes in use (cudaMemGetInfo); throws ERR_NO_CUDA without a device. */
   cudaMemoryInUse(): number;
   DeviceBuffer: { fromHost(data: FloatArray, shape: readonly number[]): NativeDeviceBuffer };

@@ -60,6 +60,20 @@ Napi::Value synchronize(const Napi::CallbackInfo& info) {
   });
 }
 
+/// setThreads(n): the CPU backend's threads per op, an integer in [1, 1024].
+Napi::Value set_threads(const Napi::CallbackInfo& info) {
+  return guarded(info.Env(), [&]() -> Napi::Value {
+    const std::string expected = "an integer in [1, " + std::to_string(ls::cpu::kMaxThreads) + "]";
+    if (info.Length() < 1 || !info[0].IsNumber()) type_error("ERR_INVALID_ARG_TYPE", "threads must be " + expected);
+    const double n = info[0].As<Napi::Number>().DoubleValue();
+    if (!(n >= 1 && n <= ls::cpu::kMaxThreads) || n != static_cast<double>(static_cast<int>(n))) {
+      range_error("ERR_OUT_OF_RANGE", "threads = " + info[0].ToString().Utf8Value() + " must be " + expected);
+    }
+    ls::cpu::set_thread_count(static_cast<int>(n));
+    return info.Env().Undefined();
+  });
+}
+
 /// Internal (the memory soak's measure where nvidia-smi is absent, e.g. on the emulated device): device bytes in use.
 Napi::Value cuda_memory_in_use(const Napi::CallbackInfo& info) {
   return guarded(info.Env(), [&]() -> Napi::Value {
@@ -77,6 +91,7 @@ Napi::Value cuda_memory_in_use(const Napi::CallbackInfo& info) {
 Napi::Object init(Napi::Env env, Napi::Object exports) {
   exports.Set("backendInfo", Napi::Function::New(env, backend_info, "backendInfo"));
   exports.Set("synchronize", Napi::Function::New(env, synchronize, "synchronize"));
+  exports.Set("setThreads", Napi::Function::New(env, set_threads, "setThreads"));
   exports.Set("cudaMemoryInUse", Napi::Function::New(env, cuda_memory_in_use, "cudaMemoryInUse"));
   exports.Set("DeviceBuffer", DeviceBuffer::define(env));
   register_categorical_ops(env, exports);

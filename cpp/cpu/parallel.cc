@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <atomic>
 #include <condition_variable>
+#include <cstdlib>
 #include <deque>
 #include <exception>
 #include <memory>
@@ -16,8 +17,11 @@ namespace {
 
 class ThreadPool {
  public:
-  explicit ThreadPool(int workers) {
-    for (int i = 0; i < workers; ++i) threads_.emplace_back([this] { work(); });
+  explicit ThreadPool(int workers) { grow(workers); }
+  /// Starts workers until there are at least `workers`.
+  void grow(int workers) {
+    std::lock_guard<std::mutex> lock(threads_mutex_);
+    while (static_cast<int>(threads_.size()) < workers) threads_.emplace_back([this] { work(); });
   }
   ~ThreadPool() {
     {
@@ -27,7 +31,6 @@ class ThreadPool {
     ready_.notify_all();
     for (auto& thread : threads_) thread.join();
   }
-  int workers() const { return static_cast<int>(threads_.size()); }
   void submit(std::function<void()> task) {
     {
       std::lock_guard<std::mutex> lock(mutex_);
@@ -50,6 +53,7 @@ class ThreadPool {
       task();
     }
   }
+  std::mutex threads_mutex_;
   std::vector<std::thread> threads_;
   std::deque<std::function<void()>> tasks_;
   std::mutex mutex_;
@@ -57,8 +61,21 @@ class ThreadPool {
   bool stopping_ = false;
 };
 
+/// LATENT_STRUCT_THREADS when it is an integer in [1, kMaxThreads], else the hardware's concurrency.
+int initial_thread_count() {
+  const char* text = std::getenv("LATENT_STRUCT_THREADS");
+  if (text != nullptr && *text != 0) {
+    char* end = nullptr;
+    const long value = std::strtol(text, &end, 10);
+    if (*end == 0 && value >= 1 && value <= kMaxThreads) return static_cast<int>(value);
+  }
+  return static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+}
+
+std::atomic<int> active_threads{initial_thread_count()};
+
 ThreadPool& pool() {
-  static ThreadPool instance(std::max(1u, std::thread::hardware_concurrency()) - 1);
+  static ThreadPool instance(active_threads.load() - 1);
   return instance;
 }
 
@@ -90,7 +107,13 @@ struct Loop {
 
 }  // namespace
 
-int thread_count() { return pool().workers() + 1; }
+int thread_count() { return active_threads.load(); }
+
+void set_thread_count(int n) {
+  n = std::min(std::max(n, 1), kMaxThreads);
+  pool().grow(n - 1);
+  active_threads.store(n);
+}
 
 void parallel_for(int64_t count, int64_t grain, const std::function<void(int64_t, int64_t)>& body) {
   if (count <= 0) return;

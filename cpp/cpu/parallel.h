@@ -8,8 +8,14 @@
 namespace ls {
 namespace cpu {
 
-/// Number of threads that run a parallel_for (workers plus the caller).
+/// Number of threads that run a parallel_for (workers plus the caller): LATENT_STRUCT_THREADS when it is set to an
+/// integer in [1, kMaxThreads], else the hardware's concurrency, until set_thread_count changes it.
 int thread_count();
+
+constexpr int kMaxThreads = 1024;
+
+/// Sets thread_count() to n in [1, kMaxThreads] (the pool grows when needed, never shrinks: idle workers sleep).
+void set_thread_count(int n);
 
 /// Calls body(begin, end) over disjoint ranges covering [0, count), at least `grain` items per range
 /// (except the last). Rethrows the first exception a body threw.
