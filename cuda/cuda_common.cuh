@@ -11,13 +11,13 @@
 #include <utility>
 
 #include "latent_struct/common.h"
+#include "latent_struct/device.h"
 
 namespace ls {
 namespace cuda {
 
 cudaStream_t stream();
 void check(cudaError_t error, const char* what);
-void check_launch(const char* kernel);
 
 constexpr int kBlockThreads = 256;
 
@@ -136,14 +136,6 @@ void launch(const char* name, void (*kernel)(Params...), dim3 grid, dim3 block, 
                          __VA_ARGS__);                                                                      \
     }                                                                                                       \
   } while (0)
-
-}  // namespace cuda
-}  // namespace ls
-
-#include "latent_struct/device.h"
-
-namespace ls {
-namespace cuda {
 
 /// Device memory from the pool for the duration of one call (freed in stream order).
 class Scratch {

@@ -22,10 +22,10 @@ import { DeviceTensor, gumbelNoise } from '../lib';
 import { perturbNative } from '../lib/structures/common';
 import { fromNative } from '../lib/tensor';
 import { backends, randomTensor, rng, toFloat32 } from './helpers';
+import { compile, compiler, compilerWorks } from './support/cxx';
 
 const root = path.join(__dirname, '..');
 const source = path.join(__dirname, 'native', 'reproducible_log.cc');
-const compiler = process.env.CXX ?? 'c++';
 
 interface Report {
   count: number;
@@ -42,15 +42,6 @@ interface Report {
 
 function bytesOf(a: Float32Array | Float64Array): Buffer {
   return Buffer.from(a.buffer, a.byteOffset, a.byteLength);
-}
-
-function compilerWorks(): boolean {
-  try {
-    execFileSync(compiler, ['--version'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /** FMA contraction flags for this machine, or null when its CPU cannot run FMA code. */
@@ -93,9 +84,7 @@ describeNative('repro_log, the log of the Gumbel noise', () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ls-repro-log-'));
     configurations.forEach(([name, flags], i) => {
       const binary = path.join(dir, `repro_log_${i}`);
-      execFileSync(compiler, ['-std=c++17', '-O2', ...flags, `-I${path.join(root, 'cpp', 'include')}`, source, '-o', binary], {
-        stdio: ['ignore', 'ignore', 'pipe'],
-      });
+      compile(['-std=c++17', '-O2', ...flags, `-I${path.join(root, 'cpp', 'include')}`, source, '-o', binary]);
       const file = path.join(dir, `noise_${i}.bin`);
       const stdout = execFileSync(binary, [file, String(seed), String(stream), String(count)], { encoding: 'utf8' });
       reports.set(name, JSON.parse(stdout) as Report);

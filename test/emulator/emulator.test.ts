@@ -9,6 +9,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
+import { compile } from '../support/cxx';
+
 const root = path.resolve(__dirname, '..', '..');
 const sources = [path.join(__dirname, 'kernels.cu'), path.join(root, 'cuda', 'emulator', 'runtime.cc')];
 const header = path.join(root, 'cuda', 'emulator', 'cuda_runtime.h');
@@ -19,12 +21,9 @@ function program(): string {
   for (const file of [...sources, header]) hash.update(fs.readFileSync(file));
   const binary = path.join(os.tmpdir(), `latent-struct-emulator-kernels-${hash.digest('hex').slice(0, 16)}`);
   if (fs.existsSync(binary)) return binary;
-  const compiler = process.env.CXX || 'g++';
   const partial = `${binary}.${process.pid}`;
-  const args = ['-std=c++17', '-O1', '-U_FORTIFY_SOURCE', `-I${path.dirname(header)}`, '-x', 'c++', sources[0], '-x', 'none',
-    sources[1], '-o', partial, '-lpthread'];
-  const result = spawnSync(compiler, args, { encoding: 'utf8' });
-  if (result.status !== 0) throw new Error(`${compiler} ${args.join(' ')} failed:\n${result.stderr}`);
+  compile(['-std=c++17', '-O1', '-U_FORTIFY_SOURCE', `-I${path.dirname(header)}`, '-x', 'c++', sources[0], '-x', 'none',
+    sources[1], '-o', partial, '-lpthread']);
   fs.renameSync(partial, binary);
   return binary;
 }
