@@ -1,0 +1,148 @@
+#!/usr/bin/env python3
+"""torch-struct's CPU times for the sizes of issue 18, to set beside this library's bench.
+
+What it times: float32 on the CPU, "log Z + marginals" as torch-struct computes them on a fresh distribution
+(`dist.partition`, then `dist.marginals`: autograd through the log-partition for the dynamic programs, the
+closed-form Matrix-Tree inverse for NonProjectiveDependencyCRF), the median over --reps runs after one warm-up.
+
+torch-struct is not a dependency and nothing here downloads: point --torch-struct DIR (or TORCH_STRUCT_DIR) at a
+checkout, for example from the stored mirror:
+
+    # fetch github:harvardnlp/pytorch-struct (gives a bare git dir, e.g. /work/.mirror/harvardnlp+pytorch-struct/repo)
+    mkdir -p /tmp/torch-struct
+    git --git-dir /work/.mirror/harvardnlp+pytorch-struct/repo archive HEAD | tar -x -C /tmp/torch-struct
+    /usr/bin/python3 bench/torch_struct.py --torch-struct /tmp/torch-struct --threads 1 --skip-slow
+
+Needs PyTorch (Debian's python3-torch works). Sizes are (B, N[, C]) as in the issue: a chain of N positions has
+edges [B, N-1, C, C]; TreeCRF takes spans [B, N, N, 1]; the dependency structures take arcs [B, N, N] (root on
+the diagonal), single root (DependencyCRF multiroot=False, NonProjectiveDependencyCRF's default), matching this
+library's default singleRoot: true.
+"""
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+# (structure, size, slow): `slow` rows take tens of seconds to minutes per run in torch-struct.
+CASES = [
+    ("LinearChainCRF", (32, 25, 20), False),
+    ("LinearChainCRF", (256, 128, 32), True),
+    ("LinearChainCRF", (1024, 64, 16), True),
+    ("TreeCRF", (32, 25), False),
+    ("TreeCRF", (32, 64), False),
+    ("TreeCRF", (128, 64), False),
+    ("DependencyCRF", (32, 25), False),
+    ("DependencyCRF", (32, 64), False),
+    ("NonProjectiveDependencyCRF", (32, 25), False),
+    ("NonProjectiveDependencyCRF", (32, 64), False),
+    ("NonProjectiveDependencyCRF", (256, 64), False),
+    ("NonProjectiveDependencyCRF", (32, 128), False),
+]
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--torch-struct", default=os.environ.get("TORCH_STRUCT_DIR"),
+                        help="directory holding the torch_struct package (default: $TORCH_STRUCT_DIR)")
+    parser.add_argument("--threads", type=int, default=1, help="torch.set_num_threads (default 1)")
+    parser.add_argument("--reps", type=int, default=5, help="timed runs per case, after one warm-up (default 5)")
+    parser.add_argument("--slow-reps", type=int, default=1,
+                        help="timed runs for the slow chains, with no warm-up (default 1)")
+    parser.add_argument("--only", default="",
+                        help="comma-separated structure names to run (e.g. NonProjectiveDependencyCRF,TreeCRF)")
+    parser.add_argument("--skip-slow", action="store_true",
+                        help="skip the chains (256,128,32) and (1024,64,16), minutes each in torch-struct")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--json", help="write {torch, threads, rows: [{structure, size, ms}]} to this file")
+    return parser.parse_args()
+
+
+def git_commit(directory):
+    """The commit of a torch-struct checkout, when it is a git work tree (an archive has none)."""
+    try:
+        return subprocess.run(["git", "-C", directory, "rev-parse", "--short", "HEAD"], capture_output=True,
+                              text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return None
+
+
+def potentials(torch, structure, size, generator):
+    if structure == "LinearChainCRF":
+        batch, length, labels = size
+        shape = (batch, length - 1, labels, labels)
+    elif structure == "TreeCRF":
+        batch, length = size
+        shape = (batch, length, length, 1)
+    else:
+        batch, length = size
+        shape = (batch, length, length)
+    return torch.randn(shape, generator=generator, dtype=torch.float32)
+
+
+def distribution(torch_struct, structure, scores):
+    if structure == "LinearChainCRF":
+        return torch_struct.LinearChainCRF(scores)
+    if structure == "TreeCRF":
+        return torch_struct.TreeCRF(scores)
+    if structure == "DependencyCRF":
+        return torch_struct.DependencyCRF(scores, multiroot=False)
+    return torch_struct.NonProjectiveDependencyCRF(scores, multiroot=False)
+
+
+def time_case(torch, torch_struct, structure, scores, warmup, reps):
+    def once():
+        dist = distribution(torch_struct, structure, scores)  # a fresh one: partition and marginals are cached
+        start = time.perf_counter()
+        log_z = dist.partition
+        marginals = dist.marginals
+        elapsed = time.perf_counter() - start
+        if not (torch.isfinite(log_z).all() and torch.isfinite(marginals).all()):
+            raise RuntimeError(f"{structure}: non-finite log Z or marginals")
+        return elapsed * 1e3
+
+    for _ in range(warmup):
+        once()
+    return statistics.median(once() for _ in range(reps))
+
+
+def main():
+    args = parse_args()
+    if not args.torch_struct:
+        sys.exit("torch_struct.py: give --torch-struct DIR or TORCH_STRUCT_DIR (see the docstring)")
+    sys.path.insert(0, os.path.abspath(args.torch_struct))
+    import torch
+    import torch_struct
+
+    torch.set_num_threads(args.threads)
+    only = {name for name in args.only.split(",") if name}
+    unknown = only - {case[0] for case in CASES}
+    if unknown:
+        sys.exit(f"torch_struct.py: unknown structure(s) in --only: {', '.join(sorted(unknown))}")
+    generator = torch.Generator().manual_seed(args.seed)
+    commit = git_commit(args.torch_struct)
+    print(f"torch {torch.__version__}, torch-struct {getattr(torch_struct, 'version', '?')}"
+          f"{' (' + commit + ')' if commit else ''} from {args.torch_struct}, {torch.get_num_threads()} thread(s), "
+          f"float32, log Z + marginals, median of {args.reps} (slow chains: {args.slow_reps})")
+    print()
+    print("| structure | size | torch-struct ms |")
+    print("| --- | --- | --- |")
+    rows = []
+    for structure, size, slow in CASES:
+        if (only and structure not in only) or (slow and args.skip_slow):
+            continue
+        scores = potentials(torch, structure, size, generator)
+        warmup, reps = (0, args.slow_reps) if slow else (1, args.reps)
+        ms = time_case(torch, torch_struct, structure, scores, warmup, reps)
+        print(f"| {structure} | {size} | {ms:.3f} |", flush=True)
+        rows.append({"structure": structure, "size": list(size), "ms": ms})
+    if args.json:
+        with open(args.json, "w") as out:
+            json.dump({"torch": torch.__version__, "threads": torch.get_num_threads(), "rows": rows}, out, indent=1)
+            out.write("\n")
+
+
+if __name__ == "__main__":
+    main()
