@@ -20,7 +20,11 @@
         "cpp/cpu/linear_chain.cc",
         "cpp/cpu/parallel.cc",
         "cpp/cpu/softmax.cc",
-        "cpp/cpu/structure_score.cc"
+        "cpp/cpu/structure_score.cc",
+        "cpp/cpu/vector_math.cc",
+        "cpp/cpu/vector_math_avx2.cc",
+        "cpp/cpu/vector_math_avx512.cc",
+        "cpp/cpu/vector_math_baseline.cc"
       ],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")",

@@ -55,7 +55,8 @@ export interface CudaInfo {
 
 /** Which backends this process can use. */
 export interface BackendInfo {
-  cpu: { available: true; threads: number };
+  /** simd: the instruction set of the CPU kernels' vector math: 'avx512', 'avx2' or 'baseline' (SSE2 / NEON). */
+  cpu: { available: true; threads: number; simd: 'avx512' | 'avx2' | 'baseline' };
   cuda: CudaInfo;
 }
 

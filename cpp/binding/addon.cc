@@ -8,6 +8,7 @@
 #include "latent_struct/device.h"
 #endif
 #include "../cpu/parallel.h"
+#include "../cpu/vector_math.h"
 
 namespace ls {
 namespace binding {
@@ -19,6 +20,7 @@ Napi::Value backend_info(const Napi::CallbackInfo& info) {
   Napi::Object cpu = Napi::Object::New(env);
   cpu.Set("available", true);
   cpu.Set("threads", ls::cpu::thread_count());
+  cpu.Set("simd", ls::cpu::vec::isa());
   result.Set("cpu", cpu);
   Napi::Object cuda_info = Napi::Object::New(env);
 #if LS_WITH_CUDA

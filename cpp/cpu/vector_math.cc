@@ -1,0 +1,74 @@
+// Run-time choice of vector_math's kernels: the widest instruction set the CPU has, or a narrower one that
+// LATENT_STRUCT_SIMD names.
+#include "vector_math.h"
+
+#include <cstdlib>
+#include <cstring>
+
+#include "vector_math_dispatch.h"
+
+namespace ls {
+namespace cpu {
+namespace vec {
+
+const Kernels* kernels_named(const char* name) {
+#ifdef LS_VEC_X86
+  __builtin_cpu_init();
+  if (std::strcmp(name, "avx512") == 0) return __builtin_cpu_supports("avx512f") ? &avx512::kernels : nullptr;
+  if (std::strcmp(name, "avx2") == 0) {
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") ? &avx2::kernels : nullptr;
+  }
+#endif
+  if (std::strcmp(name, "baseline") == 0) return &baseline::kernels;
+  return nullptr;
+}
+
+namespace {
+
+const Kernels& choose() {
+  const char* wanted = std::getenv("LATENT_STRUCT_SIMD");
+  if (wanted && *wanted) {
+    if (const Kernels* k = kernels_named(wanted)) return *k;
+  }
+  static const char* const widest_first[] = {"avx512", "avx2"};
+  for (const char* name : widest_first) {
+    if (const Kernels* k = kernels_named(name)) return *k;
+  }
+  return baseline::kernels;
+}
+
+const Kernels& active() {
+  static const Kernels& chosen = choose();
+  return chosen;
+}
+
+}  // namespace
+
+const char* isa() { return active().name; }
+
+void exp(const float* in, float* out, int64_t n) { active().exp_float(in, out, n); }
+void exp(const double* in, double* out, int64_t n) { active().exp_double(in, out, n); }
+void log(const float* in, float* out, int64_t n) { active().log_float(in, out, n); }
+void log(const double* in, double* out, int64_t n) { active().log_double(in, out, n); }
+float max(const float* in, int64_t n) { return active().max_float(in, n); }
+double max(const double* in, int64_t n) { return active().max_double(in, n); }
+float add_max(const float* a, const float* b, float* out, int64_t n) { return active().add_max_float(a, b, out, n); }
+double add_max(const double* a, const double* b, double* out, int64_t n) { return active().add_max_double(a, b, out, n); }
+float exp_shifted_sum(const float* in, float shift, float* out, int64_t n) {
+  return active().exp_shifted_sum_float(in, shift, out, n);
+}
+double exp_shifted_sum(const double* in, double shift, double* out, int64_t n) {
+  return active().exp_shifted_sum_double(in, shift, out, n);
+}
+float log_sum_exp(const float* in, int64_t n) { return active().log_sum_exp_float(in, n); }
+double log_sum_exp(const double* in, int64_t n) { return active().log_sum_exp_double(in, n); }
+float log_sum_exp_of_sums(const float* a, const float* b, int64_t n) { return active().log_sum_exp_of_sums_float(a, b, n); }
+double log_sum_exp_of_sums(const double* a, const double* b, int64_t n) {
+  return active().log_sum_exp_of_sums_double(a, b, n);
+}
+void scale(float* out, float factor, int64_t n) { active().scale_float(out, factor, n); }
+void scale(double* out, double factor, int64_t n) { active().scale_double(out, factor, n); }
+
+}  // namespace vec
+}  // namespace cpu
+}  // namespace ls

@@ -1,0 +1,49 @@
+// The table of vector_math.h's kernels that each instruction set's translation unit fills in, and the tables
+// vector_math.cc chooses from.
+#pragma once
+#include <cstdint>
+
+namespace ls {
+namespace cpu {
+namespace vec {
+
+struct Kernels {
+  const char* name;
+  void (*exp_float)(const float*, float*, int64_t);
+  void (*exp_double)(const double*, double*, int64_t);
+  void (*log_float)(const float*, float*, int64_t);
+  void (*log_double)(const double*, double*, int64_t);
+  float (*max_float)(const float*, int64_t);
+  double (*max_double)(const double*, int64_t);
+  float (*add_max_float)(const float*, const float*, float*, int64_t);
+  double (*add_max_double)(const double*, const double*, double*, int64_t);
+  float (*exp_shifted_sum_float)(const float*, float, float*, int64_t);
+  double (*exp_shifted_sum_double)(const double*, double, double*, int64_t);
+  float (*log_sum_exp_float)(const float*, int64_t);
+  double (*log_sum_exp_double)(const double*, int64_t);
+  float (*log_sum_exp_of_sums_float)(const float*, const float*, int64_t);
+  double (*log_sum_exp_of_sums_double)(const double*, const double*, int64_t);
+  void (*scale_float)(float*, float, int64_t);
+  void (*scale_double)(double*, double, int64_t);
+};
+
+#if defined(__x86_64__) || defined(_M_X64)
+#define LS_VEC_X86 1
+namespace avx512 {
+extern const Kernels kernels;
+}
+namespace avx2 {
+extern const Kernels kernels;
+}
+#endif
+namespace baseline {
+extern const Kernels kernels;
+}
+
+/// The kernels of an instruction set by name ("avx512", "avx2", "baseline"), or nullptr when this CPU or build
+/// lacks it (the tests compare every available set against libm).
+const Kernels* kernels_named(const char* name);
+
+}  // namespace vec
+}  // namespace cpu
+}  // namespace ls

@@ -1,0 +1,335 @@
+// The kernels of vector_math.h for one instruction set, written with GCC/Clang vector extensions over
+// LS_VEC_BYTES-byte vectors. Each vector_math_<isa>.cc sets its target, defines LS_VEC_BYTES and LS_VEC_ISA (a
+// namespace name) and includes this file once; nothing here may call an inline function defined outside it (an
+// inline function compiled for a wider target could be picked by the linker for the baseline one).
+//
+// exp: x = n ln2 + r with n = round(x / ln2), |r| <= ln2/2 (Cody–Waite: ln2 split in two so n ln2 is exact),
+// exp(r) by a polynomial (float: Cephes expf's minimax, degree 7; double: Taylor to degree 13, truncation below
+// 5e-18), times 2^n as two powers of two 2^(n/2) 2^(n - n/2) so that subnormal results are rounded once.
+// log: x = m 2^e with m in [sqrt(1/2), sqrt(2)), log(m) by Cephes logf's polynomial (float) or fdlibm's
+// log(1 + f) = f - f²/2 + s (f²/2 + R(s²)), s = f / (2 + f) (double), plus e ln2 in two parts.
+#pragma once
+#include "vector_math_dispatch.h"
+
+#if !defined(LS_VEC_BYTES) || !defined(LS_VEC_ISA)
+#error "define LS_VEC_BYTES and LS_VEC_ISA before including vector_math_kernels.h"
+#endif
+
+namespace ls {
+namespace cpu {
+namespace vec {
+namespace LS_VEC_ISA {
+
+typedef float VF __attribute__((vector_size(LS_VEC_BYTES)));
+typedef int32_t VI __attribute__((vector_size(LS_VEC_BYTES)));
+typedef double VD __attribute__((vector_size(LS_VEC_BYTES)));
+typedef int64_t VL __attribute__((vector_size(LS_VEC_BYTES)));
+
+template <typename T>
+struct Lanes;
+template <>
+struct Lanes<float> {
+  using V = VF;
+  using I = VI;
+};
+template <>
+struct Lanes<double> {
+  using V = VD;
+  using I = VL;
+};
+
+template <typename T>
+using Vec = typename Lanes<T>::V;
+template <typename T>
+constexpr int64_t kWidth = LS_VEC_BYTES / sizeof(T);
+
+template <typename T>
+static inline Vec<T> splat(T value) {
+  return Vec<T>{} + value;
+}
+template <typename T>
+static inline Vec<T> load(const T* p) {
+  Vec<T> v;
+  __builtin_memcpy(&v, p, sizeof v);
+  return v;
+}
+template <typename T>
+static inline void store(T* p, Vec<T> v) {
+  __builtin_memcpy(p, &v, sizeof v);
+}
+/// The first `count` (< width) lanes from p, the others `fill`.
+template <typename T>
+static inline Vec<T> load_partial(const T* p, int64_t count, T fill) {
+  T lanes[kWidth<T>];
+  for (int64_t k = 0; k < kWidth<T>; ++k) lanes[k] = k < count ? p[k] : fill;
+  return load(lanes);
+}
+template <typename T>
+static inline void store_partial(T* p, Vec<T> v, int64_t count) {
+  T lanes[kWidth<T>];
+  store(lanes, v);
+  for (int64_t k = 0; k < count; ++k) p[k] = lanes[k];
+}
+template <typename T>
+static inline T horizontal_sum(Vec<T> v) {
+  T lanes[kWidth<T>];
+  store(lanes, v);
+  T total = 0;
+  for (int64_t k = 0; k < kWidth<T>; ++k) total += lanes[k];
+  return total;
+}
+template <typename T>
+static inline T horizontal_max(Vec<T> v) {
+  T lanes[kWidth<T>];
+  store(lanes, v);
+  T top = lanes[0];
+  for (int64_t k = 1; k < kWidth<T>; ++k) top = lanes[k] > top ? lanes[k] : top;
+  return top;
+}
+template <typename T>
+static inline Vec<T> vmax(Vec<T> a, Vec<T> b) {
+  return a > b ? a : b;
+}
+
+static inline VF exp_lanes(VF x) {
+  const VF low = splat(-104.0f), high = splat(89.0f);  // exp(-104) < half the least subnormal; exp(89) > FLT_MAX
+  VF clamped = x < low ? low : x;
+  clamped = clamped > high ? high : clamped;
+  const VF magic = splat(12582912.0f);  // 1.5 * 2^23: adding it rounds to an integer kept in the low bits
+  const VF shifted = clamped * 1.44269504088896341f + magic;
+  const VF n = shifted - magic;
+  const VI exponent = (VI)shifted - (VI)magic;
+  VF r = clamped - n * 0.693359375f;
+  r = r - n * -2.12194440e-4f;
+  const VF r2 = r * r;
+  VF p = splat(1.9875691500E-4f);
+  p = p * r + 1.3981999507E-3f;
+  p = p * r + 8.3334519073E-3f;
+  p = p * r + 4.1665795894E-2f;
+  p = p * r + 1.6666665459E-1f;
+  p = p * r + 5.0000001201E-1f;
+  p = p * r2 + r + 1.0f;
+  const VI half = exponent >> 1;
+  const VF scale_a = (VF)((half + 127) << 23);
+  const VF scale_b = (VF)((exponent - half + 127) << 23);
+  const VF y = p * scale_a * scale_b;
+  return x != x ? x : y;
+}
+
+static inline VD exp_lanes(VD x) {
+  const VD low = splat(-746.0), high = splat(710.0);
+  VD clamped = x < low ? low : x;
+  clamped = clamped > high ? high : clamped;
+  const VD magic = splat(6755399441055744.0);  // 1.5 * 2^52
+  const VD shifted = clamped * 1.4426950408889634074 + magic;
+  const VD n = shifted - magic;
+  const VL exponent = (VL)shifted - (VL)magic;
+  VD r = clamped - n * 6.93147180369123816490e-01;
+  r = r - n * 1.90821492927058770002e-10;
+  // 1 + r + r²/2! + ... + r^13/13!
+  VD p = splat(1.0 / 6227020800.0);
+  p = p * r + 1.0 / 479001600.0;
+  p = p * r + 1.0 / 39916800.0;
+  p = p * r + 1.0 / 3628800.0;
+  p = p * r + 1.0 / 362880.0;
+  p = p * r + 1.0 / 40320.0;
+  p = p * r + 1.0 / 5040.0;
+  p = p * r + 1.0 / 720.0;
+  p = p * r + 1.0 / 120.0;
+  p = p * r + 1.0 / 24.0;
+  p = p * r + 1.0 / 6.0;
+  p = p * r + 0.5;
+  p = p * r + 1.0;
+  p = p * r + 1.0;
+  const VL half = exponent >> 1;
+  const VD scale_a = (VD)((half + 1023) << 52);
+  const VD scale_b = (VD)((exponent - half + 1023) << 52);
+  const VD y = p * scale_a * scale_b;
+  return x != x ? x : y;
+}
+
+static inline VF log_lanes(VF x) {
+  const VF min_normal = splat(1.17549435e-38f);
+  const VI subnormal = x < min_normal;  // -1 where true (also for x <= 0, fixed below)
+  const VF normal = subnormal ? x * 8388608.0f : x;  // * 2^23
+  const VI bits = (VI)normal;
+  VI exponent = ((bits >> 23) & 0xff) - 126 + (subnormal & -23);
+  VF m = (VF)((bits & 0x007fffff) | 0x3f000000);  // in [1/2, 1)
+  const VI small = m < 0.707106781186547524f;
+  exponent += small;  // small is -1: m doubled below
+  const VF f = (small ? m + m : m) - 1.0f;
+  const VF f2 = f * f;
+  VF p = splat(7.0376836292E-2f);
+  p = p * f - 1.1514610310E-1f;
+  p = p * f + 1.1676998740E-1f;
+  p = p * f - 1.2420140846E-1f;
+  p = p * f + 1.4249322787E-1f;
+  p = p * f - 1.6668057665E-1f;
+  p = p * f + 2.0000714765E-1f;
+  p = p * f - 2.4999993993E-1f;
+  p = p * f + 3.3333331174E-1f;
+  const VF e = __builtin_convertvector(exponent, VF);
+  VF y = p * f * f2;
+  y = y + e * -2.12194440e-4f;
+  y = y - 0.5f * f2;
+  VF result = f + y + e * 0.693359375f;
+  const VF inf = splat(__builtin_inff());
+  result = x == 0.0f ? -inf : result;
+  result = x < 0.0f ? splat(__builtin_nanf("")) : result;
+  result = x == inf ? inf : result;
+  return x != x ? x : result;
+}
+
+static inline VD log_lanes(VD x) {
+  const VD min_normal = splat(2.2250738585072014e-308);
+  const VL subnormal = x < min_normal;
+  const VD normal = subnormal ? x * 18014398509481984.0 : x;  // * 2^54
+  const VL bits = (VL)normal;
+  VL exponent = ((bits >> 52) & 0x7ff) - 1023 + (subnormal & -54);
+  VD m = (VD)((bits & 0x000fffffffffffffLL) | 0x3ff0000000000000LL);  // in [1, 2)
+  const VL big = m > 1.41421356237309504880;
+  exponent -= big;  // big is -1: m halved below
+  const VD f = (big ? m * 0.5 : m) - 1.0;
+  const VD s = f / (2.0 + f);
+  const VD z = s * s;
+  const VD w = z * z;
+  const VD t1 = w * (3.999999999940941908e-01 + w * (2.222219843214978396e-01 + w * 1.531383769920937332e-01));
+  const VD t2 = z * (6.666666666666735130e-01 +
+                     w * (2.857142874366239149e-01 + w * (1.818357216161805012e-01 + w * 1.479819860511658591e-01)));
+  const VD r = t1 + t2;
+  const VD half_f2 = 0.5 * f * f;
+  const VD magic = splat(6755399441055744.0);
+  const VD e = (VD)(exponent + (VL)magic) - magic;  // int64 -> double without a conversion instruction
+  VD result = e * 6.93147180369123816490e-01 - ((half_f2 - (s * (half_f2 + r) + e * 1.90821492927058770002e-10)) - f);
+  const VD inf = splat(__builtin_inf());
+  result = x == 0.0 ? -inf : result;
+  result = x < 0.0 ? splat(__builtin_nan("")) : result;
+  result = x == inf ? inf : result;
+  return x != x ? x : result;
+}
+
+template <typename T>
+static void exp_array(const T* in, T* out, int64_t n) {
+  constexpr int64_t W = kWidth<T>;
+  int64_t k = 0;
+  for (; k + W <= n; k += W) store(out + k, exp_lanes(load(in + k)));
+  if (k < n) store_partial(out + k, exp_lanes(load_partial(in + k, n - k, T(0))), n - k);
+}
+
+template <typename T>
+static void log_array(const T* in, T* out, int64_t n) {
+  constexpr int64_t W = kWidth<T>;
+  int64_t k = 0;
+  for (; k + W <= n; k += W) store(out + k, log_lanes(load(in + k)));
+  if (k < n) store_partial(out + k, log_lanes(load_partial(in + k, n - k, T(1))), n - k);
+}
+
+template <typename T>
+static T max_array(const T* in, int64_t n) {
+  constexpr int64_t W = kWidth<T>;
+  const T neg_inf = -__builtin_inf();
+  Vec<T> top = splat(neg_inf);
+  int64_t k = 0;
+  for (; k + W <= n; k += W) top = vmax<T>(load(in + k), top);
+  if (k < n) top = vmax<T>(load_partial(in + k, n - k, neg_inf), top);
+  return horizontal_max<T>(top);
+}
+
+template <typename T>
+static T add_max_array(const T* a, const T* b, T* out, int64_t n) {
+  constexpr int64_t W = kWidth<T>;
+  const T neg_inf = -__builtin_inf();
+  Vec<T> top = splat(neg_inf);
+  int64_t k = 0;
+  for (; k + W <= n; k += W) {
+    const Vec<T> v = load(a + k) + load(b + k);
+    store(out + k, v);
+    top = vmax<T>(v, top);
+  }
+  for (; k < n; ++k) {
+    out[k] = a[k] + b[k];
+    const T lane = out[k];
+    top[0] = lane > top[0] ? lane : top[0];
+  }
+  return horizontal_max<T>(top);
+}
+
+template <typename T>
+static T exp_shifted_sum_array(const T* in, T shift, T* out, int64_t n) {
+  constexpr int64_t W = kWidth<T>;
+  Vec<T> total{};
+  int64_t k = 0;
+  for (; k + W <= n; k += W) {
+    const Vec<T> e = exp_lanes(load(in + k) - shift);
+    store(out + k, e);
+    total += e;
+  }
+  if (k < n) {
+    const T neg_inf = -__builtin_inf();
+    const Vec<T> e = exp_lanes(load_partial(in + k, n - k, neg_inf) - shift);  // exp(-inf) = 0 in unused lanes
+    store_partial(out + k, e, n - k);
+    total += e;
+  }
+  return horizontal_sum<T>(total);
+}
+
+template <typename T>
+static T log_sum_exp_array(const T* in, int64_t n) {
+  constexpr int64_t W = kWidth<T>;
+  const T top = max_array(in, n);
+  if (top == -__builtin_inf()) return top;
+  Vec<T> total{};
+  int64_t k = 0;
+  for (; k + W <= n; k += W) total += exp_lanes(load(in + k) - top);
+  if (k < n) total += exp_lanes(load_partial(in + k, n - k, T(-__builtin_inf())) - top);
+  return top + log_lanes(splat(horizontal_sum<T>(total)))[0];
+}
+
+template <typename T>
+static T log_sum_exp_of_sums_array(const T* a, const T* b, int64_t n) {
+  constexpr int64_t W = kWidth<T>;
+  const T neg_inf = -__builtin_inf();
+  Vec<T> top_lanes = splat(neg_inf);
+  int64_t k = 0;
+  for (; k + W <= n; k += W) top_lanes = vmax<T>(load(a + k) + load(b + k), top_lanes);
+  if (k < n) top_lanes = vmax<T>(load_partial(a + k, n - k, neg_inf) + load_partial(b + k, n - k, T(0)), top_lanes);
+  const T top = horizontal_max<T>(top_lanes);
+  if (top == neg_inf) return top;
+  Vec<T> total{};
+  for (k = 0; k + W <= n; k += W) total += exp_lanes(load(a + k) + load(b + k) - top);
+  if (k < n) total += exp_lanes(load_partial(a + k, n - k, neg_inf) + load_partial(b + k, n - k, T(0)) - top);
+  return top + log_lanes(splat(horizontal_sum<T>(total)))[0];
+}
+
+template <typename T>
+static void scale_array(T* out, T factor, int64_t n) {
+  constexpr int64_t W = kWidth<T>;
+  int64_t k = 0;
+  for (; k + W <= n; k += W) store(out + k, load(out + k) * factor);
+  for (; k < n; ++k) out[k] *= factor;
+}
+
+const Kernels kernels = {
+    LS_VEC_ISA_NAME,
+    exp_array<float>,
+    exp_array<double>,
+    log_array<float>,
+    log_array<double>,
+    max_array<float>,
+    max_array<double>,
+    add_max_array<float>,
+    add_max_array<double>,
+    exp_shifted_sum_array<float>,
+    exp_shifted_sum_array<double>,
+    log_sum_exp_array<float>,
+    log_sum_exp_array<double>,
+    log_sum_exp_of_sums_array<float>,
+    log_sum_exp_of_sums_array<double>,
+    scale_array<float>,
+    scale_array<double>,
+};
+
+}  // namespace LS_VEC_ISA
+}  // namespace vec
+}  // namespace cpu
+}  // namespace ls
