@@ -38,4 +38,60 @@ LS_HOST_DEVICE int32_t draw(int64_t count, double u, F log_weight) {
   return chosen;
 }
 
+// ---- Row reductions over one thread's contiguous values. Written plainly here for every backend; the CPU
+// backend's groups overload them with vectorized ones (cpp/cpu/vector_rows.h), found by argument-dependent lookup
+// on the group, so a sweep calls row_max(g, ...) unqualified.
+
+/// The largest of n values (-inf for n = 0; NaNs skipped).
+template <typename Group, typename T>
+LS_HOST_DEVICE T row_max(const Group&, const T* in, int64_t n) {
+  T top = neg_inf<T>();
+  for (int64_t k = 0; k < n; ++k) top = in[k] > top ? in[k] : top;
+  return top;
+}
+/// out[k] = a[k] + b[k]; returns the largest.
+template <typename Group, typename T>
+LS_HOST_DEVICE T row_add_max(const Group&, const T* a, const T* b, T* out, int64_t n) {
+  T top = neg_inf<T>();
+  for (int64_t k = 0; k < n; ++k) {
+    out[k] = a[k] + b[k];
+    top = out[k] > top ? out[k] : top;
+  }
+  return top;
+}
+/// out[k] = exp(in[k] - shift) (in may equal out); returns the sum.
+template <typename Group, typename T>
+LS_HOST_DEVICE T row_exp_shifted_sum(const Group&, const T* in, T shift, T* out, int64_t n) {
+  T total = 0;
+  for (int64_t k = 0; k < n; ++k) {
+    out[k] = exp_of(in[k] - shift);
+    total += out[k];
+  }
+  return total;
+}
+/// log sum_k exp(in[k]): -inf when every value is -inf.
+template <typename Group, typename T>
+LS_HOST_DEVICE T row_log_sum_exp(const Group& g, const T* in, int64_t n) {
+  const T top = row_max(g, in, n);
+  if (top == neg_inf<T>()) return top;
+  T total = 0;
+  for (int64_t k = 0; k < n; ++k) total += exp_of(in[k] - top);
+  return top + log_of(total);
+}
+/// log sum_k exp(a[k] + b[k]): -inf when every sum is -inf.
+template <typename Group, typename T>
+LS_HOST_DEVICE T row_log_sum_exp_of_sums(const Group&, const T* a, const T* b, int64_t n) {
+  T top = neg_inf<T>();
+  for (int64_t k = 0; k < n; ++k) top = a[k] + b[k] > top ? a[k] + b[k] : top;
+  if (top == neg_inf<T>()) return top;
+  T total = 0;
+  for (int64_t k = 0; k < n; ++k) total += exp_of(a[k] + b[k] - top);
+  return top + log_of(total);
+}
+/// out[k] *= factor.
+template <typename Group, typename T>
+LS_HOST_DEVICE void row_scale(const Group&, T* out, T factor, int64_t n) {
+  for (int64_t k = 0; k < n; ++k) out[k] *= factor;
+}
+
 }  // namespace ls
