@@ -12,7 +12,7 @@ template <typename T>
 void eisner_sample(const TreePotentials<T>& potentials, TreeShape shape, int64_t samples, uint64_t seed, T* log_z,
                    int32_t* decoded, T* parts) {
   for_each_sentence<T>(shape, [&](int64_t b, T* workspace, int32_t* indices) {
-    eisner::sample_op(tree::SerialTeams(), potentials, shape, b, samples, seed, workspace, indices, log_z, decoded,
+    eisner::sample_op(VectorTeams(), potentials, shape, b, samples, seed, workspace, indices, log_z, decoded,
                       parts);
   });
 }

@@ -390,5 +390,181 @@ LS_HOST_DEVICE void sample_op(const Teams& g, const TreePotentials<T>& p, const 
   }
 }
 
+// ---- Sentences side by side (the CPU's log Z and marginals). A group of up to kLanes sentences shares every chart,
+// one lane per sentence ([N][N][lanes], lane fastest), so the log-sum-exp over the split points of a span is a
+// reduction down a column of `lanes`-wide rows: full vectors whatever the span's width, and one call per span for
+// the whole group. Spans past a sentence's length are -inf in its lane, so sentences of different lengths run in
+// step. The outside pass is in log space: log mu(i, j) = in(i, j) + logsumexp over the uses of in(S) + o(P),
+// o(P) = log mu(P) + r(P) - in(P) (see the top of this file); the inside and o charts are also kept transposed
+// ([j][i]) so that every sum reads two contiguous blocks of rows: the split points of (i, j) are in(i, i..j-1) and
+// in(i+1..j, j), its uses as a left child in(j+1, m) and o(i, m) over m > j, as a right child in(h, i-1) and
+// o(h, j) over h < i.
+
+constexpr int64_t kLanes = 16;
+
+/// Sentences per group of a batch.
+LS_HOST_DEVICE inline int64_t lane_count(const TreeShape& shape) { return shape.batch < kLanes ? shape.batch : kLanes; }
+
+/// Workspace of one group: four [N][N][lanes] charts and [N + 4][lanes] of scratch.
+LS_HOST_DEVICE inline int64_t lanes_workspace_size(const TreeShape& shape) {
+  return lane_count(shape) * (4 * shape.length * shape.length + shape.length + 4);
+}
+
+template <typename T>
+struct LaneCharts {
+  T* inside;
+  T* inside_by_end;   // in(i, j) at at(j, i)
+  T* outside;         // r(i, j) until the outside pass reaches (i, j), then o(i, j) (-inf when mu or in is 0)
+  T* outside_by_end;  // o(i, j) at at(j, i)
+  T* terms;           // [N][lanes]
+  T* top;             // [lanes]
+  T* left;            // [lanes]
+  T* right;           // [lanes]
+  T* log_mu;          // [lanes]
+  int64_t N;
+  int64_t lanes;
+  int64_t first;              // the group's first sentence
+  int64_t length[kLanes];     // 0 for lanes past the batch
+  int64_t longest;
+  LS_HOST_DEVICE int64_t at(int64_t i, int64_t j) const { return (i * N + j) * lanes; }
+};
+
+template <typename T>
+LS_HOST_DEVICE LaneCharts<T> lane_charts_of(const TreePotentials<T>& p, const TreeShape& shape, int64_t group,
+                                            T* workspace) {
+  LaneCharts<T> c;
+  const int64_t N = shape.length, K = lane_count(shape), chart = N * N * K;
+  c.inside = workspace;
+  c.inside_by_end = workspace + chart;
+  c.outside = workspace + 2 * chart;
+  c.outside_by_end = workspace + 3 * chart;
+  c.terms = workspace + 4 * chart;
+  c.top = c.terms + N * K;
+  c.left = c.top + K;
+  c.right = c.left + K;
+  c.log_mu = c.right + K;
+  c.N = N;
+  c.lanes = K;
+  c.first = group * K;
+  c.longest = 0;
+  for (int64_t l = 0; l < K; ++l) {
+    const int64_t b = c.first + l;
+    c.length[l] = b >= shape.batch ? 0 : p.lengths ? p.lengths[b] : N;
+    c.longest = c.length[l] > c.longest ? c.length[l] : c.longest;
+  }
+  return c;
+}
+
+/// ls::lanes_log_sum_exp_of_sums over the group's lanes with its scratch.
+template <typename T, typename Group>
+LS_HOST_DEVICE void lanes_log_sum_exp(const Group& g, const LaneCharts<T>& c, const T* a, const T* b, int64_t n,
+                                              T* out) {
+  lanes_log_sum_exp_of_sums(g, a, b, n, c.lanes, c.terms, c.top, out);
+}
+
+/// r(i, j) into c.outside (and the width-1 inside values), the inside chart, and log Z of each sentence.
+template <typename T, typename Group>
+LS_HOST_DEVICE void lanes_inside(const Group& g, const TreePotentials<T>& p, const TreeShape& shape,
+                                 const LaneCharts<T>& c, T* log_z) {
+  const int64_t N = c.N, C = shape.labels, K = c.lanes, L = c.longest;
+  for (int64_t i = 0; i < L; ++i) {
+    for (int64_t j = i; j < L; ++j) {
+      T* r = c.outside + c.at(i, j);
+      for (int64_t l = 0; l < K; ++l) {
+        const T* scores = p.scores + (((c.first + l) * N + i) * N + j) * C;
+        r[l] = j >= c.length[l] ? neg_inf<T>() : C == 1 ? scores[0] : row_log_sum_exp(g, scores, C);
+      }
+      if (i == j) {
+        for (int64_t l = 0; l < K; ++l) c.inside[c.at(i, i) + l] = c.inside_by_end[c.at(i, i) + l] = r[l];
+      }
+    }
+  }
+  for (int64_t w = 2; w <= L; ++w) {
+    for (int64_t i = 0; i + w <= L; ++i) {
+      const int64_t j = i + w - 1;
+      T* in = c.inside + c.at(i, j);
+      lanes_log_sum_exp(g, c, c.inside + c.at(i, i), c.inside_by_end + c.at(j, i + 1), w - 1, in);
+      const T* r = c.outside + c.at(i, j);
+      T* in_by_end = c.inside_by_end + c.at(j, i);
+      for (int64_t l = 0; l < K; ++l) {
+        in[l] += r[l];
+        in_by_end[l] = in[l];
+      }
+    }
+  }
+  for (int64_t l = 0; l < K; ++l) {
+    if (c.length[l] > 0) log_z[c.first + l] = c.inside[c.at(0, c.length[l] - 1) + l];
+  }
+}
+
+/// The outside pass, writing mu(i, j) q_l(i, j) to the sentences' marginals (zeros elsewhere).
+template <typename T, typename Group>
+LS_HOST_DEVICE void lanes_outside(const Group& g, const TreePotentials<T>& p, const TreeShape& shape,
+                                  const LaneCharts<T>& c, T* marginals) {
+  const int64_t N = c.N, C = shape.labels, K = c.lanes, L = c.longest;
+  for (int64_t l = 0; l < K; ++l) {
+    if (c.length[l] == 0) continue;
+    T* out = marginals + (c.first + l) * N * N * C;
+    for (int64_t k = 0; k < N * N * C; ++k) out[k] = 0;
+  }
+  for (int64_t w = L; w >= 1; --w) {
+    for (int64_t i = 0; i + w <= L; ++i) {
+      const int64_t j = i + w - 1, a = c.at(i, j);
+      // uses as the left child of (i, m), m > j, with sibling (j+1, m); as the right child of (h, j), h < i, with
+      // sibling (h, i-1)
+      const int64_t next = j + 1 < L ? j + 1 : j, previous = i > 0 ? i - 1 : 0;  // in bounds when nothing is read
+      lanes_log_sum_exp(g, c, c.inside + c.at(next, next), c.outside + c.at(i, next), L - 1 - j, c.left);
+      lanes_log_sum_exp(g, c, c.inside_by_end + c.at(previous, 0), c.outside_by_end + c.at(j, 0), i, c.right);
+      for (int64_t l = 0; l < K; ++l) {
+        const T in = c.inside[a + l];
+        T log_mu;
+        if (j >= c.length[l] || in == neg_inf<T>()) {
+          log_mu = neg_inf<T>();
+        } else if (i == 0 && j == c.length[l] - 1) {
+          log_mu = 0;
+        } else {
+          const T uses = tree::log_add_exp(c.left[l], c.right[l]);
+          log_mu = uses == neg_inf<T>() ? uses : in + uses;
+          log_mu = log_mu > T(0) ? T(0) : log_mu;  // round-off: a marginal is at most 1
+        }
+        const T outside = log_mu == neg_inf<T>() ? log_mu : log_mu + c.outside[a + l] - in;
+        c.outside[a + l] = outside;
+        c.outside_by_end[c.at(j, i) + l] = outside;
+        c.log_mu[l] = log_mu;
+      }
+      row_exp_shifted_sum(g, c.log_mu, T(0), c.log_mu, K);  // now mu
+      for (int64_t l = 0; l < K; ++l) {
+        if (j >= c.length[l] || !(c.log_mu[l] > 0)) continue;
+        const int64_t b = c.first + l;
+        T* out = marginals + ((b * N + i) * N + j) * C;
+        if (C == 1) {
+          out[0] = c.log_mu[l];
+          continue;
+        }
+        const T* scores = p.scores + ((b * N + i) * N + j) * C;
+        const T span = row_log_sum_exp(g, scores, C);  // r(i, j)
+        for (int64_t label = 0; label < C; ++label) out[label] = c.log_mu[l] * exp_of(scores[label] - span);
+      }
+    }
+  }
+}
+
+/// log Z of the group's sentences.
+template <typename T, typename Group>
+LS_HOST_DEVICE void lanes_log_partition_op(const Group& g, const TreePotentials<T>& p, const TreeShape& shape,
+                                           int64_t group, T* workspace, T* log_z) {
+  const LaneCharts<T> c = lane_charts_of(p, shape, group, workspace);
+  lanes_inside(g, p, shape, c, log_z);
+}
+
+/// log Z and the marginals of the group's sentences.
+template <typename T, typename Group>
+LS_HOST_DEVICE void lanes_marginals_op(const Group& g, const TreePotentials<T>& p, const TreeShape& shape,
+                                       int64_t group, T* workspace, T* log_z, T* marginals) {
+  const LaneCharts<T> c = lane_charts_of(p, shape, group, workspace);
+  lanes_inside(g, p, shape, c, log_z);
+  lanes_outside(g, p, shape, c, marginals);
+}
+
 }  // namespace cky
 }  // namespace ls

@@ -13,6 +13,34 @@
 #include "latent_struct/log_math.h"
 
 namespace ls {
+
+/// out[l] = log sum_{k<n} exp(a[k lanes + l] + b[k lanes + l]) for every lane l < lanes (-inf where every sum is
+/// -inf), shifted by each lane's max: a log-sum-exp down the columns of two [n][lanes] blocks, for sentences side by
+/// side in lanes. `terms` is scratch of n lanes elements, `top` of lanes. Plain here; the CPU group overloads it
+/// (cpp/cpu/tree_ops.h), found by argument-dependent lookup like log_math.h's row reductions.
+template <typename Group, typename T>
+LS_HOST_DEVICE void lanes_log_sum_exp_of_sums(const Group& g, const T* a, const T* b, int64_t n, int64_t lanes,
+                                              T* terms, T* top, T* out) {
+  for (int64_t l = 0; l < lanes; ++l) top[l] = neg_inf<T>();
+  for (int64_t k = 0; k < n; ++k) {
+    for (int64_t l = 0; l < lanes; ++l) {
+      const T v = a[k * lanes + l] + b[k * lanes + l];
+      terms[k * lanes + l] = v;
+      top[l] = v > top[l] ? v : top[l];
+    }
+  }
+  for (int64_t l = 0; l < lanes; ++l) out[l] = top[l] == neg_inf<T>() ? T(0) : top[l];  // the shift
+  for (int64_t k = 0; k < n; ++k) {
+    for (int64_t l = 0; l < lanes; ++l) terms[k * lanes + l] -= out[l];
+  }
+  row_exp_shifted_sum(g, terms, T(0), terms, n * lanes);
+  for (int64_t l = 0; l < lanes; ++l) out[l] = 0;
+  for (int64_t k = 0; k < n; ++k) {
+    for (int64_t l = 0; l < lanes; ++l) out[l] += terms[k * lanes + l];
+  }
+  for (int64_t l = 0; l < lanes; ++l) out[l] = top[l] == neg_inf<T>() ? top[l] : top[l] + log_of(out[l]);
+}
+
 namespace tree {
 
 /// A value and the index it was found at.
@@ -61,6 +89,15 @@ LS_HOST_DEVICE T team_log_sum_exp(const Teams& g, int64_t begin, int64_t end, Te
   T sum = 0;
   for (int64_t k = begin + g.lane(); k < end; k += g.lanes()) sum += exp_of(term(k) - top);
   return top + log_of(g.sum(sum));
+}
+
+/// log(exp(a) + exp(b)): -inf when both are.
+template <typename T>
+LS_HOST_DEVICE T log_add_exp(T a, T b) {
+  const T top = a > b ? a : b;
+  if (top == neg_inf<T>()) return top;
+  const T low = a > b ? b : a;
+  return top + log_of(T(1) + exp_of(low - top));
 }
 
 /// sum_k w_k value(k, log w_k) with w_k = exp(term(k) - log_norm), over k in [begin, end) with w_k > 0:
