@@ -14,6 +14,7 @@
 #pragma once
 #include <cstdint>
 
+#include "latent_struct/cky_sweeps.h"
 #include "latent_struct/inside_outside.h"
 #include "latent_struct/log_math.h"
 #include "latent_struct/philox.h"
@@ -482,6 +483,237 @@ LS_HOST_DEVICE void sample_op(const Teams& g, const TreePotentials<T>& p, const 
                   return range.begin + (k < 0 ? 0 : k);
                 });
   }
+}
+
+// ---- Sentences side by side (the CPU's log Z and marginals), as cky::lanes_* (cky_sweeps.h): up to cky::kLanes
+// sentences share every chart, one lane each ([M][M][lanes], lane fastest); items past a sentence's length are -inf
+// in its lane (its arcs are masked), so sentences of different lengths run in step. The outside pass is in log
+// space: log mu(X) = in(X) + logsumexp over the uses of X of in(S) + o(P), o(P) = log mu(P) + theta(P) - in(P); the
+// two I items over (s, t) have the same uses' siblings, so one chart o_I(s, t) = log(mu(IL) + mu(IR)) - SPLIT(s, t)
+// serves both. With the C, I charts kept transposed too, every sum reads two contiguous blocks of rows:
+//   SPLIT(s, t): CR(s, r), CL(r+1, t) over r;  CL(s, t): CL(s, r), IL(r, t);  CR(s, t): IR(s, r), CR(r, t);
+//   uses of CL(s, t): CR(s', s-1) + o_I(s', t) over s' < s, IL(t, t') + o_CL(s, t') over t' > t;
+//   uses of CR(s, t): CL(t+1, t') + o_I(s, t') over t' > t, IR(s', s) + o_CR(s', t) over s' < s;
+//   uses of IL(s, t): CL(s', s) + o_CL(s', t) over 1 <= s' <= s;  of IR(s, t): CR(t, t') + o_CR(s, t') over t' >= t.
+
+enum LaneChart : int64_t { kLaneCL = 0, kLaneCR, kLaneIL, kLaneIR, kLaneSplit, kLaneCLT, kLaneCRT, kLaneILT, kLaneIRT,
+                           kLaneOCL, kLaneOCR, kLaneOI, kLaneOCLT, kLaneOCRT, kLaneOIT, kLaneCharts };
+
+LS_HOST_DEVICE inline int64_t lane_count(const TreeShape& shape) { return cky::lane_count(shape); }
+
+/// Workspace of one group: kLaneCharts [M][M][lanes] charts and [M + 6][lanes] of scratch, M = N + 1.
+LS_HOST_DEVICE inline int64_t lanes_workspace_size(const TreeShape& shape) {
+  const int64_t M = shape.length + 1;
+  return lane_count(shape) * (kLaneCharts * M * M + M + 6);
+}
+
+template <typename T>
+struct LaneCharts {
+  T* chart;  // [kLaneCharts][M][M][lanes]
+  T* terms;  // [M][lanes]
+  T* top;
+  T* left;
+  T* right;
+  T* log_mu_left;  // IL, or the item being finished
+  T* log_mu_right;  // IR
+  int64_t M;
+  int64_t N;
+  int64_t lanes;
+  int64_t first;
+  int64_t length[cky::kLanes];
+  int64_t longest;
+  bool single_root;
+  /// The lanes of item (s, t) of chart `which` (for the transposed charts, of (t, s)).
+  LS_HOST_DEVICE T* at(int64_t which, int64_t s, int64_t t) const { return chart + ((which * M + s) * M + t) * lanes; }
+};
+
+template <typename T>
+LS_HOST_DEVICE LaneCharts<T> lane_charts_of(const TreePotentials<T>& p, const TreeShape& shape, int64_t group,
+                                            T* workspace) {
+  LaneCharts<T> c;
+  const int64_t N = shape.length, M = N + 1, K = lane_count(shape);
+  c.chart = workspace;
+  c.terms = workspace + kLaneCharts * M * M * K;
+  c.top = c.terms + M * K;
+  c.left = c.top + K;
+  c.right = c.left + K;
+  c.log_mu_left = c.right + K;
+  c.log_mu_right = c.log_mu_left + K;
+  c.M = M;
+  c.N = N;
+  c.lanes = K;
+  c.first = group * K;
+  c.longest = 0;
+  c.single_root = p.single_root;
+  for (int64_t l = 0; l < K; ++l) {
+    const int64_t b = c.first + l;
+    c.length[l] = b >= shape.batch ? 0 : p.lengths ? p.lengths[b] : N;
+    c.longest = c.length[l] > c.longest ? c.length[l] : c.longest;
+  }
+  return c;
+}
+
+/// ls::lanes_log_sum_exp_of_sums over n rows of the group's lanes (-inf in every lane when n <= 0).
+template <typename T, typename Group>
+LS_HOST_DEVICE void lanes_log_sum_exp(const Group& g, const LaneCharts<T>& c, const T* a, const T* b, int64_t n, T* out) {
+  if (n <= 0) {
+    for (int64_t l = 0; l < c.lanes; ++l) out[l] = neg_inf<T>();
+    return;
+  }
+  lanes_log_sum_exp_of_sums(g, a, b, n, c.lanes, c.terms, c.top, out);
+}
+
+/// theta(h, m) of lane l's sentence (nodes; -inf past its length).
+template <typename T>
+LS_HOST_DEVICE T lane_theta(const TreePotentials<T>& p, const LaneCharts<T>& c, int64_t l, int64_t h, int64_t m) {
+  if (h > c.length[l] || m > c.length[l]) return neg_inf<T>();
+  const T* scores = p.scores + (c.first + l) * c.N * c.N;
+  return h == 0 ? scores[(m - 1) * c.N + (m - 1)] : scores[(h - 1) * c.N + (m - 1)];
+}
+
+/// Stores the lanes of `value` at (s, t) of chart `which` and at (t, s) of its transpose.
+template <typename T>
+LS_HOST_DEVICE void lanes_store(const LaneCharts<T>& c, int64_t which, int64_t transposed, int64_t s, int64_t t,
+                                const T* value) {
+  T* a = c.at(which, s, t);
+  T* b = c.at(transposed, t, s);
+  for (int64_t l = 0; l < c.lanes; ++l) a[l] = b[l] = value[l];
+}
+
+/// The inside charts and log Z of each sentence.
+template <typename T, typename Group>
+LS_HOST_DEVICE void lanes_inside(const Group& g, const TreePotentials<T>& p, const LaneCharts<T>& c, T* log_z) {
+  const int64_t n = c.longest, K = c.lanes;
+  for (int64_t s = 0; s <= n; ++s) {
+    for (int64_t l = 0; l < K; ++l) c.left[l] = 0;
+    lanes_store(c, kLaneCL, kLaneCLT, s, s, c.left);
+    lanes_store(c, kLaneCR, kLaneCRT, s, s, c.left);
+  }
+  for (int64_t w = 1; w <= n; ++w) {
+    for (int64_t s = 0; s + w <= n; ++s) {
+      const int64_t t = s + w, end = c.single_root && s == 0 ? s + 1 : t;
+      T* split = c.at(kLaneSplit, s, t);
+      lanes_log_sum_exp(g, c, c.at(kLaneCR, s, s), c.at(kLaneCLT, t, s + 1), end - s, split);
+      for (int64_t l = 0; l < K; ++l) {
+        c.left[l] = s == 0 ? neg_inf<T>() : lane_theta(p, c, l, t, s) + split[l];
+        c.right[l] = lane_theta(p, c, l, s, t) + split[l];
+      }
+      lanes_store(c, kLaneIL, kLaneILT, s, t, c.left);
+      lanes_store(c, kLaneIR, kLaneIRT, s, t, c.right);
+    }
+    for (int64_t s = 0; s + w <= n; ++s) {
+      const int64_t t = s + w;
+      if (s == 0) {
+        for (int64_t l = 0; l < K; ++l) c.left[l] = neg_inf<T>();
+      } else {
+        lanes_log_sum_exp(g, c, c.at(kLaneCL, s, s), c.at(kLaneILT, t, s), w, c.left);
+      }
+      lanes_log_sum_exp(g, c, c.at(kLaneIR, s, s + 1), c.at(kLaneCRT, t, s + 1), w, c.right);
+      lanes_store(c, kLaneCL, kLaneCLT, s, t, c.left);
+      lanes_store(c, kLaneCR, kLaneCRT, s, t, c.right);
+    }
+  }
+  for (int64_t l = 0; l < K; ++l) {
+    if (c.length[l] > 0) log_z[c.first + l] = c.at(kLaneCR, 0, c.length[l])[l];
+  }
+}
+
+/// log mu of an item from its inside lanes and the log-sum-exps of its uses (the root of lane l's sentence when
+/// `root` says so), clamped to <= 0 against round-off.
+template <typename T>
+LS_HOST_DEVICE T lane_log_marginal(T in, T uses_a, T uses_b, bool root) {
+  if (in == neg_inf<T>()) return in;
+  if (root) return T(0);
+  const T uses = tree::log_add_exp(uses_a, uses_b);
+  if (uses == neg_inf<T>()) return uses;
+  const T log_mu = in + uses;
+  return log_mu > T(0) ? T(0) : log_mu;
+}
+
+/// The outside pass, writing the arc marginals of the group's sentences (zeros elsewhere).
+template <typename T, typename Group>
+LS_HOST_DEVICE void lanes_outside(const Group& g, const LaneCharts<T>& c, T* marginals) {
+  const int64_t n = c.longest, K = c.lanes, N = c.N;
+  for (int64_t l = 0; l < K; ++l) {
+    if (c.length[l] == 0) continue;
+    T* out = marginals + (c.first + l) * N * N;
+    for (int64_t k = 0; k < N * N; ++k) out[k] = 0;
+  }
+  const auto clamp = [&](int64_t v) { return v < 0 ? int64_t(0) : v > n ? n : v; };  // pointers of empty sums
+  for (int64_t w = n; w >= 1; --w) {
+    for (int64_t s = 0; s + w <= n; ++s) {  // C items
+      const int64_t t = s + w;
+      if (s == 0) {
+        for (int64_t l = 0; l < K; ++l) c.log_mu_left[l] = neg_inf<T>();
+      } else {
+        const int64_t lo = c.single_root && s != 1 ? 1 : 0;
+        lanes_log_sum_exp(g, c, c.at(kLaneCRT, s - 1, lo), c.at(kLaneOIT, t, lo), s - lo, c.left);
+        lanes_log_sum_exp(g, c, c.at(kLaneIL, t, clamp(t + 1)), c.at(kLaneOCL, s, clamp(t + 1)), n - t, c.right);
+        const T* in = c.at(kLaneCL, s, t);
+        for (int64_t l = 0; l < K; ++l) c.log_mu_left[l] = lane_log_marginal(in[l], c.left[l], c.right[l], false);
+      }
+      const bool skip = c.single_root && s == 0 && t != 0;
+      lanes_log_sum_exp(g, c, c.at(kLaneCL, clamp(t + 1), clamp(t + 1)), c.at(kLaneOI, s, clamp(t + 1)),
+                        skip ? 0 : n - t, c.left);
+      lanes_log_sum_exp(g, c, c.at(kLaneIRT, s, 0), c.at(kLaneOCRT, t, 0), s, c.right);
+      const T* in_left = c.at(kLaneCL, s, t);
+      const T* in_right = c.at(kLaneCR, s, t);
+      for (int64_t l = 0; l < K; ++l) {
+        const T log_mu = lane_log_marginal(in_right[l], c.left[l], c.right[l], s == 0 && t == c.length[l]);
+        c.log_mu_right[l] = log_mu == neg_inf<T>() ? log_mu : log_mu - in_right[l];
+        const T log_mu_left = c.log_mu_left[l];
+        c.log_mu_left[l] = log_mu_left == neg_inf<T>() ? log_mu_left : log_mu_left - in_left[l];
+      }
+      lanes_store(c, kLaneOCL, kLaneOCLT, s, t, c.log_mu_left);
+      lanes_store(c, kLaneOCR, kLaneOCRT, s, t, c.log_mu_right);
+    }
+    for (int64_t s = 0; s + w <= n; ++s) {  // I items
+      const int64_t t = s + w;
+      if (s == 0) {
+        for (int64_t l = 0; l < K; ++l) c.log_mu_left[l] = neg_inf<T>();
+      } else {
+        lanes_log_sum_exp(g, c, c.at(kLaneCLT, s, 1), c.at(kLaneOCLT, t, 1), s, c.left);
+        const T* in = c.at(kLaneIL, s, t);
+        for (int64_t l = 0; l < K; ++l) c.log_mu_left[l] = lane_log_marginal(in[l], c.left[l], neg_inf<T>(), false);
+      }
+      lanes_log_sum_exp(g, c, c.at(kLaneCR, t, t), c.at(kLaneOCR, s, t), n - t + 1, c.right);
+      const T* in = c.at(kLaneIR, s, t);
+      const T* split = c.at(kLaneSplit, s, t);
+      for (int64_t l = 0; l < K; ++l) {
+        c.log_mu_right[l] = lane_log_marginal(in[l], c.right[l], neg_inf<T>(), false);
+        const T both = tree::log_add_exp(c.log_mu_left[l], c.log_mu_right[l]);
+        c.top[l] = both == neg_inf<T>() || split[l] == neg_inf<T>() ? neg_inf<T>() : both - split[l];
+      }
+      lanes_store(c, kLaneOI, kLaneOIT, s, t, c.top);
+      row_exp_shifted_sum(g, c.log_mu_left, T(0), c.log_mu_left, 2 * K);  // both rows: now mu(IL), mu(IR)
+      for (int64_t l = 0; l < K; ++l) {
+        if (t > c.length[l]) continue;
+        T* out = marginals + (c.first + l) * N * N;
+        if (s == 0) {
+          out[(t - 1) * N + (t - 1)] = c.log_mu_right[l];  // root -> t
+        } else {
+          out[(s - 1) * N + (t - 1)] = c.log_mu_right[l];
+          out[(t - 1) * N + (s - 1)] = c.log_mu_left[l];
+        }
+      }
+    }
+  }
+}
+
+/// log Z of the group's sentences.
+template <typename T, typename Group>
+LS_HOST_DEVICE void lanes_log_partition_op(const Group& g, const TreePotentials<T>& p, const TreeShape& shape,
+                                           int64_t group, T* workspace, T* log_z) {
+  lanes_inside(g, p, lane_charts_of(p, shape, group, workspace), log_z);
+}
+
+/// log Z and the arc marginals of the group's sentences.
+template <typename T, typename Group>
+LS_HOST_DEVICE void lanes_marginals_op(const Group& g, const TreePotentials<T>& p, const TreeShape& shape,
+                                       int64_t group, T* workspace, T* log_z, T* marginals) {
+  const LaneCharts<T> c = lane_charts_of(p, shape, group, workspace);
+  lanes_inside(g, p, c, log_z);
+  lanes_outside(g, c, marginals);
 }
 
 }  // namespace eisner
