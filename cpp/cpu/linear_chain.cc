@@ -1,20 +1,22 @@
-// CPU backend of the linear-chain CRF: the sweeps of linear_chain_sweeps.h, one thread per sequence,
-// sequences split across the thread pool; each thread's workspace is reused across calls.
+// CPU backend of the linear-chain CRF: the sweeps of linear_chain_sweeps.h with vectorized row reductions, one
+// thread per sequence, sequences split across the thread pool; each thread's workspace is reused across calls.
 #include "latent_struct/linear_chain.h"
 #include "latent_struct/linear_chain_sweeps.h"
 #include "parallel.h"
+#include "vector_rows.h"
 #include "workspace.h"
 
 namespace ls {
 namespace cpu {
 namespace {
 
-/// One thread is the whole group.
+/// One thread is the whole group; its row reductions are the vector kernels.
 struct SerialGroup {
   int64_t rank() const { return 0; }
   int64_t size() const { return 1; }
   void sync() const {}
 };
+LS_CPU_VECTOR_ROWS(SerialGroup)
 
 /// Runs body(b, workspace, index workspace) for every sequence, in parallel over the batch.
 template <typename T, typename Body>

@@ -68,6 +68,24 @@ double log_sum_exp_of_sums(const double* a, const double* b, int64_t n) {
 }
 void scale(float* out, float factor, int64_t n) { active().scale_float(out, factor, n); }
 void scale(double* out, double factor, int64_t n) { active().scale_double(out, factor, n); }
+void log_sum_exp_rows(const float* v, const float* m, int64_t rows, int64_t cols, float* out) {
+  active().log_sum_exp_rows_float(v, m, rows, cols, out);
+}
+void log_sum_exp_rows(const double* v, const double* m, int64_t rows, int64_t cols, double* out) {
+  active().log_sum_exp_rows_double(v, m, rows, cols, out);
+}
+void exp_rows(const float* v, const float* m, int64_t rows, int64_t cols, float* m_out, float* top, float* total) {
+  active().exp_rows_float(v, m, rows, cols, m_out, top, total);
+}
+void exp_rows(const double* v, const double* m, int64_t rows, int64_t cols, double* m_out, double* top, double* total) {
+  active().exp_rows_double(v, m, rows, cols, m_out, top, total);
+}
+void scale_rows_sum_columns(float* m, const float* factor, int64_t rows, int64_t cols, float* sums) {
+  active().scale_rows_sum_columns_float(m, factor, rows, cols, sums);
+}
+void scale_rows_sum_columns(double* m, const double* factor, int64_t rows, int64_t cols, double* sums) {
+  active().scale_rows_sum_columns_double(m, factor, rows, cols, sums);
+}
 
 }  // namespace vec
 }  // namespace cpu

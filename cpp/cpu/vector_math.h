@@ -46,6 +46,18 @@ double log_sum_exp_of_sums(const double* a, const double* b, int64_t n);
 void scale(float* out, float scale, int64_t n);
 void scale(double* out, double scale, int64_t n);
 
+// ---- Over the rows of a rows x cols row-major matrix m and a vector v of cols values.
+/// out[r] = log sum_c exp(v[c] + m[r][c]) (-inf when every sum is -inf).
+void log_sum_exp_rows(const float* v, const float* m, int64_t rows, int64_t cols, float* out);
+void log_sum_exp_rows(const double* v, const double* m, int64_t rows, int64_t cols, double* out);
+/// m_out[r][c] = exp(v[c] + m[r][c] - top[r]), top[r] = max_c v[c] + m[r][c], total[r] = sum_c m_out[r][c]; a row
+/// whose sums are all -inf gets zeros, top -inf and total 0. m may equal m_out.
+void exp_rows(const float* v, const float* m, int64_t rows, int64_t cols, float* m_out, float* top, float* total);
+void exp_rows(const double* v, const double* m, int64_t rows, int64_t cols, double* m_out, double* top, double* total);
+/// m[r][c] *= factor[r], then sums[c] = sum_r m[r][c].
+void scale_rows_sum_columns(float* m, const float* factor, int64_t rows, int64_t cols, float* sums);
+void scale_rows_sum_columns(double* m, const double* factor, int64_t rows, int64_t cols, double* sums);
+
 }  // namespace vec
 }  // namespace cpu
 }  // namespace ls

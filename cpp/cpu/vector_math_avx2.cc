@@ -9,6 +9,8 @@
 #else
 #pragma GCC target("avx2,fma")
 #endif
+#define LS_VEC_AVX2 1
+#include <immintrin.h>
 #define LS_VEC_BYTES 32
 #define LS_VEC_ISA avx2
 #define LS_VEC_ISA_NAME "avx2"

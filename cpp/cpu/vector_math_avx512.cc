@@ -9,6 +9,7 @@
 #else
 #pragma GCC target("avx512f,avx2,fma")
 #endif
+#include <immintrin.h>
 #define LS_VEC_BYTES 64
 #define LS_VEC_ISA avx512
 #define LS_VEC_ISA_NAME "avx512"

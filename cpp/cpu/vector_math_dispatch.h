@@ -25,6 +25,12 @@ struct Kernels {
   double (*log_sum_exp_of_sums_double)(const double*, const double*, int64_t);
   void (*scale_float)(float*, float, int64_t);
   void (*scale_double)(double*, double, int64_t);
+  void (*log_sum_exp_rows_float)(const float*, const float*, int64_t, int64_t, float*);
+  void (*log_sum_exp_rows_double)(const double*, const double*, int64_t, int64_t, double*);
+  void (*exp_rows_float)(const float*, const float*, int64_t, int64_t, float*, float*, float*);
+  void (*exp_rows_double)(const double*, const double*, int64_t, int64_t, double*, double*, double*);
+  void (*scale_rows_sum_columns_float)(float*, const float*, int64_t, int64_t, float*);
+  void (*scale_rows_sum_columns_double)(double*, const double*, int64_t, int64_t, double*);
 };
 
 #if defined(__x86_64__) || defined(_M_X64)

@@ -57,7 +57,39 @@ template <typename T>
 static inline void store(T* p, Vec<T> v) {
   __builtin_memcpy(p, &v, sizeof v);
 }
-/// The first `count` (< width) lanes from p, the others `fill`.
+/// The first `count` (< width) lanes from p, the others `fill`; and the first `count` lanes of v stored to p. With
+/// AVX-512 and AVX2, masked loads and stores (they touch no memory past p + count); else lane by lane.
+#if LS_VEC_BYTES == 64
+static inline VF load_partial(const float* p, int64_t count, float fill) {
+  return (VF)_mm512_mask_loadu_ps(_mm512_set1_ps(fill), static_cast<__mmask16>((1u << count) - 1), p);
+}
+static inline VD load_partial(const double* p, int64_t count, double fill) {
+  return (VD)_mm512_mask_loadu_pd(_mm512_set1_pd(fill), static_cast<__mmask8>((1u << count) - 1), p);
+}
+static inline void store_partial(float* p, VF v, int64_t count) {
+  _mm512_mask_storeu_ps(p, static_cast<__mmask16>((1u << count) - 1), (__m512)v);
+}
+static inline void store_partial(double* p, VD v, int64_t count) {
+  _mm512_mask_storeu_pd(p, static_cast<__mmask8>((1u << count) - 1), (__m512d)v);
+}
+#elif LS_VEC_BYTES == 32 && defined(LS_VEC_AVX2)
+static inline VI lanes_below(int64_t count) { return VI{0, 1, 2, 3, 4, 5, 6, 7} < static_cast<int32_t>(count); }
+static inline VL lanes_below_double(int64_t count) { return VL{0, 1, 2, 3} < count; }
+static inline VF load_partial(const float* p, int64_t count, float fill) {
+  const VI mask = lanes_below(count);
+  const VF loaded = (VF)_mm256_maskload_ps(p, (__m256i)mask);
+  return mask ? loaded : splat(fill);
+}
+static inline VD load_partial(const double* p, int64_t count, double fill) {
+  const VL mask = lanes_below_double(count);
+  const VD loaded = (VD)_mm256_maskload_pd(p, (__m256i)mask);
+  return mask ? loaded : splat(fill);
+}
+static inline void store_partial(float* p, VF v, int64_t count) { _mm256_maskstore_ps(p, (__m256i)lanes_below(count), (__m256)v); }
+static inline void store_partial(double* p, VD v, int64_t count) {
+  _mm256_maskstore_pd(p, (__m256i)lanes_below_double(count), (__m256d)v);
+}
+#else
 template <typename T>
 static inline Vec<T> load_partial(const T* p, int64_t count, T fill) {
   T lanes[kWidth<T>];
@@ -70,21 +102,53 @@ static inline void store_partial(T* p, Vec<T> v, int64_t count) {
   store(lanes, v);
   for (int64_t k = 0; k < count; ++k) p[k] = lanes[k];
 }
+#endif
+/// Horizontal max and sum by halving: the two halves of a vector (register shuffles, no trip through memory)
+/// combined lane-wise down to 16 bytes, then the lanes in order.
+template <typename T, int kBytes>
+struct Halving;
+template <typename T>
+struct Halving<T, 16> {
+  typedef T V __attribute__((vector_size(16)));
+  static inline T max(V v) {
+    T top = v[0];
+    for (int k = 1; k < static_cast<int>(16 / sizeof(T)); ++k) top = v[k] > top ? v[k] : top;
+    return top;
+  }
+  static inline T sum(V v) {
+    T total = v[0];
+    for (int k = 1; k < static_cast<int>(16 / sizeof(T)); ++k) total += v[k];
+    return total;
+  }
+};
+#define LS_VEC_HALVING(T, kBytes, LOW, HIGH)                                               \
+  template <>                                                                                \
+  struct Halving<T, kBytes> {                                                                \
+    typedef T V __attribute__((vector_size(kBytes)));                                        \
+    static inline T max(V v) {                                                               \
+      const auto low = __builtin_shufflevector(v, v, LOW), high = __builtin_shufflevector(v, v, HIGH); \
+      return Halving<T, kBytes / 2>::max(low > high ? low : high);                           \
+    }                                                                                        \
+    static inline T sum(V v) {                                                               \
+      return Halving<T, kBytes / 2>::sum(__builtin_shufflevector(v, v, LOW) + __builtin_shufflevector(v, v, HIGH)); \
+    }                                                                                        \
+  };
+#define LS_COMMA ,
+LS_VEC_HALVING(float, 32, 0 LS_COMMA 1 LS_COMMA 2 LS_COMMA 3, 4 LS_COMMA 5 LS_COMMA 6 LS_COMMA 7)
+LS_VEC_HALVING(double, 32, 0 LS_COMMA 1, 2 LS_COMMA 3)
+LS_VEC_HALVING(float, 64, 0 LS_COMMA 1 LS_COMMA 2 LS_COMMA 3 LS_COMMA 4 LS_COMMA 5 LS_COMMA 6 LS_COMMA 7,
+               8 LS_COMMA 9 LS_COMMA 10 LS_COMMA 11 LS_COMMA 12 LS_COMMA 13 LS_COMMA 14 LS_COMMA 15)
+LS_VEC_HALVING(double, 64, 0 LS_COMMA 1 LS_COMMA 2 LS_COMMA 3, 4 LS_COMMA 5 LS_COMMA 6 LS_COMMA 7)
+#undef LS_COMMA
+#undef LS_VEC_HALVING
+
 template <typename T>
 static inline T horizontal_sum(Vec<T> v) {
-  T lanes[kWidth<T>];
-  store(lanes, v);
-  T total = 0;
-  for (int64_t k = 0; k < kWidth<T>; ++k) total += lanes[k];
-  return total;
+  return Halving<T, LS_VEC_BYTES>::sum(v);
 }
 template <typename T>
 static inline T horizontal_max(Vec<T> v) {
-  T lanes[kWidth<T>];
-  store(lanes, v);
-  T top = lanes[0];
-  for (int64_t k = 1; k < kWidth<T>; ++k) top = lanes[k] > top ? lanes[k] : top;
-  return top;
+  return Halving<T, LS_VEC_BYTES>::max(v);
 }
 template <typename T>
 static inline Vec<T> vmax(Vec<T> a, Vec<T> b) {
@@ -301,6 +365,97 @@ static T log_sum_exp_of_sums_array(const T* a, const T* b, int64_t n) {
   return top + log_lanes(splat(horizontal_sum<T>(total)))[0];
 }
 
+/// max_c v[c] + row[c] (-inf when every sum is -inf).
+template <typename T>
+static inline T max_of_sums(const T* v, const T* row, int64_t cols) {
+  constexpr int64_t W = kWidth<T>;
+  const T neg_inf = -__builtin_inf();
+  Vec<T> top = splat(neg_inf);
+  int64_t k = 0;
+  for (; k + W <= cols; k += W) top = vmax<T>(load(v + k) + load(row + k), top);
+  if (k < cols) top = vmax<T>(load_partial(v + k, cols - k, neg_inf) + load_partial(row + k, cols - k, T(0)), top);
+  return horizontal_max<T>(top);
+}
+
+/// sum_c exp(v[c] + row[c] - top) for a finite top; with `out`, also stores the exps there.
+template <typename T, bool kStore>
+static inline T sum_of_shifted_exps(const T* v, const T* row, int64_t cols, T top, T* out) {
+  constexpr int64_t W = kWidth<T>;
+  Vec<T> total{};
+  int64_t k = 0;
+  for (; k + W <= cols; k += W) {
+    const Vec<T> e = exp_lanes(load(v + k) + load(row + k) - top);
+    if (kStore) store(out + k, e);
+    total += e;
+  }
+  if (k < cols) {
+    const Vec<T> e = exp_lanes(load_partial(v + k, cols - k, T(-__builtin_inf())) + load_partial(row + k, cols - k, T(0)) - top);
+    if (kStore) store_partial(out + k, e, cols - k);
+    total += e;
+  }
+  return horizontal_sum<T>(total);
+}
+
+// The row kernels below go over the rows twice, first for every row's largest sum, then for its exps: each pass's
+// rows are independent, so the CPU overlaps them instead of waiting on one short row's max, then its exps.
+
+/// out[r] = log sum_c exp(v[c] + m[r][c]) for every row of the rows x cols matrix m (-inf when every sum is
+/// -inf): the chain's forward messages. The logs are taken a vector of rows at a time.
+template <typename T>
+static void log_sum_exp_rows_array(const T* v, const T* m, int64_t rows, int64_t cols, T* out) {
+  constexpr int64_t kChunk = 64;
+  const T neg_inf = -__builtin_inf();
+  T tops[kChunk], sums[kChunk];
+  for (int64_t first = 0; first < rows; first += kChunk) {
+    const int64_t count = rows - first < kChunk ? rows - first : kChunk;
+    const T* block = m + first * cols;
+    for (int64_t r = 0; r < count; ++r) tops[r] = max_of_sums(v, block + r * cols, cols);
+    for (int64_t r = 0; r < count; ++r) {
+      sums[r] = tops[r] == neg_inf ? T(0) : sum_of_shifted_exps<T, false>(v, block + r * cols, cols, tops[r], nullptr);
+    }
+    log_array(sums, sums, count);
+    for (int64_t r = 0; r < count; ++r) out[first + r] = tops[r] == neg_inf ? neg_inf : tops[r] + sums[r];
+  }
+}
+
+/// m_out[r][c] = exp(v[c] + m[r][c] - top[r]) with top[r] the row's largest sum, total[r] the row's sum of m_out
+/// (zeros, -inf and 0 for a row whose sums are all -inf). m may equal m_out.
+template <typename T>
+static void exp_rows_array(const T* v, const T* m, int64_t rows, int64_t cols, T* m_out, T* top, T* total) {
+  const T neg_inf = -__builtin_inf();
+  for (int64_t r = 0; r < rows; ++r) top[r] = max_of_sums(v, m + r * cols, cols);
+  for (int64_t r = 0; r < rows; ++r) {
+    T* out = m_out + r * cols;
+    if (top[r] == neg_inf) {
+      for (int64_t c = 0; c < cols; ++c) out[c] = 0;
+      total[r] = 0;
+    } else {
+      total[r] = sum_of_shifted_exps<T, true>(v, m + r * cols, cols, top[r], out);
+    }
+  }
+}
+
+/// m[r][c] *= factor[r], then sums[c] = sum_r m[r][c].
+template <typename T>
+static void scale_rows_sum_columns_array(T* m, const T* factor, int64_t rows, int64_t cols, T* sums) {
+  constexpr int64_t W = kWidth<T>;
+  for (int64_t c = 0; c < cols; ++c) sums[c] = 0;
+  for (int64_t r = 0; r < rows; ++r) {
+    T* row = m + r * cols;
+    const T f = factor[r];
+    int64_t k = 0;
+    for (; k + W <= cols; k += W) {
+      const Vec<T> scaled = load(row + k) * f;
+      store(row + k, scaled);
+      store(sums + k, load(sums + k) + scaled);
+    }
+    for (; k < cols; ++k) {
+      row[k] *= f;
+      sums[k] += row[k];
+    }
+  }
+}
+
 template <typename T>
 static void scale_array(T* out, T factor, int64_t n) {
   constexpr int64_t W = kWidth<T>;
@@ -327,6 +482,12 @@ const Kernels kernels = {
     log_sum_exp_of_sums_array<double>,
     scale_array<float>,
     scale_array<double>,
+    log_sum_exp_rows_array<float>,
+    log_sum_exp_rows_array<double>,
+    exp_rows_array<float>,
+    exp_rows_array<double>,
+    scale_rows_sum_columns_array<float>,
+    scale_rows_sum_columns_array<double>,
 };
 
 }  // namespace LS_VEC_ISA

@@ -20,7 +20,17 @@
   inline T row_log_sum_exp_of_sums(const Group&, const T* a, const T* b, int64_t n) {                           \
     return ::ls::cpu::vec::log_sum_exp_of_sums(a, b, n);                                                         \
   }                                                                                                              \
-  inline void row_scale(const Group&, T* out, T factor, int64_t n) { ::ls::cpu::vec::scale(out, factor, n); }
+  inline void row_scale(const Group&, T* out, T factor, int64_t n) { ::ls::cpu::vec::scale(out, factor, n); }      \
+  inline void rows_log_sum_exp_of_sums(const Group&, const T* v, const T* m, int64_t rows, int64_t cols, T* out) { \
+    ::ls::cpu::vec::log_sum_exp_rows(v, m, rows, cols, out);                                                     \
+  }                                                                                                              \
+  inline void rows_exp_of_sums(const Group&, const T* v, const T* m, int64_t rows, int64_t cols, T* m_out, T* top, \
+                               T* total) {                                                                       \
+    ::ls::cpu::vec::exp_rows(v, m, rows, cols, m_out, top, total);                                               \
+  }                                                                                                              \
+  inline void rows_scale_sum_columns(const Group&, T* m, const T* factor, int64_t rows, int64_t cols, T* sums) { \
+    ::ls::cpu::vec::scale_rows_sum_columns(m, factor, rows, cols, sums);                                         \
+  }
 
 /// Overloads the row reductions for `Group`; use in the namespace that declares Group.
 #define LS_CPU_VECTOR_ROWS(Group)        \

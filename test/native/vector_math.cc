@@ -255,6 +255,66 @@ void check_rows(const Kernels& k) {
   }
 }
 
+/// The matrix kernels against plain loops: every rows x cols up to 37 x 37 (step 4 or so), -inf entries and
+/// all--inf rows.
+template <typename T>
+void check_matrix(const Kernels& k) {
+  const std::string where = std::string(k.name) + (sizeof(T) == 4 ? " float" : " double");
+  const T neg_inf = -std::numeric_limits<T>::infinity();
+  const T tolerance = sizeof(T) == 4 ? T(3e-6) : T(1e-14);
+  const auto close = [&](long double want, T got) {
+    if (want == neg_inf) return got == neg_inf;
+    return std::fabs(static_cast<long double>(got) - want) <= tolerance * (1 + std::fabs(want));
+  };
+  uint64_t state = 4;
+  for (int64_t rows = 1; rows <= 37; rows += 4) {
+    for (int64_t cols = 1; cols <= 37; cols += 3) {
+      std::vector<T> v(cols), m(rows * cols), out(rows), top(rows), total(rows), exps(rows * cols), factor(rows), sums(cols);
+      for (auto& x : v) x = static_cast<T>(static_cast<double>(splitmix64(state) % 20000) / 1000.0 - 10.0);
+      for (auto& x : m) x = static_cast<T>(static_cast<double>(splitmix64(state) % 20000) / 1000.0 - 10.0);
+      for (auto& x : factor) x = static_cast<T>(static_cast<double>(splitmix64(state) % 1000) / 500.0);
+      v[0] = neg_inf;
+      for (int64_t c = 0; c < cols; ++c) m[c] = neg_inf;  // row 0: every sum -inf
+      if (rows > 1) m[cols + cols / 2] = neg_inf;
+      if constexpr (sizeof(T) == 4) {
+        k.log_sum_exp_rows_float(v.data(), m.data(), rows, cols, out.data());
+        k.exp_rows_float(v.data(), m.data(), rows, cols, exps.data(), top.data(), total.data());
+      } else {
+        k.log_sum_exp_rows_double(v.data(), m.data(), rows, cols, out.data());
+        k.exp_rows_double(v.data(), m.data(), rows, cols, exps.data(), top.data(), total.data());
+      }
+      for (int64_t r = 0; r < rows; ++r) {
+        T want_top = neg_inf;
+        for (int64_t c = 0; c < cols; ++c) want_top = std::max(want_top, v[c] + m[r * cols + c]);
+        long double sum = 0;
+        bool exps_right = true;
+        for (int64_t c = 0; c < cols; ++c) {
+          const long double e = want_top == neg_inf ? 0 : std::exp(static_cast<long double>(v[c]) + m[r * cols + c] - want_top);
+          sum += e;
+          exps_right = exps_right && close(e, exps[r * cols + c]);
+        }
+        const long double want_lse = want_top == neg_inf ? neg_inf : want_top + std::log(sum);
+        const std::string at = " at " + std::to_string(rows) + "x" + std::to_string(cols) + " row " + std::to_string(r);
+        if (!close(want_lse, out[r])) failures.push_back(where + " log_sum_exp_rows wrong" + at);
+        if (top[r] != want_top) failures.push_back(where + " exp_rows top wrong" + at);
+        if (!close(want_top == neg_inf ? 0 : sum, total[r])) failures.push_back(where + " exp_rows total wrong" + at);
+        if (!exps_right) failures.push_back(where + " exp_rows stored wrong" + at);
+      }
+      std::vector<T> scaled = exps;
+      if constexpr (sizeof(T) == 4) k.scale_rows_sum_columns_float(scaled.data(), factor.data(), rows, cols, sums.data());
+      else k.scale_rows_sum_columns_double(scaled.data(), factor.data(), rows, cols, sums.data());
+      for (int64_t c = 0; c < cols; ++c) {
+        long double want = 0;
+        for (int64_t r = 0; r < rows; ++r) {
+          want += static_cast<long double>(exps[r * cols + c] * factor[r]);
+          if (scaled[r * cols + c] != exps[r * cols + c] * factor[r]) failures.push_back(where + " scale_rows wrong");
+        }
+        if (!close(want, sums[c])) failures.push_back(where + " sum_columns wrong");
+      }
+    }
+  }
+}
+
 }  // namespace
 
 int main() {
@@ -271,6 +331,8 @@ int main() {
     check_specials<double>(*k);
     check_rows<float>(*k);
     check_rows<double>(*k);
+    check_matrix<float>(*k);
+    check_matrix<double>(*k);
     std::printf("%s{\"isa\": \"%s\", \"expFloat\": %.4f, \"expFloatAt\": %.9g, \"logFloat\": %.4f, \"logFloatAt\": %.9g, "
                 "\"expDouble\": %.4f, \"expDoubleAt\": %.17g, \"logDouble\": %.4f, \"logDoubleAt\": %.17g}",
                 first ? "" : ", ", name, a.ulps, a.input, b.ulps, b.input, c.ulps, c.input, d.ulps, d.input);

@@ -34,6 +34,11 @@ struct Chain {
   }
   /// phi_n(c).
   LS_HOST_DEVICE T phi(int64_t n, int64_t c) const { return unary ? unary[n * labels + c] : T(0); }
+  /// psi_n(., j) over the previous label i, contiguous: edge potentials only (nullptr for a transition matrix,
+  /// whose column is strided).
+  LS_HOST_DEVICE const T* psi_column(int64_t n, int64_t j) const {
+    return edges ? edges + (n * labels + j) * labels : nullptr;
+  }
 };
 
 /// Sequence b of a batch.
@@ -65,17 +70,6 @@ LS_HOST_DEVICE inline int64_t workspace_size(const ChainShape& shape) {
   return 2 * shape.length * shape.labels + 4 * shape.labels;
 }
 
-/// logsumexp of `count` values (-inf when all are -inf).
-template <typename T>
-LS_HOST_DEVICE T log_sum_exp(const T* values, int64_t count) {
-  T top = neg_inf<T>();
-  for (int64_t k = 0; k < count; ++k) top = values[k] > top ? values[k] : top;
-  if (top == neg_inf<T>()) return top;
-  T sum = 0;
-  for (int64_t k = 0; k < count; ++k) sum += exp_of(values[k] - top);
-  return top + log_of(sum);
-}
-
 /// The forward message into label j at n + 1: logsumexp_i alpha_n(i) + psi_n(i, j).
 template <typename T>
 LS_HOST_DEVICE T forward_message(const Chain<T>& x, const T* alpha_n, int64_t n, int64_t j) {
@@ -98,12 +92,70 @@ LS_HOST_DEVICE T forward(const Group& g, const Chain<T>& x, T* alpha) {
   for (int64_t c = g.rank(); c < C; c += g.size()) alpha[c] = x.phi(0, c);
   g.sync();
   for (int64_t n = 0; n + 1 < x.length; ++n) {
+    T* next = alpha + (n + 1) * C;
+    if (x.edges) rows_log_sum_exp_of_sums(g, alpha + n * C, x.psi_column(n, 0), C, C, next);
     for (int64_t j = g.rank(); j < C; j += g.size()) {
-      alpha[(n + 1) * C + j] = x.phi(n + 1, j) + forward_message(x, alpha + n * C, n, j);
+      next[j] = x.phi(n + 1, j) + (x.edges ? next[j] : forward_message(x, alpha + n * C, n, j));
     }
     g.sync();
   }
-  return log_sum_exp(alpha + (x.length - 1) * C, C);
+  return row_log_sum_exp(g, alpha + (x.length - 1) * C, C);
+}
+
+/// The forward pass of the edge marginals (edge potentials): alpha [L][C] as forward(), and, for every position
+/// n < L - 1 and label j, the backward conditional's unnormalized weights
+///   f_n(j, i) = exp(alpha_n(i) + psi_n(i, j) - top_n(j)),  top_n(j) = max_i alpha_n(i) + psi_n(i, j) (so f <= 1),
+/// written over the edge marginals' own row out[(n C + j) C + i], and their sum total[n C + j] (>= 1, or 0 when
+/// label j at n + 1 is unreachable). Then P(y_n = i | y_{n+1} = j) = f_n(j, i) / total_n(j) and
+/// alpha_{n+1}(j) = phi_{n+1}(j) + top_n(j) + log total_n(j): one exp per edge, reused by the backward pass.
+/// `top` holds C elements.
+template <typename T, typename Group>
+LS_HOST_DEVICE T forward_conditionals(const Group& g, const Chain<T>& x, T* alpha, T* total, T* top, T* out) {
+  const int64_t C = x.labels;
+  for (int64_t c = g.rank(); c < C; c += g.size()) alpha[c] = x.phi(0, c);
+  g.sync();
+  for (int64_t n = 0; n + 1 < x.length; ++n) {
+    rows_exp_of_sums(g, alpha + n * C, x.psi_column(n, 0), C, C, out + n * C * C, top, total + n * C);
+    for (int64_t j = g.rank(); j < C; j += g.size()) {
+      const T sum = total[n * C + j];
+      alpha[(n + 1) * C + j] = sum > 0 ? x.phi(n + 1, j) + top[j] + log_of(sum) : neg_inf<T>();
+    }
+    g.sync();
+  }
+  return row_log_sum_exp(g, alpha + (x.length - 1) * C, C);
+}
+
+/// The backward pass of the edge marginals after forward_conditionals: with the node marginals
+/// mu_{L-1}(c) = exp(alpha_{L-1}(c) - log Z), walk back mu_n(i, j) = mu_{n+1}(j) P(y_n = i | y_{n+1} = j) (the
+/// chain read right to left is a Markov chain with these transitions) and mu_n(i) = sum_j mu_n(i, j): no exp or
+/// log per edge, only a scaling of each stored row. Node marginals go to out_unary when it is given. `vectors`
+/// holds 3C elements.
+template <typename T, typename Group>
+LS_HOST_DEVICE void backward_conditionals(const Group& g, const Chain<T>& x, const T* alpha, const T* total, T log_z,
+                                          T* vectors, T* out_edges, T* out_unary) {
+  const int64_t C = x.labels, L = x.length;
+  T* node[2] = {vectors, vectors + C};
+  T* factor = vectors + 2 * C;
+  for (int64_t c = g.rank(); c < C; c += g.size()) {
+    const T a = alpha[(L - 1) * C + c];
+    const T mu = a == neg_inf<T>() ? T(0) : exp_of(a - log_z);
+    node[(L - 1) & 1][c] = mu;
+    if (out_unary) out_unary[(L - 1) * C + c] = mu;
+  }
+  g.sync();
+  for (int64_t n = L - 2; n >= 0; --n) {
+    const T* next = node[(n + 1) & 1];
+    T* here = node[n & 1];
+    for (int64_t j = g.rank(); j < C; j += g.size()) {
+      const T t = total[n * C + j];
+      factor[j] = t > 0 ? next[j] / t : T(0);
+    }
+    rows_scale_sum_columns(g, out_edges + n * C * C, factor, C, C, here);
+    if (out_unary) {
+      for (int64_t i = g.rank(); i < C; i += g.size()) out_unary[n * C + i] = here[i];
+    }
+    g.sync();
+  }
 }
 
 /// A conditional expectation carried forward over the backward conditionals
@@ -346,10 +398,20 @@ template <typename T, typename Group>
 LS_HOST_DEVICE void marginals_op(const Group& g, const ChainPotentials<T>& p, const ChainShape& shape, int64_t b,
                                  T* workspace, T* log_z, const ChainParts<T>& out) {
   const Chain<T> x = chain_at(p, shape, b);
+  const ChainParts<T> o = parts_at(out, shape, b);
+  if (x.edges && o.edges && !o.transition) {
+    const int64_t alpha_size = shape.length * shape.labels;
+    clear_outputs(g, x, shape.length, o);
+    T* vectors = workspace + 2 * alpha_size;
+    const T z = forward_conditionals(g, x, workspace, workspace + alpha_size, vectors, o.edges);
+    if (g.rank() == 0) log_z[b] = z;
+    backward_conditionals(g, x, workspace, workspace + alpha_size, z, vectors, o.edges, o.unary);
+    return;
+  }
   const T z = forward(g, x, workspace);
   if (g.rank() == 0) log_z[b] = z;
   backward_sweep<T>(g, x, nullptr, workspace, nullptr, z, T(0), workspace + 2 * shape.length * shape.labels,
-                    shape.length, parts_at(out, shape, b));
+                    shape.length, o);
 }
 
 template <typename T, typename Group>

@@ -94,4 +94,41 @@ LS_HOST_DEVICE void row_scale(const Group&, T* out, T factor, int64_t n) {
   for (int64_t k = 0; k < n; ++k) out[k] *= factor;
 }
 
+// ---- The same over the rows of a rows x cols row-major matrix m and a vector v of cols values. Each thread of the
+// group takes the rows r = rank, rank + size, ...; the CPU overloads take every row (their group is one thread).
+
+/// out[r] = log sum_c exp(v[c] + m[r][c]) (-inf when every sum is -inf).
+template <typename Group, typename T>
+LS_HOST_DEVICE void rows_log_sum_exp_of_sums(const Group& g, const T* v, const T* m, int64_t rows, int64_t cols, T* out) {
+  for (int64_t r = g.rank(); r < rows; r += g.size()) out[r] = row_log_sum_exp_of_sums(g, v, m + r * cols, cols);
+}
+/// m_out[r][c] = exp(v[c] + m[r][c] - top[r]), top[r] = max_c v[c] + m[r][c], total[r] = sum_c m_out[r][c]; a row
+/// whose sums are all -inf gets zeros, top -inf and total 0. m may equal m_out.
+template <typename Group, typename T>
+LS_HOST_DEVICE void rows_exp_of_sums(const Group& g, const T* v, const T* m, int64_t rows, int64_t cols, T* m_out, T* top,
+                                     T* total) {
+  for (int64_t r = g.rank(); r < rows; r += g.size()) {
+    T* row = m_out + r * cols;
+    top[r] = row_add_max(g, v, m + r * cols, row, cols);
+    if (top[r] == neg_inf<T>()) {
+      for (int64_t c = 0; c < cols; ++c) row[c] = 0;
+      total[r] = 0;
+    } else {
+      total[r] = row_exp_shifted_sum(g, row, top[r], row, cols);
+    }
+  }
+}
+/// m[r][c] *= factor[r] (each thread its rows), then, after the group syncs, sums[c] = sum_r m[r][c] (each thread its
+/// columns c = rank, rank + size, ...). The caller syncs before reading sums of other threads' columns.
+template <typename Group, typename T>
+LS_HOST_DEVICE void rows_scale_sum_columns(const Group& g, T* m, const T* factor, int64_t rows, int64_t cols, T* sums) {
+  for (int64_t r = g.rank(); r < rows; r += g.size()) row_scale(g, m + r * cols, factor[r], cols);
+  g.sync();
+  for (int64_t c = g.rank(); c < cols; c += g.size()) {
+    T sum = 0;
+    for (int64_t r = 0; r < rows; ++r) sum += m[r * cols + c];
+    sums[c] = sum;
+  }
+}
+
 }  // namespace ls
