@@ -7,6 +7,7 @@
         "cpp/binding/categorical_ops.cc",
         "cpp/binding/checks.cc",
         "cpp/binding/errors.cc",
+        "cpp/binding/host_pool.cc",
         "cpp/binding/linear_chain_ops.cc",
         "cpp/binding/tensor.cc",
         "cpp/binding/tree_ops.cc",

@@ -16,12 +16,22 @@ interface ChainOp {
   name: string;
   /** Elements moved given the element counts of the inputs and of the parts output. */
   traffic: (inputs: number, parts: number, B: number) => number;
-  run: (crf: LinearChainCRF) => unknown;
+  /** One call; `key` names the caller's buffers that outlive the call (the structure, or the host potentials). */
+  run: (crf: LinearChainCRF, key: object) => unknown;
+}
+
+/** The `out` that 'marginals(out)' reuses, one per key (made by a first call without it). */
+const outs = new WeakMap<object, unknown>();
+function outFor(key: object, crf: LinearChainCRF): never {
+  if (!outs.has(key)) outs.set(key, crf.marginals());
+  return outs.get(key) as never;
 }
 
 const OPS: ChainOp[] = [
   { name: 'logPartition', traffic: (i, _p, B) => i + B, run: (crf) => crf.logPartition() },
   { name: 'marginals', traffic: (i, p) => i + p, run: (crf) => crf.marginals() },
+  // The same with a reused output (a training loop's buffers): no new result, no first touch of its pages.
+  { name: 'marginals(out)', traffic: (i, p) => i + p, run: (crf, key) => crf.marginals({ out: outFor(key, crf) }) },
   { name: 'marginalsBackward', traffic: (i, p) => i + 2 * p, run: (crf) => crf.marginalsBackward(gradOf(crf)) },
   { name: 'entropy', traffic: (i, _p, B) => i + B, run: (crf) => crf.entropy() },
   { name: 'argmax', traffic: (i, p) => i + p, run: (crf) => crf.argmaxDecoded() },
@@ -46,6 +56,11 @@ function toDevice(p: Potentials): Potentials {
   return 'unary' in p ? { unary: p.unary.toDevice(), transition: p.transition.toDevice() } : p.toDevice();
 }
 
+/** The ops measured for the requested ones: 'marginals' brings 'marginals(out)' beside it. */
+export function chainOpsMeasured(requested: readonly string[]): string[] {
+  return requested.includes('marginals') ? [...requested, 'marginals(out)'] : [...requested];
+}
+
 /** Every chain op at `options.chain.sizes`, both forms; tokens/s = B·N / time. */
 export function chainSuite(context: SuiteContext): Row[] {
   const { options } = context;
@@ -59,13 +74,16 @@ export function chainSuite(context: SuiteContext): Row[] {
         const device = context.cuda ? toDevice(host) : undefined;
         const cpuCrf = new LinearChainCRF(host);
         const gpuCrf = device ? new LinearChainCRF(device) : undefined;
-        for (const op of selected(OPS, options.chain.ops)) {
+        for (const op of selected(OPS, chainOpsMeasured(options.chain.ops))) {
           const bytes = op.traffic(inputs, parts, B) * bytesPerElement(dtype);
           const bodies = {
-            cpu: () => op.run(cpuCrf),
-            device: gpuCrf && (() => op.run(gpuCrf)),
+            cpu: () => op.run(cpuCrf, cpuCrf),
+            device: gpuCrf && (() => op.run(gpuCrf, gpuCrf)),
             // The gradient of marginalsBackward lives with one structure, so it has no host-array form here.
-            hostArrays: op.name === 'marginalsBackward' ? undefined : () => hostRoundTrip(() => new LinearChainCRF(host, { device: 'cuda' }), op.run),
+            hostArrays:
+              op.name === 'marginalsBackward'
+                ? undefined
+                : () => hostRoundTrip(() => new LinearChainCRF(host, { device: 'cuda' }), (crf) => op.run(crf, host)),
           };
           for (const { backend, measured } of timeOnBackends(context, bodies, fixedReps(options.reps))) {
             rows.push({
@@ -82,6 +100,7 @@ export function chainSuite(context: SuiteContext): Row[] {
         }
         release(grads.get(cpuCrf));
         if (gpuCrf) release(grads.get(gpuCrf));
+        if (gpuCrf) release(outs.get(gpuCrf));
         if (device) release(device);
       }
     }

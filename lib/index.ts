@@ -61,7 +61,7 @@ export { DependencyCRF } from './structures/dependency';
 export type { DependencyArgmax, DependencyDecoded, DependencyOptions } from './structures/dependency';
 export { NonProjectiveDependencyCRF } from './structures/nonprojective';
 export type { SparseMapOptions, TreeOptions, TreeSampleOptions, TreeSparseMap } from './structures/tree_structure';
-export type { StructuredSparseMap } from './structures/common';
+export type { OutOptions, StructuredSparseMap } from './structures/common';
 export * as estimators from './estimators';
 
 /**

@@ -77,6 +77,29 @@ export interface NativeChainGrad {
   transition?: NativeTensorArg;
 }
 
+/**
+ * The caller's tensors an op writes its results into (its `out`): one tensor for an op's single out-able result, or
+ * tensors by result name.
+ */
+export type NativeOut = NativeTensorArg | { edges?: NativeTensorArg; unary?: NativeTensorArg; transition?: NativeTensorArg };
+
+/** The host result pool's state (cpp/binding/host_pool.h). */
+export interface HostPoolStats {
+  /** Most bytes the pool lends and keeps idle together (0: off). */
+  limit: number;
+  idleBytes: number;
+  idleBlocks: number;
+  /** Bytes and blocks under results not yet collected (and finalized). */
+  lentBytes: number;
+  lentBlocks: number;
+  /** Blocks lent again, blocks freshly allocated, and requests left to V8 (the limit reached). */
+  reused: number;
+  allocated: number;
+  declined: number;
+  /** False once the runtime refused external ArrayBuffers (e.g. Electron): results then come from V8. */
+  externalBuffers: boolean;
+}
+
 /** A batch of trees as the addon takes it: CKY span scores, or arc scores for Eisner or the Matrix-Tree theorem. */
 export interface NativeTreeSpec {
   structure: 'cky' | 'eisner' | 'matrix_tree';
@@ -114,6 +137,10 @@ export interface NativeAddon {
   setThreads(threads: number): void;
   /** Device bytes in use (cudaMemGetInfo); throws ERR_NO_CUDA without a device. */
   cudaMemoryInUse(): number;
+  /** The host result pool's state (internal: tests and the bench). */
+  hostPoolStats(): HostPoolStats;
+  /** Sets the host result pool's limit in bytes (0 turns it off; internal: tests and the bench). */
+  setHostPoolLimit(bytes: number): void;
   DeviceBuffer: { fromHost(data: FloatArray, shape: readonly number[]): NativeDeviceBuffer };
   logsumexp<A extends boolean>(scores: NativeTensorArg, async: A): MaybeAsync<NativeFloat, A>;
   logsumexpBackward<A extends boolean>(scores: NativeTensorArg, grad: NativeTensorArg, async: A): MaybeAsync<NativeFloat, A>;
@@ -163,12 +190,14 @@ export interface NativeAddon {
     lengths: Int32Array | null,
     withEdges: boolean,
     async: A,
+    out?: NativeOut,
   ): MaybeAsync<NativeChainParts & { logPartition: NativeFloat }, A>;
   chainMarginalsBackward<A extends boolean>(
     potentials: NativeChainPotentials,
     lengths: Int32Array | null,
     grad: NativeChainGrad,
     async: A,
+    out?: NativeOut,
   ): MaybeAsync<NativeChainParts, A>;
   chainEntropy<A extends boolean>(
     potentials: NativeChainPotentials,
@@ -194,8 +223,13 @@ export interface NativeAddon {
     async: A,
   ): MaybeAsync<NativeFloat, A>;
   treeLogPartition<A extends boolean>(spec: NativeTreeSpec, async: A): MaybeAsync<NativeFloat, A>;
-  treeMarginals<A extends boolean>(spec: NativeTreeSpec, async: A): MaybeAsync<NativeFloat, A>;
-  treeMarginalsBackward<A extends boolean>(spec: NativeTreeSpec, grad: NativeTensorArg, async: A): MaybeAsync<NativeFloat, A>;
+  treeMarginals<A extends boolean>(spec: NativeTreeSpec, async: A, out?: NativeTensorArg): MaybeAsync<NativeFloat, A>;
+  treeMarginalsBackward<A extends boolean>(
+    spec: NativeTreeSpec,
+    grad: NativeTensorArg,
+    async: A,
+    out?: NativeTensorArg,
+  ): MaybeAsync<NativeFloat, A>;
   treeEntropy<A extends boolean>(spec: NativeTreeSpec, async: A): MaybeAsync<NativeFloat, A>;
   treeArgmax<A extends boolean>(spec: NativeTreeSpec, async: A): MaybeAsync<NativeTreeDecoded & { score: NativeFloat }, A>;
   treeSample<A extends boolean>(

@@ -2,6 +2,7 @@
 #include <napi.h>
 
 #include "errors.h"
+#include "host_pool.h"
 #include "ops.h"
 #include "tensor.h"
 #if LS_WITH_CUDA
@@ -88,6 +89,21 @@ Napi::Value cuda_memory_in_use(const Napi::CallbackInfo& info) {
   });
 }
 
+/// Internal (tests and the bench): the host result pool's state (host_pool.h).
+Napi::Value host_pool_stats_op(const Napi::CallbackInfo& info) {
+  return guarded(info.Env(), [&]() -> Napi::Value { return host_pool_stats(info.Env()); });
+}
+
+/// Internal: setHostPoolLimit(bytes) (0 turns the pool off); LATENT_STRUCT_HOST_POOL_MIB sets it at start-up.
+Napi::Value set_host_pool_limit(const Napi::CallbackInfo& info) {
+  return guarded(info.Env(), [&]() -> Napi::Value {
+    const double bytes = parse_number(info[0], "bytes");
+    if (bytes < 0) range_error("ERR_OUT_OF_RANGE", "bytes must be >= 0");
+    HostPool::instance().set_limit(static_cast<std::size_t>(bytes));
+    return info.Env().Undefined();
+  });
+}
+
 }  // namespace
 
 Napi::Object init(Napi::Env env, Napi::Object exports) {
@@ -95,6 +111,8 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
   exports.Set("synchronize", Napi::Function::New(env, synchronize, "synchronize"));
   exports.Set("setThreads", Napi::Function::New(env, set_threads, "setThreads"));
   exports.Set("cudaMemoryInUse", Napi::Function::New(env, cuda_memory_in_use, "cudaMemoryInUse"));
+  exports.Set("hostPoolStats", Napi::Function::New(env, host_pool_stats_op, "hostPoolStats"));
+  exports.Set("setHostPoolLimit", Napi::Function::New(env, set_host_pool_limit, "setHostPoolLimit"));
   exports.Set("DeviceBuffer", DeviceBuffer::define(env));
   register_categorical_ops(env, exports);
   register_linear_chain_ops(env, exports);

@@ -25,6 +25,8 @@ struct Job {
   std::vector<std::shared_ptr<DeviceMemory>> keep_device;
   /// The host inputs by name: copied before an async job is queued, checked before a sync job runs.
   std::vector<std::pair<std::shared_ptr<HostData>, std::string>> host_inputs;
+  /// Outputs that are a caller's host `out` arrays: checked before a sync job runs, committed when an async one settles.
+  std::vector<Output> host_outs;
 
   void hold(const TensorArg& arg) {
     keep_js.push_back(arg.keep);
@@ -34,6 +36,7 @@ struct Job {
   void hold(const Output& out) {
     keep_js.push_back(out.keep);
     if (out.device_memory) keep_device.push_back(out.device_memory);
+    if (out.target) host_outs.push_back(out);
   }
 };
 
@@ -70,6 +73,7 @@ class JobWorker : public Napi::AsyncWorker {
       return;
     }
     try {
+      for (const Output& out : job_.host_outs) out.commit(env);
       deferred_.Resolve(job_.finish(env));
     } catch (const Napi::Error& e) {
       deferred_.Reject(e.Value());
@@ -88,6 +92,7 @@ class JobWorker : public Napi::AsyncWorker {
 inline Napi::Value run_job(Napi::Env env, Job job, bool async) {
   if (!async) {
     for (const auto& [input, name] : job.host_inputs) input->require_unchanged(env, name);
+    for (const Output& out : job.host_outs) out.target->require_unchanged(env, out.name);
     job.compute();
     return job.finish(env);
   }

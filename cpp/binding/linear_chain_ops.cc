@@ -140,16 +140,22 @@ std::vector<int64_t> with_lead(const std::vector<int64_t>& lead, std::vector<int
   return shape;
 }
 
+/// With `outs`, the caller's tensors where given (the kernels write every element of these parts: Fill::Overwritten).
 PartsOutput make_parts(Napi::Env env, const ChainArgs& args, const std::vector<int64_t>& lead, bool edges, bool unary,
-                       bool transition) {
+                       bool transition, OutArgs* outs = nullptr) {
   const int64_t B = args.shape.batch, N = args.shape.length, C = args.shape.labels;
+  const auto make = [&](const char* key, const std::vector<int64_t>& shape) {
+    return outs ? outs->make(env, key, args.dtype(), shape, args.on_device(), Fill::Overwritten)
+                : make_output(env, args.dtype(), shape, args.on_device());
+  };
   PartsOutput result;
   result.has_edges = edges;
   result.has_unary = unary;
   result.has_transition = transition;
-  if (edges) result.edges = make_output(env, args.dtype(), with_lead(lead, {B, N - 1, C, C}), args.on_device());
-  if (unary) result.unary = make_output(env, args.dtype(), with_lead(lead, {B, N, C}), args.on_device());
-  if (transition) result.transition = make_output(env, args.dtype(), with_lead(lead, {B, C, C}), args.on_device());
+  if (edges) result.edges = make("edges", with_lead(lead, {B, N - 1, C, C}));
+  if (unary) result.unary = make("unary", with_lead(lead, {B, N, C}));
+  if (transition) result.transition = make("transition", with_lead(lead, {B, C, C}));
+  if (outs) outs->require_disjoint({&args.edges, &args.unary, &args.transition});
   return result;
 }
 
@@ -212,8 +218,9 @@ Napi::Value marginals_op(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     const ChainArgs args = parse_chain(env, info[0], info[1]);
     const bool with_edges = info[2].ToBoolean().Value();
+    OutArgs outs(env, info[4], parse_async(info, 3), "edges");
     const Output log_z = make_output(env, args.dtype(), {args.shape.batch}, args.on_device());
-    const PartsOutput parts = make_parts(env, args, {}, !args.factored || with_edges, args.factored, args.factored);
+    const PartsOutput parts = make_parts(env, args, {}, !args.factored || with_edges, args.factored, args.factored, &outs);
     Job job;
     job.hold(log_z);
     parts.hold(job);
@@ -253,15 +260,18 @@ Napi::Value marginals_backward_op(const Napi::CallbackInfo& info) {
     }
     const bool shared = args.factored && args.transition.shape.size() == 2;
     // Outputs in the potentials' shapes; a shared transition's gradient is summed over the batch.
+    // The kernels write every element: the sweeps zero the parts past each length, sum_over_batch every entry.
+    OutArgs outs(env, info[4], parse_async(info, 3), "edges");
     PartsOutput result;
     if (args.factored) {
       result.has_unary = result.has_transition = true;
-      result.unary = make_output(env, args.dtype(), args.unary.shape, args.on_device());
-      result.transition = make_output(env, args.dtype(), args.transition.shape, args.on_device());
+      result.unary = outs.make(env, "unary", args.dtype(), args.unary.shape, args.on_device(), Fill::Overwritten);
+      result.transition = outs.make(env, "transition", args.dtype(), args.transition.shape, args.on_device(), Fill::Overwritten);
     } else {
       result.has_edges = true;
-      result.edges = make_output(env, args.dtype(), args.edges.shape, args.on_device());
+      result.edges = outs.make(env, "edges", args.dtype(), args.edges.shape, args.on_device(), Fill::Overwritten);
     }
+    outs.require_disjoint({&args.edges, &args.unary, &args.transition, &grad_edges, &grad_unary, &grad_transition});
     const std::size_t element = dtype_size(args.dtype());
     const Scratch log_z(args.on_device(), static_cast<std::size_t>(B) * element);
     const Scratch per_sequence = shared ? Scratch(args.on_device(), static_cast<std::size_t>(B * C * C) * element) : Scratch();

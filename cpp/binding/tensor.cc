@@ -1,5 +1,6 @@
 #include "tensor.h"
 
+#include <atomic>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -7,6 +8,7 @@
 #include <limits>
 
 #include "errors.h"
+#include "host_pool.h"
 #if LS_WITH_CUDA
 #include "latent_struct/device.h"
 #endif
@@ -217,36 +219,218 @@ void require_host_allocation(int64_t count, std::size_t element_size) {
   std::free(probe);
 }
 
-Output make_output(Napi::Env env, DType dtype, const std::vector<int64_t>& shape, bool on_device) {
+namespace {
+
+/// What the finalizer of a pooled ArrayBuffer needs: the block's size class and the bytes reported to V8.
+struct Lease {
+  std::size_t capacity;
+  std::size_t bytes;
+};
+
+/// Cleared when the runtime refuses external ArrayBuffers (napi_no_external_buffers_allowed: Electron's sandbox).
+std::atomic<bool> external_buffers_allowed{true};
+
+/// Runs on the JS thread of the environment that made the array after V8 collected it, or when that environment
+/// is torn down (a worker_thread exiting: Node calls the finalizers of the external buffers still alive).
+void return_block(napi_env env, void* data, void* hint) {
+  const Lease* lease = static_cast<const Lease*>(hint);
+  HostPool::instance().release(data, lease->capacity);
+  int64_t ignored = 0;
+  napi_adjust_external_memory(env, -static_cast<int64_t>(lease->bytes), &ignored);
+  delete lease;
+}
+
+/// A typed array over a pooled block, or an empty value when the pool declines or external buffers are refused.
+Napi::Value pooled_array(Napi::Env env, napi_typedarray_type type, std::size_t count, std::size_t bytes, Fill fill,
+                         void** data) {
+  if (bytes < kPooledBytes || !external_buffers_allowed.load(std::memory_order_relaxed)) return Napi::Value();
+  std::size_t capacity = 0;
+  bool reused = false;
+  void* block = HostPool::instance().acquire(bytes, &capacity, &reused);
+  if (!block) return Napi::Value();
+  if (reused && fill == Fill::Zero) std::memset(block, 0, bytes);
+  Lease* lease = new Lease{capacity, bytes};
+  napi_value buffer = nullptr;
+  if (napi_create_external_arraybuffer(env, block, bytes, return_block, lease, &buffer) != napi_ok) {
+    delete lease;
+    HostPool::instance().release(block, capacity);
+    external_buffers_allowed.store(false, std::memory_order_relaxed);
+    return Napi::Value();
+  }
+  // From here the finalizer owns the lease. V8 counts no external buffer's bytes itself: tell it, so that results
+  // that hold 100+ MB make it collect them (and give the blocks back) as soon as it would collect its own arrays.
+  int64_t ignored = 0;
+  napi_adjust_external_memory(env, static_cast<int64_t>(bytes), &ignored);
+  napi_value array = nullptr;
+  NAPI_THROW_IF_FAILED(env, napi_create_typedarray(env, type, count, buffer, 0, &array), Napi::Value());
+  *data = block;
+  return Napi::Value(env, array);
+}
+
+/// A new host typed array of `count` elements: pooled when large, else V8's (zero-filled).
+Napi::Value host_array(Napi::Env env, napi_typedarray_type type, int64_t count, std::size_t element, Fill fill, void** data) {
+  require_host_allocation(count, element);
+  const std::size_t n = static_cast<std::size_t>(count);
+  Napi::Value pooled = pooled_array(env, type, n, n * element, fill, data);
+  if (!pooled.IsEmpty()) return pooled;
+  if (type == napi_float32_array) {
+    Napi::Float32Array array = Napi::Float32Array::New(env, n);
+    *data = array.Data();
+    return array;
+  }
+  if (type == napi_float64_array) {
+    Napi::Float64Array array = Napi::Float64Array::New(env, n);
+    *data = array.Data();
+    return array;
+  }
+  Napi::Int32Array array = Napi::Int32Array::New(env, n);
+  *data = array.Data();
+  return array;
+}
+
+/// Whether a typed array's memory is a SharedArrayBuffer's (which JS cannot detach).
+bool is_shared(Napi::Env env, Napi::Value typed_array) {
+  napi_value buffer = nullptr;
+  NAPI_THROW_IF_FAILED(env, napi_get_typedarray_info(env, typed_array, nullptr, nullptr, nullptr, &buffer, nullptr), false);
+  bool plain = false;
+  NAPI_THROW_IF_FAILED(env, napi_is_arraybuffer(env, buffer, &plain), false);
+  return !plain;
+}
+
+/// Where a tensor argument's elements are, for overlap checks: [begin, end) in host or device memory.
+struct Extent {
+  bool on_device;
+  const uint8_t* begin;
+  const uint8_t* end;
+};
+
+Extent extent_of(const TensorArg& arg) {
+  const uint8_t* begin = static_cast<const uint8_t*>(arg.data());
+  if (arg.on_device) return {true, begin, begin + arg.device_memory->bytes()};
+  return {false, begin, begin + static_cast<std::size_t>(arg.count) * dtype_size(arg.dtype)};
+}
+
+bool overlap(const Extent& a, const Extent& b) { return a.on_device == b.on_device && a.begin < b.end && b.begin < a.end; }
+
+}  // namespace
+
+Output make_output(Napi::Env env, DType dtype, const std::vector<int64_t>& shape, bool on_device, Fill fill) {
   Output out;
   const int64_t count = product(shape);
-  if (!on_device) require_host_allocation(count, dtype_size(dtype));
   if (on_device) {
     Napi::Object buffer = DeviceBuffer::create(env, dtype, shape);
     out.device_memory = DeviceBuffer::Unwrap(buffer)->memory();
     out.data = out.device_memory->data();
     out.value = buffer;
-  } else if (dtype == DType::Float32) {
-    Napi::Float32Array array = Napi::Float32Array::New(env, static_cast<size_t>(count));
-    out.data = array.Data();
-    out.value = array;
   } else {
-    Napi::Float64Array array = Napi::Float64Array::New(env, static_cast<size_t>(count));
-    out.data = array.Data();
-    out.value = array;
+    const napi_typedarray_type type = dtype == DType::Float32 ? napi_float32_array : napi_float64_array;
+    out.value = host_array(env, type, count, dtype_size(dtype), fill, &out.data);
   }
   out.keep = std::make_shared<Napi::Reference<Napi::Value>>(Napi::Persistent(out.value));
   return out;
 }
 
-Output make_index_output(Napi::Env env, int64_t count) {
+Output make_index_output(Napi::Env env, int64_t count, Fill fill) {
   Output out;
-  require_host_allocation(count, sizeof(int32_t));
-  Napi::Int32Array array = Napi::Int32Array::New(env, static_cast<size_t>(count));
-  out.data = array.Data();
-  out.value = array;
+  out.value = host_array(env, napi_int32_array, count, sizeof(int32_t), fill, &out.data);
   out.keep = std::make_shared<Napi::Reference<Napi::Value>>(Napi::Persistent(out.value));
   return out;
+}
+
+void Output::commit(Napi::Env env) const {
+  if (!staging) return;
+  target->require_unchanged(env, name);
+  std::memcpy(target->data(), staging->data(), bytes);
+}
+
+OutArgs::OutArgs(Napi::Env env, Napi::Value value, bool async, std::string single_key)
+    : env_(env), value_(value), async_(async), single_(false), single_key_(std::move(single_key)) {
+  if (value.IsUndefined() || value.IsNull()) return;
+  if (!value.IsObject()) type_error("ERR_INVALID_ARG_TYPE", "out must be a Tensor, a DeviceTensor or an object of them");
+  const Napi::Object object = value.As<Napi::Object>();
+  single_ = object.Has("shape");
+}
+
+Napi::Value OutArgs::given(const std::string& key, std::string* name) const {
+  if (value_.IsUndefined() || value_.IsNull()) return Napi::Value();
+  if (single_) {
+    *name = "out";
+    return key == single_key_ ? value_ : Napi::Value();
+  }
+  *name = "out." + key;
+  const Napi::Value tensor = value_.As<Napi::Object>().Get(key);
+  return tensor.IsUndefined() ? Napi::Value() : tensor;
+}
+
+Output OutArgs::make(Napi::Env env, const std::string& key, DType dtype, const std::vector<int64_t>& shape, bool on_device,
+                     Fill fill) {
+  std::string name;
+  const Napi::Value value = given(key, &name);
+  if (value.IsEmpty()) return make_output(env, dtype, shape, on_device, fill);
+  TensorArg arg = parse_tensor(env, value, name);
+  if (arg.on_device != on_device) {
+    type_error("ERR_MIXED_DEVICES", name + " is on the " + (arg.on_device ? "device" : "host") + " but the result is on the " +
+                                        (on_device ? "device" : "host"));
+  }
+  if (arg.dtype != dtype) {
+    type_error("ERR_DTYPE_MISMATCH", name + " is " + dtype_name(arg.dtype) + " but the result is " + dtype_name(dtype));
+  }
+  if (arg.shape != shape) {
+    range_error("ERR_SHAPE_MISMATCH", name + " must have the result's shape " + shape_string(shape) + ", got " + shape_string(arg.shape));
+  }
+  Output out;
+  out.name = name;
+  out.bytes = static_cast<std::size_t>(arg.count) * dtype_size(dtype);
+  const Napi::Object object = value.As<Napi::Object>();
+  out.value = object.Get(on_device ? "handle" : "data");
+  out.keep = std::make_shared<Napi::Reference<Napi::Value>>(Napi::Persistent(out.value));
+  if (on_device) {
+    out.device_memory = arg.device_memory;
+    out.data = arg.data();
+  } else {
+    out.target = arg.host;
+    if (async_ && !is_shared(env, out.value)) {
+      out.staging = std::make_shared<HostBlock>(out.bytes);  // zero-filled
+      out.data = out.staging->data();
+    } else {
+      out.data = arg.host->data();
+      if (fill == Fill::Zero) std::memset(out.data, 0, out.bytes);
+    }
+  }
+  taken_.push_back(std::move(arg));
+  return out;
+}
+
+void OutArgs::require_disjoint(const std::vector<const TensorArg*>& inputs) const {
+  for (size_t i = 0; i < taken_.size(); ++i) {
+    const Extent mine = extent_of(taken_[i]);
+    for (const TensorArg* input : inputs) {
+      if (input && input->data() && overlap(mine, extent_of(*input))) {
+        range_error("ERR_OUT_ALIASES_INPUT", taken_[i].name + " shares memory with the input " + input->name +
+                                                 ": the result cannot be written over an input");
+      }
+    }
+    for (size_t j = 0; j < i; ++j) {
+      if (overlap(mine, extent_of(taken_[j]))) {
+        range_error("ERR_OUT_ALIASES_INPUT", taken_[i].name + " shares memory with " + taken_[j].name);
+      }
+    }
+  }
+}
+
+Napi::Object host_pool_stats(Napi::Env env) {
+  const HostPoolStats s = HostPool::instance().stats();
+  Napi::Object result = Napi::Object::New(env);
+  result.Set("limit", static_cast<double>(s.limit));
+  result.Set("idleBytes", static_cast<double>(s.idle_bytes));
+  result.Set("idleBlocks", static_cast<double>(s.idle_blocks));
+  result.Set("lentBytes", static_cast<double>(s.lent_bytes));
+  result.Set("lentBlocks", static_cast<double>(s.lent_blocks));
+  result.Set("reused", static_cast<double>(s.reused));
+  result.Set("allocated", static_cast<double>(s.allocated));
+  result.Set("declined", static_cast<double>(s.declined));
+  result.Set("externalBuffers", external_buffers_allowed.load());
+  return result;
 }
 
 uint64_t parse_seed(Napi::Value value, const std::string& name) {
@@ -359,7 +543,7 @@ Napi::Value DeviceBuffer::from_host(const Napi::CallbackInfo& info) {
 Napi::Value DeviceBuffer::to_host(const Napi::CallbackInfo& info) {
   return guarded(info.Env(), [&]() -> Napi::Value {
     if (!memory_) type_error("ERR_TENSOR_DISPOSED", "this DeviceTensor was disposed");
-    Output out = make_output(info.Env(), dtype_, shape_, false);
+    Output out = make_output(info.Env(), dtype_, shape_, false, Fill::Overwritten);
 #if LS_WITH_CUDA
     cuda::copy_to_host(out.data, memory_->data(), memory_->bytes());
 #endif

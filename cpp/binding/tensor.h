@@ -104,6 +104,12 @@ void require_match(const TensorArg& reference, const TensorArg& other, const std
 std::vector<int64_t> parse_shape(Napi::Value value, const std::string& name, int64_t* count);
 std::string shape_string(const std::vector<int64_t>& shape);
 
+/// Whether the kernels of an op write every element of a result (Overwritten: a recycled block or a caller's `out`
+/// is used as it is) or only some (Zero: the rest must read zero, as in a fresh typed array).
+enum class Fill { Zero, Overwritten };
+
+class HostBlock;
+
 /// An output tensor made before a job runs: the JS value to return and where kernels write. `value` is a
 /// local handle, valid only in the call that made it; js() is valid later too (async completion).
 struct Output {
@@ -112,14 +118,51 @@ struct Output {
   void* data = nullptr;
   std::shared_ptr<DeviceMemory> device_memory;
   std::shared_ptr<Napi::Reference<Napi::Value>> keep;
+  /// A caller's host `out` array: a sync job writes it in place (checked unchanged right before it runs); an async
+  /// job writes `staging` and commit() copies that into it when the job settles (a SharedArrayBuffer is written
+  /// in place: it cannot be detached).
+  std::shared_ptr<HostData> target;
+  std::shared_ptr<HostBlock> staging;
+  std::string name;
+  std::size_t bytes = 0;
+  /// Copies the staging block into the caller's array (main thread, after compute; a no-op without staging).
+  void commit(Napi::Env env) const;
 };
-/// A new float tensor of `shape` on the host (a typed array) or the device (a DeviceBuffer).
-Output make_output(Napi::Env env, DType dtype, const std::vector<int64_t>& shape, bool on_device);
+/// A new float tensor of `shape` on the host (a typed array; large ones over pooled memory, host_pool.h) or the
+/// device (a DeviceBuffer).
+Output make_output(Napi::Env env, DType dtype, const std::vector<int64_t>& shape, bool on_device, Fill fill = Fill::Zero);
 /// A new Int32Array of `count` elements on the host.
-Output make_index_output(Napi::Env env, int64_t count);
+Output make_index_output(Napi::Env env, int64_t count, Fill fill = Fill::Zero);
 /// Raises ERR_SIZE_OVERFLOW when `count` elements exceed what a typed array can hold, or ERR_OUT_OF_MEMORY when
 /// the host cannot allocate them: V8 aborts the process on either instead of throwing.
 void require_host_allocation(int64_t count, std::size_t element_size);
+
+/// The caller's `out` argument of an op: undefined (every result is new), one tensor (the op's result named
+/// `single_key`, called "out" in messages), or an object of tensors by result name ("out.<name>"). Tensors are
+/// { data, shape } or { handle, shape } as for inputs. Lives for the op call only.
+class OutArgs {
+ public:
+  OutArgs(Napi::Env env, Napi::Value value, bool async, std::string single_key);
+  /// The result `key`: the caller's tensor when one is given (ERR_MIXED_DEVICES, ERR_DTYPE_MISMATCH or
+  /// ERR_SHAPE_MISMATCH when it does not match the result), else make_output's.
+  Output make(Napi::Env env, const std::string& key, DType dtype, const std::vector<int64_t>& shape, bool on_device,
+              Fill fill);
+  /// Raises ERR_OUT_ALIASES_INPUT when a given out shares memory with one of `inputs` or with another out.
+  void require_disjoint(const std::vector<const TensorArg*>& inputs) const;
+
+ private:
+  Napi::Value given(const std::string& key, std::string* name) const;
+  Napi::Env env_;
+  Napi::Value value_;
+  bool async_;
+  bool single_;
+  std::string single_key_;
+  std::vector<TensorArg> taken_;
+};
+
+/// The host pool's state, for tests and the bench: { limit, idleBytes, idleBlocks, lentBytes, lentBlocks, reused,
+/// allocated, declined }.
+Napi::Object host_pool_stats(Napi::Env env);
 
 /// Reads a non-negative integer seed (number up to 2^53 - 1, or bigint up to 2^64 - 1).
 uint64_t parse_seed(Napi::Value value, const std::string& name);

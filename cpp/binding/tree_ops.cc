@@ -151,7 +151,10 @@ Napi::Value marginals_op(const Napi::CallbackInfo& info) {
   return guarded(info.Env(), [&]() -> Napi::Value {
     Napi::Env env = info.Env();
     const TreeArgs args = parse_tree(env, info[0]);
-    const Output marginals = make_output(env, args.dtype(), args.scores.shape, args.on_device());
+    OutArgs outs(env, info[2], parse_async(info, 1), "marginals");
+    // Every structure's kernels write whole N x N (x L) blocks, zeros outside each length.
+    const Output marginals = outs.make(env, "marginals", args.dtype(), args.scores.shape, args.on_device(), Fill::Overwritten);
+    outs.require_disjoint({&args.scores});
     const Scratch log_z = log_z_scratch(args);
     Job job;
     job.hold(marginals);
@@ -173,7 +176,9 @@ Napi::Value marginals_backward_op(const Napi::CallbackInfo& info) {
     const TreeArgs args = parse_tree(env, info[0]);
     const TensorArg grad = parse_tensor(env, info[1], "grad");
     require_match(args.scores, grad, &args.scores.shape);
-    const Output result = make_output(env, args.dtype(), args.scores.shape, args.on_device());
+    OutArgs outs(env, info[3], parse_async(info, 2), "marginals");
+    const Output result = outs.make(env, "marginals", args.dtype(), args.scores.shape, args.on_device(), Fill::Overwritten);
+    outs.require_disjoint({&args.scores, &grad});
     const Scratch log_z = log_z_scratch(args);
     Job job;
     job.hold(result);

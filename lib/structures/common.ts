@@ -4,7 +4,7 @@
  */
 import { rangeError, typeError } from '../errors';
 import { NativeFloat, NativeSparseMapOptions, NativeSparseMap, native } from '../native';
-import { AnyTensor, Device, DeviceTensor, Like, fromNative, toNative } from '../tensor';
+import { AnyTensor, DType, Device, DeviceTensor, Like, Tensor, fromNative, requireTensor, toNative } from '../tensor';
 import { requireSamePlace, resultToHost } from '../ops/placement';
 
 /** Options of the Gumbel perturbations of a structure. */
@@ -207,4 +207,64 @@ export class Placement {
 /** Frees a native device result that a method does not return. */
 export function disposeNative(value: NativeFloat | undefined): void {
   if (value !== undefined && !ArrayBuffer.isView(value)) value.dispose();
+}
+
+/** Options of a method that can write its result into tensors the caller owns (PyTorch's `out=`). */
+export interface OutOptions<R> {
+  /**
+   * Where to write the result instead of new tensors: a value of the method's result type (same dtype, shape and
+   * place: Tensor or DeviceTensor), returned by the method. Every element is overwritten. It must not share
+   * memory with an input or with another of its tensors (RangeError ERR_OUT_ALIASES_INPUT). Async forms write it
+   * when the promise resolves (a SharedArrayBuffer-backed array is written while the job runs: read it after).
+   */
+  out?: R;
+}
+
+/** The dtype, shape and place of a result. @internal */
+export interface ResultSpec {
+  dtype: DType;
+  shape: readonly number[];
+  device: Device;
+}
+
+/** Checks a caller's `out` tensor (named `name`) against the result it receives. @internal */
+export function checkOut(value: unknown, name: string, spec: ResultSpec): AnyTensor {
+  const t = requireTensor(value, name);
+  if (t.device !== spec.device) {
+    throw typeError('ERR_MIXED_DEVICES', `${name} is on ${t.device} but the result is on ${spec.device}`);
+  }
+  if (t instanceof DeviceTensor && t.disposed) throw typeError('ERR_TENSOR_DISPOSED', `${name} is a disposed DeviceTensor`);
+  if (t.dtype !== spec.dtype) throw typeError('ERR_DTYPE_MISMATCH', `${name} is ${t.dtype} but the result is ${spec.dtype}`);
+  if (t.shape.length !== spec.shape.length || t.shape.some((d, i) => d !== spec.shape[i])) {
+    throw rangeError('ERR_SHAPE_MISMATCH', `${name} must have the result's shape [${spec.shape.join(', ')}], got [${t.shape.join(', ')}]`);
+  }
+  return t;
+}
+
+/** Whether two tensors share memory (host: overlapping bytes of one buffer; device: one buffer). @internal */
+export function sharesMemory(a: AnyTensor, b: AnyTensor): boolean {
+  if (a instanceof DeviceTensor || b instanceof DeviceTensor) {
+    return a instanceof DeviceTensor && b instanceof DeviceTensor && a.handle === b.handle;
+  }
+  const x = a.data, y = b.data;
+  return x.buffer === y.buffer && x.byteOffset < y.byteOffset + y.byteLength && y.byteOffset < x.byteOffset + x.byteLength;
+}
+
+/** Raises ERR_OUT_ALIASES_INPUT when two of the `out` tensors share memory. @internal */
+export function requireDistinctOuts(tensors: readonly AnyTensor[], names: readonly string[]): void {
+  for (let i = 0; i < tensors.length; i++) {
+    for (let j = 0; j < i; j++) {
+      if (sharesMemory(tensors[i], tensors[j])) throw rangeError('ERR_OUT_ALIASES_INPUT', `${names[i]} shares memory with ${names[j]}`);
+    }
+  }
+}
+
+/** Copies a device result into the caller's host `out` tensor and frees it (results of `{ device: 'cuda' }`). @internal */
+export function copyResultInto(out: Tensor, result: NativeFloat): void {
+  if (ArrayBuffer.isView(result)) {
+    out.data.set(result);
+    return;
+  }
+  out.data.set(result.toHost());
+  result.dispose();
 }

@@ -14,14 +14,18 @@
  * errors, as is a sequence whose every labelling scores `-Infinity`.
  */
 import { optionsObject, rangeError, typeError } from '../errors';
-import { NativeChainGrad, NativeChainParts, NativeChainPotentials, NativeFloat, NativeSparseMap, NativeTensorArg, native } from '../native';
+import { NativeChainGrad, NativeChainParts, NativeChainPotentials, NativeFloat, NativeOut, NativeSparseMap, NativeTensorArg, native } from '../native';
 import { AnyTensor, Device, DeviceTensor, Like, Tensor, fromNative, requireTensor, toNative } from '../tensor';
 import { requireSamePlace, resultToHost } from '../ops/placement';
 import {
+  OutOptions,
   PerturbOptions,
   SparseMapOptions,
   StructuredSparseMap,
   checkLengths,
+  checkOut,
+  copyResultInto,
+  requireDistinctOuts,
   packedSupport,
   perturbNative,
   perturbNativeAsync,
@@ -174,19 +178,32 @@ export class LinearChainCRF<P extends ChainPotentials = ChainPotentials> {
    * μ = E_p[z] = ∇ log Z over the parts (forward-backward): edge marginals `[B, N-1, C, C]`, or for the
    * factored form label marginals `[B, N, C]` and expected transition counts per sequence `[B, C, C]`
    * (for a shared `[C, C]` transition, ∇ Σ_b log Z_b is their sum over the batch).
+   * @param options `out`: tensors of the result's type to write it into (returned; see {@link OutOptions})
    */
-  marginals(): ChainParts<P> {
-    return this.wrapParts(native.chainMarginals(this.nativePotentials, this.lengths, false, false), []);
+  marginals(options?: OutOptions<ChainParts<P>>): ChainParts<P> {
+    const out = this.planOut(options, this.ownKeys(), this.partShapes([]));
+    const result = native.chainMarginals(this.nativePotentials, this.lengths, false, false, out?.native);
+    return out ? (this.deliver(result, out) as ChainParts<P>) : this.wrapParts(result, []);
   }
-  /** Async {@link marginals}. */
-  async marginalsAsync(): Promise<ChainParts<P>> {
-    return this.wrapParts(await native.chainMarginals(this.nativePotentials, this.lengths, false, true), []);
+  /** Async {@link marginals}; an `out` is written when the promise resolves. */
+  async marginalsAsync(options?: OutOptions<ChainParts<P>>): Promise<ChainParts<P>> {
+    const out = this.planOut(options, this.ownKeys(), this.partShapes([]));
+    const result = await native.chainMarginals(this.nativePotentials, this.lengths, false, true, out?.native);
+    return out ? (this.deliver(result, out) as ChainParts<P>) : this.wrapParts(result, []);
   }
 
-  /** Edge marginals P(y_n = i, y_{n+1} = j) at `[b, n, j, i]`, `[B, N-1, C, C]`, for either form (N ≥ 2). */
-  edgeMarginals(): Like<TensorOf<P>> {
+  /**
+   * Edge marginals P(y_n = i, y_{n+1} = j) at `[b, n, j, i]`, `[B, N-1, C, C]`, for either form (N ≥ 2).
+   * @param options `out`: a tensor to write them into (returned; see {@link OutOptions})
+   */
+  edgeMarginals(options?: OutOptions<Like<TensorOf<P>>>): Like<TensorOf<P>> {
     if (this.length < 2) throw rangeError('ERR_INVALID_SHAPE', 'edge marginals need N >= 2');
-    const result = native.chainMarginals(this.nativePotentials, this.lengths, true, false);
+    const out = this.planOut(options, ['edges'], this.partShapes([]));
+    const result = native.chainMarginals(this.nativePotentials, this.lengths, true, false, out?.native);
+    if (out) {
+      this.disposeNative(result.unary, result.transition);
+      return this.deliver(result, out) as Like<TensorOf<P>>;
+    }
     this.disposeNative(result.logPartition, result.unary, result.transition);
     return this.wrap(result.edges as NativeFloat, [this.batch, this.length - 1, this.labels, this.labels]);
   }
@@ -195,20 +212,25 @@ export class LinearChainCRF<P extends ChainPotentials = ChainPotentials> {
    * The Hessian-vector product (∂μ/∂potentials)ᵀ g = Cov(z)·g, given g over the parts (the layout of
    * {@link marginals}); the result has the potentials' shapes (for a shared transition, `[C, C]`).
    * Computed exactly with the expectation semiring, not by differences.
+   * @param options `out`: tensors of the result's type to write it into (returned; see {@link OutOptions})
    */
-  marginalsBackward(grad: ChainParts<P>): ChainParts<P> {
+  marginalsBackward(grad: ChainParts<P>, options?: OutOptions<ChainParts<P>>): ChainParts<P> {
+    const out = this.planOut(options, this.ownKeys(), this.potentialShapes());
     const { g, temporaries } = this.nativeGrad(grad);
     try {
-      return this.wrapGrad(native.chainMarginalsBackward(this.nativePotentials, this.lengths, g, false));
+      const result = native.chainMarginalsBackward(this.nativePotentials, this.lengths, g, false, out?.native);
+      return out ? (this.deliver(result, out) as ChainParts<P>) : this.wrapGrad(result);
     } finally {
       temporaries.forEach((t) => t.dispose());
     }
   }
-  /** Async {@link marginalsBackward}. */
-  async marginalsBackwardAsync(grad: ChainParts<P>): Promise<ChainParts<P>> {
+  /** Async {@link marginalsBackward}; an `out` is written when the promise resolves. */
+  async marginalsBackwardAsync(grad: ChainParts<P>, options?: OutOptions<ChainParts<P>>): Promise<ChainParts<P>> {
+    const out = this.planOut(options, this.ownKeys(), this.potentialShapes());
     const { g, temporaries } = this.nativeGrad(grad);
     try {
-      return this.wrapGrad(await native.chainMarginalsBackward(this.nativePotentials, this.lengths, g, true));
+      const result = await native.chainMarginalsBackward(this.nativePotentials, this.lengths, g, true, out?.native);
+      return out ? (this.deliver(result, out) as ChainParts<P>) : this.wrapGrad(result);
     } finally {
       temporaries.forEach((t) => t.dispose());
     }
@@ -465,6 +487,60 @@ export class LinearChainCRF<P extends ChainPotentials = ChainPotentials> {
     return this.tensorOf(result, shape) as Like<TensorOf<P>>;
   }
 
+  /** The parts of this form: `edges`, or `unary` and `transition`. */
+  private ownKeys(): PartKey[] {
+    return this.form === 'edges' ? ['edges'] : ['unary', 'transition'];
+  }
+
+  /** The potentials' shapes by part (the shapes of gradients w.r.t. them). */
+  private potentialShapes(): Record<PartKey, readonly number[]> {
+    if (this.form === 'edges') {
+      const shape = (this.potentials as AnyTensor).shape;
+      return { edges: shape, unary: shape, transition: shape };
+    }
+    const f = this.potentials as FactoredPotentials;
+    return { edges: f.unary.shape, unary: f.unary.shape, transition: f.transition.shape };
+  }
+
+  /**
+   * The caller's `out` for a result over the parts `keys` (one tensor for one key, else `{ unary, transition }`),
+   * checked against the shapes, the potentials' dtype and where results go; undefined without one.
+   */
+  private planOut(options: OutOptions<unknown> | undefined, keys: PartKey[], shapes: Record<PartKey, readonly number[]>): OutPlan | undefined {
+    const out = optionsObject(options).out;
+    if (out === undefined) return undefined;
+    const first = this.form === 'edges' ? (this.potentials as AnyTensor) : (this.potentials as FactoredPotentials).unary;
+    const device = this.movedToDevice ? 'cpu' : first.device;
+    const spec = (key: PartKey) => ({ dtype: first.dtype, shape: shapes[key], device });
+    const tensors: Partial<Record<PartKey, AnyTensor>> = {};
+    if (keys.length === 1) {
+      tensors[keys[0]] = checkOut(out, 'options.out', spec(keys[0]));
+    } else {
+      if (out === null || typeof out !== 'object' || out instanceof Tensor || out instanceof DeviceTensor) {
+        throw typeError('ERR_INVALID_ARG_TYPE', 'options.out must be { unary, transition }');
+      }
+      for (const key of keys) tensors[key] = checkOut((out as unknown as Record<string, unknown>)[key], `options.out.${key}`, spec(key));
+      requireDistinctOuts(keys.map((k) => tensors[k] as AnyTensor), keys.map((k) => `options.out.${k}`));
+    }
+    let nativeOut: NativeOut | undefined;
+    if (!this.movedToDevice) {
+      nativeOut = keys.length === 1 ? toNative(tensors[keys[0]] as AnyTensor) : Object.fromEntries(keys.map((k) => [k, toNative(tensors[k] as AnyTensor)]));
+    }
+    return { keys, tensors, native: nativeOut, result: out };
+  }
+
+  /**
+   * The caller's `out` after a native call that wrote it (or, for host potentials run on the GPU, after copying
+   * the device results into it); frees the native results it does not return.
+   */
+  private deliver(result: NativeChainParts & { logPartition?: NativeFloat }, plan: OutPlan): unknown {
+    this.disposeNative(result.logPartition);
+    if (plan.native === undefined) {
+      for (const key of plan.keys) copyResultInto(plan.tensors[key] as Tensor, result[key] as NativeFloat);
+    }
+    return plan.result;
+  }
+
   private partShapes(lead: number[]): { edges: number[]; unary: number[]; transition: number[] } {
     const { batch: B, length: N, labels: C } = this;
     return { edges: [...lead, B, N - 1, C, C], unary: [...lead, B, N, C], transition: [...lead, B, C, C] };
@@ -571,6 +647,16 @@ export class LinearChainCRF<P extends ChainPotentials = ChainPotentials> {
   private disposeTensor(t: AnyTensor): void {
     if (t instanceof DeviceTensor) t.dispose();
   }
+}
+
+type PartKey = 'edges' | 'unary' | 'transition';
+
+/** A caller's checked `out`: its tensors by part, what the addon writes (none when results are copied), itself. */
+interface OutPlan {
+  keys: PartKey[];
+  tensors: Partial<Record<PartKey, AnyTensor>>;
+  native: NativeOut | undefined;
+  result: unknown;
 }
 
 /** Perturbed native potentials and the native results to free. */

@@ -4,15 +4,18 @@
  * decoded form of each tree. @internal
  */
 import { optionsObject, rangeError, typeError } from '../errors';
-import { NativeTreeDecoded, NativeSparseMap, NativeTreeSpec, native } from '../native';
-import { AnyTensor, Device, DeviceTensor, Like, fromNative, requireTensor, toNative } from '../tensor';
+import { NativeFloat, NativeTensorArg, NativeTreeDecoded, NativeSparseMap, NativeTreeSpec, native } from '../native';
+import { AnyTensor, Device, DeviceTensor, Like, Tensor, fromNative, requireTensor, toNative } from '../tensor';
 import { resultToHost } from '../ops/placement';
 import {
+  OutOptions,
   PerturbOptions,
   Placement,
   SparseMapOptions,
   StructuredSparseMap,
   checkLengths,
+  checkOut,
+  copyResultInto,
   disposeNative,
   packedSupport,
   perturbNative,
@@ -94,32 +97,40 @@ export abstract class TreeStructure<X extends AnyTensor, D> {
     return this.wrap(await native.treeLogPartition(this.spec, true), [this.batch]);
   }
 
-  /** Marginals μ = E_p[z] = ∇ log Z (an outside or reverse pass), in the scores' shape; zero outside each length. */
-  marginals(): Like<X> {
-    return this.wrap(native.treeMarginals(this.spec, false), this.potentials.shape);
+  /**
+   * Marginals μ = E_p[z] = ∇ log Z (an outside or reverse pass), in the scores' shape; zero outside each length.
+   * @param options `out`: a tensor to write them into (returned; see {@link OutOptions})
+   */
+  marginals(options?: OutOptions<Like<X>>): Like<X> {
+    const out = this.planOut(options);
+    return this.deliver(native.treeMarginals(this.spec, false, out?.native), out);
   }
-  /** Async {@link marginals}. */
-  async marginalsAsync(): Promise<Like<X>> {
-    return this.wrap(await native.treeMarginals(this.spec, true), this.potentials.shape);
+  /** Async {@link marginals}; an `out` is written when the promise resolves. */
+  async marginalsAsync(options?: OutOptions<Like<X>>): Promise<Like<X>> {
+    const out = this.planOut(options);
+    return this.deliver(await native.treeMarginals(this.spec, true, out?.native), out);
   }
 
   /**
    * The Hessian-vector product (∂μ/∂scores)ᵀ g = Cov(z)·g for g in the scores' shape, computed exactly by
    * forward and reverse passes with tangents (not by differences).
+   * @param options `out`: a tensor to write it into (returned; see {@link OutOptions})
    */
-  marginalsBackward(grad: Like<X>): Like<X> {
+  marginalsBackward(grad: Like<X>, options?: OutOptions<Like<X>>): Like<X> {
+    const out = this.planOut(options);
     const { tensor, temporaries } = this.input(grad, 'grad');
     try {
-      return this.wrap(native.treeMarginalsBackward(this.spec, toNative(tensor), false), this.potentials.shape);
+      return this.deliver(native.treeMarginalsBackward(this.spec, toNative(tensor), false, out?.native), out);
     } finally {
       temporaries.forEach((t) => t.dispose());
     }
   }
-  /** Async {@link marginalsBackward}. */
-  async marginalsBackwardAsync(grad: Like<X>): Promise<Like<X>> {
+  /** Async {@link marginalsBackward}; an `out` is written when the promise resolves. */
+  async marginalsBackwardAsync(grad: Like<X>, options?: OutOptions<Like<X>>): Promise<Like<X>> {
+    const out = this.planOut(options);
     const { tensor, temporaries } = this.input(grad, 'grad');
     try {
-      return this.wrap(await native.treeMarginalsBackward(this.spec, toNative(tensor), true), this.potentials.shape);
+      return this.deliver(await native.treeMarginalsBackward(this.spec, toNative(tensor), true, out?.native), out);
     } finally {
       temporaries.forEach((t) => t.dispose());
     }
@@ -314,6 +325,25 @@ export abstract class TreeStructure<X extends AnyTensor, D> {
   /** Frees device copies made for `{ device: 'cuda' }` (a no-op otherwise). */
   dispose(): void {
     this.placement.dispose();
+  }
+
+  /**
+   * The caller's `out` for a result in the scores' shape, checked against it, the scores' dtype and where results
+   * go; `native` is what the addon writes (none for host scores run on the GPU: the result is copied into it).
+   */
+  private planOut(options: OutOptions<Like<X>> | undefined): { tensor: AnyTensor; native: NativeTensorArg | undefined } | undefined {
+    const out = optionsObject(options).out;
+    if (out === undefined) return undefined;
+    const device = this.placement.movedToDevice ? 'cpu' : this.potentials.device;
+    const tensor = checkOut(out, 'options.out', { dtype: this.potentials.dtype, shape: this.potentials.shape, device });
+    return { tensor, native: this.placement.movedToDevice ? undefined : toNative(tensor) };
+  }
+
+  /** A native result in the scores' shape where results go, or the caller's `out` that holds it. */
+  private deliver(result: NativeFloat, out: { tensor: AnyTensor; native: NativeTensorArg | undefined } | undefined): Like<X> {
+    if (!out) return this.wrap(result, this.potentials.shape);
+    if (out.native === undefined) copyResultInto(out.tensor as Tensor, result);
+    return out.tensor as Like<X>;
   }
 
   private wrap(result: Parameters<Placement['result']>[0], shape: readonly number[]): Like<X> {

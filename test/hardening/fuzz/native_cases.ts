@@ -12,12 +12,14 @@ import { FuzzFailure, badError, outcomeOf, withoutHugeValid } from './outcome';
 
 type Kind = 'tensor' | 'rows' | 'chain' | 'spec' | 'lengths' | 'count' | 'seed' | 'number' | 'bool' | 'shape' | 'dtype' | 'int32s' | 'counter' | 'options' | 'chainGrad' | 'hostData';
 
-/** The kinds of the arguments of each addon function (the async flag is always last and drawn as 'bool'). */
+/** The kinds of the arguments of each addon function (the async flag is drawn as 'bool'; it is last, or before an out). */
 const signatures: Record<Exclude<keyof NativeAddon, 'DeviceBuffer'>, Kind[]> = {
   backendInfo: [],
   synchronize: [],
   cudaMemoryInUse: [],
   setThreads: ['number'], // not fuzzed (see `names`): test/threads.test.ts checks its arguments
+  hostPoolStats: [],
+  setHostPoolLimit: ['number'], // not fuzzed (see `names`): it changes the whole process
   logsumexp: ['rows', 'bool'],
   logsumexpBackward: ['rows', 'tensor', 'bool'],
   softmax: ['rows', 'bool'],
@@ -33,15 +35,15 @@ const signatures: Record<Exclude<keyof NativeAddon, 'DeviceBuffer'>, Kind[]> = {
   gumbelSoftmax: ['rows', 'number', 'seed', 'bool'],
   philox4x32: ['counter', 'seed'],
   chainLogPartition: ['chain', 'lengths', 'bool'],
-  chainMarginals: ['chain', 'lengths', 'bool', 'bool'],
-  chainMarginalsBackward: ['chain', 'lengths', 'chainGrad', 'bool'],
+  chainMarginals: ['chain', 'lengths', 'bool', 'bool', 'tensor'], // the last: out
+  chainMarginalsBackward: ['chain', 'lengths', 'chainGrad', 'bool', 'tensor'],
   chainEntropy: ['chain', 'lengths', 'bool'],
   chainArgmax: ['chain', 'lengths', 'bool'],
   chainSample: ['chain', 'lengths', 'count', 'seed', 'bool'],
   chainLogProb: ['chain', 'lengths', 'int32s', 'bool'],
   treeLogPartition: ['spec', 'bool'],
-  treeMarginals: ['spec', 'bool'],
-  treeMarginalsBackward: ['spec', 'tensor', 'bool'],
+  treeMarginals: ['spec', 'bool', 'tensor'],
+  treeMarginalsBackward: ['spec', 'tensor', 'bool', 'tensor'],
   treeEntropy: ['spec', 'bool'],
   treeArgmax: ['spec', 'bool'],
   treeSample: ['spec', 'count', 'seed', 'bool'],
@@ -174,8 +176,9 @@ function describeValue(v: unknown): string {
   return typeof v === 'number' && !Number.isFinite(v) ? String(v) : JSON.stringify(v) ?? String(v);
 }
 
-// setThreads changes the whole process (a junk 900 would start 900 threads for the rest of the fuzz).
-const names = (Object.keys(signatures) as (keyof typeof signatures)[]).filter((name) => name !== 'setThreads');
+// setThreads changes the whole process (a junk 900 would start 900 threads for the rest of the fuzz), and so does
+// setHostPoolLimit.
+const names = (Object.keys(signatures) as (keyof typeof signatures)[]).filter((name) => name !== 'setThreads' && name !== 'setHostPoolLimit');
 
 export const nativeCaseArbitrary: fc.Arbitrary<NativeCase> = fc
   .oneof(

@@ -17,6 +17,7 @@ const knownCodes: Record<ErrorCode, true> = {
   ERR_MIXED_DEVICES: true,
   ERR_TENSOR_DISPOSED: true,
   ERR_BUFFER_DETACHED: true,
+  ERR_OUT_ALIASES_INPUT: true,
   ERR_ILLEGAL_CONSTRUCTOR: true,
   ERR_NO_CUDA: true,
   ERR_CUDA: true,
