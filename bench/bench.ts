@@ -9,7 +9,8 @@ import * as path from 'node:path';
 
 import { DType, backendInfo } from '../lib';
 import { categoricalSuite } from './categorical';
-import { Row, SuiteContext } from './harness';
+import { Backend, CpuCeilings, Row, SuiteContext, withCpuThreads } from './harness';
+import { native } from '../lib/native';
 import { chainSuite } from './linear_chain';
 import { BenchOptions, SuiteName } from './options';
 import { logLogPlotSvg } from './plot';
@@ -30,6 +31,8 @@ const SUITES: Record<SuiteName, (context: SuiteContext) => Row[]> = {
 export interface BenchJson {
   machine: MachineInfo;
   options: BenchOptions;
+  /** The CPU ceilings measured at the start of the run, per thread count. */
+  cpuCeilings: CpuCeilings[];
   rows: Row[];
   speedups: Speedup[];
 }
@@ -64,6 +67,25 @@ function machineInfo(): MachineInfo {
 }
 
 /**
+ * The CPU's ceilings on the addon's current thread count, measured here: bytes read + written per second by memcpys
+ * of 256 MiB per thread (8 MiB for the smoke preset) and the vector exp's rate on 8192 cache-resident values per
+ * thread, float32 and float64; the best of three tries each (the machine may be shared).
+ */
+export function measureCpuCeilings(smoke: boolean): CpuCeilings {
+  const best = (measure: () => number): number => Math.max(measure(), measure(), measure());
+  const copyBytes = smoke ? 8 << 20 : 256 << 20;
+  const expRepeats = smoke ? 20 : 500;
+  return {
+    threads: native.backendInfo().cpu.threads,
+    copyGbPerS: best(() => native.measureCopyBandwidth(copyBytes, smoke ? 1 : 3)) / 1e9,
+    expGPerS: {
+      float32: best(() => native.measureExpRate('float32', 8192, expRepeats)) / 1e9,
+      float64: best(() => native.measureExpRate('float64', 8192, expRepeats)) / 1e9,
+    },
+  };
+}
+
+/**
  * Runs `options.suites` in order (CUDA rows only when `options.cuda` and a device is usable: no CUDA number is
  * ever made up), then writes to `options.outDir` (created if needed):
  * - `bench.json`: `{ machine, options, rows, speedups }` (also to `options.jsonPath` when set);
@@ -77,8 +99,15 @@ export function runBench(options: BenchOptions, hooks: BenchHooks = {}): BenchRe
   const expCeilings = new Map<string, number>();
   // The emulated CUDA device (npm run test:emulated's build) runs on the CPU: its timings say nothing about a GPU.
   const cuda = machine.backends.cuda;
-  const base = { options, cuda: options.cuda && cuda.available && cuda.emulated !== true, log };
-  const context: SuiteContext = { ...base, expCeiling: (place: 'cpu' | 'cuda', dtype: DType) => measureExpCeiling(base, expCeilings, place, dtype) };
+  const cpuThreads = machine.backends.cpu.threads;
+  const cpuBackends: Backend[] = options.oneThread && cpuThreads > 1 ? ['cpu (1 thread)', 'cpu'] : ['cpu'];
+  const base = { options, cuda: options.cuda && cuda.available && cuda.emulated !== true, log, cpuBackends, cpuThreads, cpuCeilings: new Map<Backend, CpuCeilings>() };
+  const context: SuiteContext = { ...base, expCeiling: (backend: Backend, dtype: DType) => measureExpCeiling(base, expCeilings, backend, dtype) };
+  for (const backend of cpuBackends) {
+    const ceilings = withCpuThreads(context, backend, () => measureCpuCeilings(options.preset === 'smoke'));
+    context.cpuCeilings.set(backend, ceilings);
+    log(`# ${backend} ceilings: copy ${ceilings.copyGbPerS.toFixed(1)} GB/s, exp ${ceilings.expGPerS.float32.toFixed(2)} (float32) / ${ceilings.expGPerS.float64.toFixed(2)} (float64) G exp/s`);
+  }
   const rows: Row[] = [];
   const suiteSeconds: Partial<Record<SuiteName, number>> = {};
   for (const suite of options.suites) {
@@ -89,8 +118,8 @@ export function runBench(options: BenchOptions, hooks: BenchHooks = {}): BenchRe
     rows.push(...produced);
   }
   const speedups = speedupsOf(rows);
-  const json: BenchJson = { machine, options, rows, speedups };
-  const markdown = markdownReport(machine, options, rows, speedups);
+  const json: BenchJson = { machine, options, cpuCeilings: [...context.cpuCeilings.values()], rows, speedups };
+  const markdown = markdownReport(machine, options, json.cpuCeilings, rows, speedups);
   const svg = logLogPlotSvg(throughputPanels(rows), {
     title: `latent-struct throughput — ${machine.cpuModel}, CUDA ${context.cuda ? machine.backends.cuda.device?.name ?? 'device' : 'not measured'}`,
     xLabel: 'size per call',

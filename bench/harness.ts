@@ -1,5 +1,5 @@
 /** Shared pieces of the benchmark suites: timing (median of runs), test data, result rows and the suite context. */
-import { DType, Tensor, synchronize } from '../lib';
+import { DType, Tensor, setThreads, synchronize } from '../lib';
 import { resultToHost } from '../lib/ops/placement';
 import { BenchOptions, SuiteName } from './options';
 
@@ -66,9 +66,26 @@ export function bytesPerElement(dtype: DType): number {
   return dtype === 'float64' ? 8 : 4;
 }
 
-/** Where a row ran: the CPU backend, CUDA on device-resident data, or CUDA on host arrays (copies included). */
-export type Backend = 'cpu' | 'cuda (device-resident)' | 'cuda (host arrays)';
-export const BACKENDS: readonly Backend[] = ['cpu', 'cuda (device-resident)', 'cuda (host arrays)'];
+/**
+ * Where a row ran: the CPU backend on all its threads, the CPU backend on one thread, CUDA on device-resident data, or
+ * CUDA on host arrays (copies included).
+ */
+export type Backend = 'cpu' | 'cpu (1 thread)' | 'cuda (device-resident)' | 'cuda (host arrays)';
+export const BACKENDS: readonly Backend[] = ['cpu', 'cpu (1 thread)', 'cuda (device-resident)', 'cuda (host arrays)'];
+
+/** Whether a backend is the CPU's (all threads or one). */
+export function onCpu(backend: Backend): boolean {
+  return backend === 'cpu' || backend === 'cpu (1 thread)';
+}
+
+/** The CPU's ceilings as measured on the machine the bench runs on (cpu/roofline.h), for one thread count. */
+export interface CpuCeilings {
+  threads: number;
+  /** Bytes read + written per second by large memcpys, in GB/s. */
+  copyGbPerS: number;
+  /** Vector exp rate on cache-resident data, G exp/s. */
+  expGPerS: Record<DType, number>;
+}
 
 /** One measured (op, backend, size). */
 export interface Row {
@@ -127,12 +144,29 @@ export interface SuiteContext {
   cuda: boolean;
   log(line: string): void;
   /** The exp ceiling (exp/s) of a backend and dtype: given, or measured once per run. */
-  expCeiling(place: 'cpu' | 'cuda', dtype: DType): number;
+  expCeiling(backend: Backend, dtype: DType): number;
+  /** The CPU backends to time ('cpu', and 'cpu (1 thread)' when the run asks for it and has more than one thread). */
+  cpuBackends: Backend[];
+  /** The CPU's thread count for the 'cpu' rows (the addon's at the start of the run). */
+  cpuThreads: number;
+  /** The measured CPU ceilings per CPU backend. */
+  cpuCeilings: Map<Backend, CpuCeilings>;
 }
 
-/** The bandwidth ceiling (GB/s) of the backend a row ran on. */
+/** The bandwidth ceiling (GB/s) of the backend a row ran on: given (--cpu-gbs), else measured on this machine. */
 export function bandwidthCeiling(context: SuiteContext, backend: Backend): number {
-  return backend === 'cpu' ? context.options.ceilings.cpuGbPerS : context.options.ceilings.gpuGbPerS;
+  if (!onCpu(backend)) return context.options.ceilings.gpuGbPerS;
+  return context.options.ceilings.cpuGbPerS ?? context.cpuCeilings.get(backend)?.copyGbPerS ?? Number.NaN;
+}
+
+/** Runs body with the CPU backend on the thread count of `backend`, then restores the run's count. */
+export function withCpuThreads<R>(context: SuiteContext, backend: Backend, body: () => R): R {
+  setThreads(backend === 'cpu (1 thread)' ? 1 : context.cpuThreads);
+  try {
+    return body();
+  } finally {
+    setThreads(context.cpuThreads);
+  }
 }
 
 /** How one op runs on each backend; `hostArrays` absent where the op has no host-array form in the bench. */
@@ -148,7 +182,7 @@ export function timeOnBackends(
   bodies: BackendBodies,
   timer: (body: () => unknown, sync: boolean) => Measured,
 ): Array<{ backend: Backend; measured: Measured }> {
-  const timed: Array<{ backend: Backend; measured: Measured }> = [{ backend: 'cpu', measured: timer(bodies.cpu, false) }];
+  const timed = context.cpuBackends.map((backend) => ({ backend, measured: withCpuThreads(context, backend, () => timer(bodies.cpu, false)) }));
   if (context.cuda && bodies.device) timed.push({ backend: 'cuda (device-resident)', measured: timer(bodies.device, true) });
   if (context.cuda && bodies.hostArrays) timed.push({ backend: 'cuda (host arrays)', measured: timer(bodies.hostArrays, true) });
   return timed;

@@ -24,10 +24,13 @@ export interface BudgetedTiming {
 
 /** The ceilings that throughput is divided by for the roofline columns. */
 export interface Ceilings {
-  /** Memory bandwidth, GB/s (nominal unless measured and given). */
-  cpuGbPerS: number;
+  /** Memory bandwidth, GB/s. CPU: null = measured at the start of the run (large memcpys, bytes read + written). */
+  cpuGbPerS: number | null;
   gpuGbPerS: number;
-  /** Exp throughput, G exp/s; null: measured as the rate of the library's logsumexp over `expCeilingShape`. */
+  /**
+   * Exp throughput, G exp/s; null: measured (CPU: the vector exp on cache-resident data per thread count; GPU: the
+   * rate of the library's logsumexp over `expCeilingShape`).
+   */
   cpuExpGPerS: number | null;
   gpuExpGPerS: number | null;
   /** FP64 peak, GFLOP/s (nominal), for the Matrix-Tree elimination (double inside on both backends). */
@@ -43,6 +46,8 @@ export interface BenchOptions {
   reps: number;
   /** Time CUDA too when a device is usable (false: CPU only). */
   cuda: boolean;
+  /** Time the CPU on one thread too ('cpu (1 thread)' rows) when the addon has more than one (--no-one-thread: not). */
+  oneThread: boolean;
   ceilings: Ceilings;
   /** [B, K] of the logsumexp batch that measures the exp ceiling. */
   expCeilingShape: [number, number];
@@ -95,7 +100,8 @@ export function presetOptions(preset: Preset): BenchOptions {
     dtypes: smoke ? ['float32', 'float64'] : ['float32'],
     reps: smoke ? 2 : 15,
     cuda: true,
-    ceilings: { cpuGbPerS: 20, gpuGbPerS: 3000, cpuExpGPerS: null, gpuExpGPerS: null, cpuGflopPerS: 80, gpuGflopPerS: 30000 },
+    oneThread: true,
+    ceilings: { cpuGbPerS: null, gpuGbPerS: 3000, cpuExpGPerS: null, gpuExpGPerS: null, cpuGflopPerS: 80, gpuGflopPerS: 30000 },
     expCeilingShape: smoke ? [8, 16384] : [64, 262144],
     categorical: {
       sizes: smoke ? [[4, 64], [16, 256]] : [[32, 1000], [1024, 128], [128, 32768], [8, 100000]],
@@ -133,7 +139,7 @@ const VALUE_FLAGS = [
   'sparsemap-sizes', 'sparsemap-labels', 'sparsemap-structures', 'sparsemap-ops',
   'cpu-gbs', 'gpu-gbs', 'cpu-exp-gs', 'gpu-exp-gs', 'cpu-gflops', 'gpu-gflops', 'exp-ceiling-size',
 ] as const;
-const BARE_FLAGS = ['smoke', 'quick', 'no-cuda'] as const;
+const BARE_FLAGS = ['smoke', 'quick', 'no-cuda', 'no-one-thread'] as const;
 type ValueFlag = (typeof VALUE_FLAGS)[number];
 
 /** The `--name value` pairs and bare `--name` flags of argv; unknown flags and missing values are errors. */
@@ -199,6 +205,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
     if (text !== undefined) assign(apply(text));
   };
   if (bare.has('no-cuda')) options.cuda = false;
+  if (bare.has('no-one-thread')) options.oneThread = false;
   set('suite', (t) => oneOf(list(t), SUITE_NAMES, 'suite'), (v) => (options.suites = v));
   set('dtypes', (t) => oneOf(list(t), ['float32', 'float64'] as const, 'dtypes'), (v) => (options.dtypes = v));
   set('reps', (t) => count(t, 'reps'), (v) => (options.reps = v));

@@ -4,7 +4,7 @@
  */
 import type { BackendInfo } from '../lib';
 import { BenchOptions } from './options';
-import { Backend, Row } from './harness';
+import { Backend, CpuCeilings, Row } from './harness';
 import { PlotPanel, PlotSeries } from './plot';
 
 /** The machine a run measured. */
@@ -174,15 +174,26 @@ function cudaLine(backends: BackendInfo): string {
 }
 
 /** The bench's Markdown: a header naming the machine and settings, a table per kind of kernel that ran, the speedups. */
-export function markdownReport(machine: MachineInfo, options: BenchOptions, rows: readonly Row[], speedups: readonly Speedup[]): string {
+export function markdownReport(
+  machine: MachineInfo,
+  options: BenchOptions,
+  cpuCeilings: readonly CpuCeilings[],
+  rows: readonly Row[],
+  speedups: readonly Speedup[],
+): string {
   const c = options.ceilings;
   const lines = [
     `# latent-struct bench — ${machine.date}`,
     '',
     `Machine: ${machine.cpuModel}, ${machine.cpus} CPUs (addon threads ${machine.backends.cpu.threads}), ${machine.platform}, Node ${machine.node}; CUDA: ${cudaLine(machine.backends)}.`,
     `Preset ${options.preset}; median of ${options.reps} runs after a warm-up (tree suites: as many as fit in ${options.treeTiming.budgetMs} ms, ${options.treeTiming.minReps}–${options.treeTiming.maxReps}; the runs column). ` +
-      `GB/s counts inputs read once + outputs written once; ceilings: bandwidth CPU ${c.cpuGbPerS} GB/s, GPU ${c.gpuGbPerS} GB/s (nominal); ` +
+      `GB/s counts inputs read once + outputs written once; ceilings: bandwidth CPU ${c.cpuGbPerS ?? 'measured'} GB/s, GPU ${c.gpuGbPerS} GB/s (nominal); ` +
       `exp CPU ${c.cpuExpGPerS ?? 'measured'}, GPU ${c.gpuExpGPerS ?? 'measured'} G exp/s; FP64 CPU ${c.cpuGflopPerS}, GPU ${c.gpuGflopPerS} GFLOP/s (nominal).`,
+    ...cpuCeilings.map(
+      (m) =>
+        `Measured on this machine at ${m.threads} thread${m.threads === 1 ? '' : 's'} (the ceilings of its CPU rows): copy ${m.copyGbPerS.toFixed(1)} GB/s (read + written), ` +
+        `vector exp ${m.expGPerS.float32.toFixed(2)} G/s float32, ${m.expGPerS.float64.toFixed(2)} G/s float64.`,
+    ),
   ];
   for (const table of TABLES) {
     const selected = rows.filter((r) => table.families.includes(r.family));

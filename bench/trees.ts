@@ -32,7 +32,7 @@
  * as fit in T ms, at least `--tree-min-reps`, at most `--reps`), `--quick` (B = 32 only, 200 ms per row).
  */
 import { AnyTensor, DType, DependencyCRF, NonProjectiveDependencyCRF, TreeCRF, logsumexp } from '../lib';
-import { Row, SuiteContext, bytesPerElement, filledTensor, hostRoundTrip, release, selected, throughputOf, time, timeOnBackends, timeWithin } from './harness';
+import { Backend, Row, SuiteContext, bytesPerElement, onCpu, filledTensor, hostRoundTrip, release, selected, throughputOf, time, timeOnBackends, timeWithin } from './harness';
 
 /** The methods timed, over either structure. */
 interface Structure {
@@ -134,11 +134,13 @@ function runVariant(context: SuiteContext, variant: Variant, B: number, N: numbe
       };
       const timer = (body: () => unknown, sync: boolean) => timeWithin(budgetMs, minReps, maxReps, body, sync);
       for (const { backend, measured } of timeOnBackends(context, bodies, timer)) {
-        const place = backend === 'cpu' ? 'cpu' : 'cuda';
+        const place = onCpu(backend) ? 'cpu' : 'cuda';
         const seconds = measured.ms / 1e3;
         const splitPointsPerS = (passes * points) / seconds;
         const gflopPerS = (2 * splitPointsPerS) / 1e9;
-        const flopCeiling = place === 'cpu' ? options.ceilings.cpuGflopPerS : options.ceilings.gpuGflopPerS;
+        // The nominal FP64 peak is the machine's (all its threads); a 1-thread row gets one thread's share.
+        const flopCeiling =
+          backend === 'cpu (1 thread)' ? options.ceilings.cpuGflopPerS / context.cpuThreads : place === 'cpu' ? options.ceilings.cpuGflopPerS : options.ceilings.gpuGflopPerS;
         rows.push({
           family: variant.family,
           suite: variant.suite,
@@ -152,7 +154,7 @@ function runVariant(context: SuiteContext, variant: Variant, B: number, N: numbe
             sentencesPerS: B / seconds,
             tokensPerS: (B * N) / seconds,
             splitPointsPerS,
-            expFraction: splitPointsPerS / context.expCeiling(place, dtype),
+            expFraction: splitPointsPerS / context.expCeiling(backend, dtype),
           },
           ...(variant.kind === 'nonprojective' && passes > 0 ? { flops: { gflopPerS, flopFraction: gflopPerS / flopCeiling } } : {}),
         });
@@ -218,22 +220,26 @@ export function nonProjectiveSuite(context: SuiteContext): Row[] {
 }
 
 /**
- * The exp throughput (exp/s) of a backend and dtype as the rate of the library's own logsumexp over a large
- * batch (`options.expCeilingShape`, one exp per element, streaming), unless given in the options; measured once
- * per `cache`. The fraction against it is achievable on the CPU; on the GPU float32 logsumexp is memory-bound (a
- * lower bound of the SFU rate), so the fraction is an upper estimate there.
+ * The exp throughput (exp/s) of a backend and dtype, unless given in the options. CPU: the rate of the library's
+ * vector exp on cache-resident data at the backend's thread count, measured at the start of the run
+ * (`context.cpuCeilings`). CUDA: the rate of the library's own logsumexp over a large batch
+ * (`options.expCeilingShape`, one exp per element, streaming), measured once per `cache`; float32 logsumexp is
+ * memory-bound on a GPU (a lower bound of the SFU rate), so the fraction is an upper estimate there.
  */
-export function measureExpCeiling(context: Omit<SuiteContext, 'expCeiling'>, cache: Map<string, number>, place: 'cpu' | 'cuda', dtype: DType): number {
-  const given = place === 'cpu' ? context.options.ceilings.cpuExpGPerS : context.options.ceilings.gpuExpGPerS;
+export function measureExpCeiling(context: Omit<SuiteContext, 'expCeiling'>, cache: Map<string, number>, backend: Backend, dtype: DType): number {
+  if (onCpu(backend)) {
+    const given = context.options.ceilings.cpuExpGPerS;
+    return (given ?? context.cpuCeilings.get(backend)?.expGPerS[dtype] ?? Number.NaN) * 1e9;
+  }
+  const given = context.options.ceilings.gpuExpGPerS;
   if (given !== null) return given * 1e9;
-  const key = `${place} ${dtype}`;
+  const key = `cuda ${dtype}`;
   let rate = cache.get(key);
   if (rate === undefined) {
     const [B, K] = context.options.expCeilingShape;
-    const host = filledTensor([B, K], dtype, 7);
-    const x = place === 'cpu' ? host : host.toDevice();
-    const ms = time(5, () => logsumexp(x), place === 'cuda');
-    if (x !== host) release(x);
+    const x = filledTensor([B, K], dtype, 7).toDevice();
+    const ms = time(5, () => logsumexp(x), true);
+    release(x);
     rate = (B * K) / (ms / 1e3);
     cache.set(key, rate);
     context.log(`# exp ceiling ${key}: ${(rate / 1e9).toFixed(3)} G exp/s (logsumexp over ${B} × ${K})`);

@@ -137,6 +137,10 @@ export interface NativeAddon {
   setThreads(threads: number): void;
   /** Device bytes in use (cudaMemGetInfo); throws ERR_NO_CUDA without a device. */
   cudaMemoryInUse(): number;
+  /** Internal (bench): exp/s of the CPU vector exp on every thread over cache-resident data. */
+  measureExpRate(dtype: 'float32' | 'float64', elementsPerThread: number, repeats: number): number;
+  /** Internal (bench): bytes/s (read + written) of large memcpys on every thread. */
+  measureCopyBandwidth(bytesPerThread: number, repeats: number): number;
   /** The host result pool's state (internal: tests and the bench). */
   hostPoolStats(): HostPoolStats;
   /** Sets the host result pool's limit in bytes (0 turns it off; internal: tests and the bench). */

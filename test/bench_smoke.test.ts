@@ -17,6 +17,7 @@ import { chainOpsMeasured } from '../bench/linear_chain';
 import { SPARSEMAP_OPS, SPARSEMAP_STRUCTURES, parseBenchArgs, presetOptions } from '../bench/options';
 import { decadeLabel, decadeRange, logLogPlotSvg } from '../bench/plot';
 import { backends } from './helpers';
+import { backendInfo } from '../lib';
 
 /** A tag-balance check of an SVG document: every opened element closed in order, one root `<svg>`. */
 function expectWellFormedSvg(svg: string): void {
@@ -71,6 +72,20 @@ describe('bench --smoke, in-process', () => {
     }
   });
 
+  test('the CPU ceilings are measured on this machine, and with several threads every CPU row has a 1-thread twin', () => {
+    const threads = report.machine.backends.cpu.threads;
+    expect(report.cpuCeilings.map((c) => c.threads)).toEqual(threads > 1 ? [1, threads] : [1]);
+    for (const c of report.cpuCeilings) {
+      for (const value of [c.copyGbPerS, c.expGPerS.float32, c.expGPerS.float64]) expect(Number.isFinite(value) && value > 0).toBe(true);
+    }
+    expect(report.markdown).toContain('Measured on this machine at 1 thread');
+    const cpuRows = report.rows.filter((r) => r.backend === 'cpu');
+    const oneThread = report.rows.filter((r) => r.backend === 'cpu (1 thread)');
+    expect(oneThread.length).toBe(threads > 1 ? cpuRows.length : 0);
+    // The run's thread count is restored after each 1-thread timing.
+    expect(backendInfo().cpu.threads).toBe(threads);
+  });
+
   test('every suite produced a CPU row for every op it was asked for', () => {
     const opsOf = (family: string): Set<string> => new Set(report.rows.filter((r) => r.family === family && r.backend === 'cpu').map((r) => r.op));
     expect(options.suites).toEqual(['categorical', 'chain', 'tree', 'dependency', 'nonprojective', 'sparsemap']);
@@ -97,7 +112,9 @@ describe('bench --smoke, in-process', () => {
       // tiny cache-resident smoke input on a fast machine (or an H200 over the 3,000 GB/s nominal) can beat a nominal
       // ceiling, and a timing figure is reported, not asserted. What the bench controls is the arithmetic: the bytes
       // it counts (its rate times its median) are the input read once plus outputs, between 1 and 4 times the input.
-      const ceiling = r.backend === 'cpu' ? options.ceilings.cpuGbPerS : options.ceilings.gpuGbPerS;
+      const threads = r.backend === 'cpu (1 thread)' ? 1 : report.machine.backends.cpu.threads;
+      const measured = report.cpuCeilings.find((c) => c.threads === threads)?.copyGbPerS;
+      const ceiling = (r.backend.startsWith('cpu') ? options.ceilings.cpuGbPerS ?? measured : options.ceilings.gpuGbPerS) as number;
       expect({ where, roofline: Math.abs(r.rooflineFraction - r.gbPerS / ceiling) <= 1e-12 * (r.gbPerS / ceiling) }).toEqual({ where, roofline: true });
       const bytesPerInput = (r.gbPerS * r.medianMs * 1e6) / (r.elements * bytesPerElement(r.dtype));
       expect({ where, bytesPerInput: bytesPerInput >= 1 - 1e-9 && bytesPerInput <= 4 }).toEqual({ where, bytesPerInput: true });
@@ -124,7 +141,9 @@ describe('bench --smoke, in-process', () => {
         expect(r.flops!.gflopPerS).toBeGreaterThan(0);
         // Two flops per entry update, over the backend's nominal FP64 ceiling (a rate, so not bounded here).
         expect(r.flops!.gflopPerS).toBeCloseTo((2 * r.tree!.splitPointsPerS) / 1e9, 9);
-        const ceiling = r.backend === 'cpu' ? options.ceilings.cpuGflopPerS : options.ceilings.gpuGflopPerS;
+        // The nominal FP64 peak is the machine's; a 1-thread row gets its share of one thread.
+        const cpuThreads = report.machine.backends.cpu.threads;
+        const ceiling = r.backend === 'cpu' ? options.ceilings.cpuGflopPerS : r.backend === 'cpu (1 thread)' ? options.ceilings.cpuGflopPerS / cpuThreads : options.ceilings.gpuGflopPerS;
         expect(r.flops!.flopFraction).toBeCloseTo(r.flops!.gflopPerS / ceiling, 12);
       }
     }
@@ -156,7 +175,7 @@ describe('bench --smoke, in-process', () => {
         expect(s.cudaHostMs !== null).toBe(hostForm);
       }
     } else {
-      expect(report.rows.filter((r) => r.backend !== 'cpu')).toEqual([]);
+      expect(report.rows.filter((r) => !r.backend.startsWith('cpu'))).toEqual([]);
       for (const s of report.speedups) expect([s.cudaDeviceMs, s.cudaHostMs, s.deviceSpeedup, s.hostSpeedup]).toEqual([null, null, null, null]);
       expect(report.markdown).toContain('No CUDA numbers in this run');
     }

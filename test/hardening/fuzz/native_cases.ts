@@ -20,6 +20,8 @@ const signatures: Record<Exclude<keyof NativeAddon, 'DeviceBuffer'>, Kind[]> = {
   setThreads: ['number'], // not fuzzed (see `names`): test/threads.test.ts checks its arguments
   hostPoolStats: [],
   setHostPoolLimit: ['number'], // not fuzzed (see `names`): it changes the whole process
+  measureExpRate: ['dtype', 'number', 'number'], // not fuzzed (see `names`): the bench's, sized by its caller
+  measureCopyBandwidth: ['number', 'number'], // not fuzzed: a junk size would allocate gigabytes per thread
   logsumexp: ['rows', 'bool'],
   logsumexpBackward: ['rows', 'tensor', 'bool'],
   softmax: ['rows', 'bool'],
@@ -178,7 +180,9 @@ function describeValue(v: unknown): string {
 
 // setThreads changes the whole process (a junk 900 would start 900 threads for the rest of the fuzz), and so does
 // setHostPoolLimit.
-const names = (Object.keys(signatures) as (keyof typeof signatures)[]).filter((name) => name !== 'setThreads' && name !== 'setHostPoolLimit');
+const names = (Object.keys(signatures) as (keyof typeof signatures)[]).filter(
+  (name) => !['setThreads', 'setHostPoolLimit', 'measureExpRate', 'measureCopyBandwidth'].includes(name),
+);
 
 export const nativeCaseArbitrary: fc.Arbitrary<NativeCase> = fc
   .oneof(
