@@ -128,6 +128,31 @@ function variantTests(device: Device, singleRoot: boolean): void {
     },
   );
 
+  test('long sentences (the O(n³) sampler): every sample is a tree, and arc frequencies match the marginals', () => {
+    const random = rng(91 + (singleRoot ? 1 : 0));
+    const [B, N, k] = [3, 48, 300];
+    const lengths = [48, 29, 2];
+    const p = arcsOf(B, N, lengths, random, 2);
+    mask(p, lengths, random, 0.2);
+    const crf = crfOf(p, lengths, device, singleRoot);
+    const marginals = values(crf.marginals());
+    const { heads } = crf.sampleDecoded(k, { seed: 2024 });
+    const counts = new Array<number>(B * N * N).fill(0);
+    for (let s = 0; s < k; s++) {
+      for (let b = 0; b < B; b++) {
+        expectTree(heads, s * B + b, N, lengths[b], singleRoot);
+        for (let m = 0; m < lengths[b]; m++) counts[(b * N + heads[(s * B + b) * N + m]) * N + m]++;
+      }
+    }
+    // Each arc's count is binomial(k, mu): within 6 standard deviations (plus 2 counts for the rare arcs).
+    counts.forEach((count, i) => {
+      const mu = marginals[i];
+      const bound = 6 * Math.sqrt(k * mu * (1 - mu)) + 2;
+      if (!(Math.abs(count - k * mu) <= bound)) throw new Error(`arc ${i}: ${count} of ${k} samples, marginal ${mu}`);
+    });
+    crf.dispose();
+  });
+
   test('argmax is the zero-temperature limit of log Z on long sentences: T·best ≤ log Z(T·s) ≤ T·best + log #trees', () => {
     const random = rng(71 + (singleRoot ? 1 : 0));
     const [B, N] = [4, 24];

@@ -30,12 +30,17 @@
 // Tangents (forward mode through both passes) give the Hessian-vector product mu' along g.
 //
 // Exact samples: heads are drawn word by word from the marginals of the sentence conditioned on the heads
-// drawn so far (a drawn arc h -> m forbids every other arc into m), one elimination and one reverse pass per
-// word: O(n^4) per sample.
+// drawn so far (a drawn arc h -> m forbids every other arc into m), read off the inverse of the Laplacian kept up
+// to date by rank-one updates, O(n^3) per sample; the elimination redraws a word where that inverse fails its
+// check (see sample_op).
+//
+// On the CPU (one thread per sentence) the linear path has single-thread versions of its passes with contiguous,
+// vectorizable inner loops (the *_serial functions); they compute the same quantities in another order.
 #pragma once
 #include <math.h>
 
 #include <cstdint>
+#include <type_traits>
 
 #include "latent_struct/chu_liu_edmonds.h"
 #include "latent_struct/common.h"
@@ -367,6 +372,19 @@ LS_HOST_DEVICE void reverse(const Group& g, const Work& w, int64_t N, int64_t n,
 constexpr double kLinearTiny = 1e-250;
 constexpr double kLinearHuge = 1e250;
 
+/// The CPU's group: one thread (tree::SerialTeams or a type derived from it), for which the passes below have
+/// contiguous single-thread versions.
+template <typename Group>
+constexpr bool is_serial = std::is_base_of<tree::SerialTeams, Group>::value;
+
+// The single-thread kernels are compiled for AVX-512 and AVX2+FMA besides the baseline and chosen at load time
+// (GCC's function multiversioning; elsewhere the baseline only): a prebuilt binary assumes no more than SSE2.
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__) && !defined(__CUDACC__)
+#define LS_MATRIX_TREE_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define LS_MATRIX_TREE_CLONES
+#endif
+
 /// After load(): weights exp(log weight) and tangents dW = W d in place; false when a weight is out of range.
 template <typename Group>
 LS_HOST_DEVICE bool to_linear(const Group& g, const Work& w, int64_t N, int64_t n, bool tangents) {
@@ -452,10 +470,35 @@ LS_HOST_DEVICE inline void linear_step_setup(const Work& w, int64_t N, int64_t n
   if (f_min * r_min < kLinearTiny || f_max * r_max > kLinearHuge) w.shared[3] = 1;
 }
 
+/// eliminate_linear on one CPU thread without tangents: the same steps, each row's update one contiguous loop.
+LS_MATRIX_TREE_CLONES
+inline double eliminate_linear_serial(const Work& w, int64_t N, int64_t n, bool single_root) {
+  for (int64_t k = 0; k < n; ++k) {
+    linear_step_setup(w, N, n, single_root, k, false);
+    if (w.shared[3] != 0) return neg_inf<double>();
+    const double P = w.pivot[k];
+    const double* __restrict__ pivot_row = w.weight + k * N;
+    const double f_root = pivot_row[k] / P;
+    for (int64_t u = k + 1; u < n; ++u) {
+      double* __restrict__ row = w.weight + u * N;
+      const double f = row[k] / P;
+      const double root = row[u];
+      for (int64_t v = k + 1; v < n; ++v) row[v] += f * pivot_row[v];
+      row[u] = root + f_root * pivot_row[u];
+    }
+  }
+  double log_z = 0;
+  for (int64_t k = 0; k < n; ++k) log_z += log(w.pivot[k]);
+  return log_z;
+}
+
 /// The linear elimination: log of the shifted Z; status in w.shared[3] (see linear_step_setup).
 template <typename Group>
 LS_HOST_DEVICE double eliminate_linear(const Group& g, const Work& w, int64_t N, int64_t n, bool single_root,
                                        bool tangents) {
+  if constexpr (is_serial<Group>) {
+    if (!tangents) return eliminate_linear_serial(w, N, n, single_root);
+  }
   for (int64_t k = 0; k < n; ++k) {
     if (g.rank() == 0) linear_step_setup(w, N, n, single_root, k, tangents);
     g.sync();
@@ -492,24 +535,8 @@ LS_HOST_DEVICE double eliminate_linear(const Group& g, const Work& w, int64_t N,
   return log_z;
 }
 
-/// Column sums C_v = sum_u abar[u][v] W[u][k] (u != v) + abar[v][v] W[k][k] over positions u, v > k, and their
-/// tangents: a thread per column (coalesced on the GPU).
-template <typename Group>
-LS_HOST_DEVICE void linear_column_sums(const Group& g, const Work& w, int64_t N, int64_t n, int64_t k, bool tangents) {
-  for (int64_t v = k + 1 + g.rank(); v < n; v += g.size()) {
-    double c = 0, dc = 0;
-    for (int64_t u = k + 1; u < n; ++u) {
-      const int64_t from = u == v ? k * N + k : u * N + k;
-      c += w.adjoint[u * N + v] * w.weight[from];
-      if (tangents) dc += w.adjoint_tan[u * N + v] * w.weight[from] + w.adjoint[u * N + v] * w.tangent[from];
-    }
-    w.col[v] = c;
-    w.col_tan[v] = dc;
-  }
-}
-
-/// The same on one CPU thread, row by row (contiguous).
-inline void linear_column_sums(const tree::SerialTeams&, const Work& w, int64_t N, int64_t n, int64_t k, bool tangents) {
+/// linear_column_sums on one CPU thread, row by row (contiguous).
+inline void linear_column_sums_serial(const Work& w, int64_t N, int64_t n, int64_t k, bool tangents) {
   const double root = w.weight[k * N + k], root_tan = tangents ? w.tangent[k * N + k] : 0.0;
   for (int64_t v = k + 1; v < n; ++v) w.col[v] = w.col_tan[v] = 0;
   for (int64_t u = k + 1; u < n; ++u) {
@@ -528,11 +555,93 @@ inline void linear_column_sums(const tree::SerialTeams&, const Work& w, int64_t 
   }
 }
 
+/// reverse_linear on one CPU thread without tangents: the same quantities as the generic pass, in a layout
+/// without reductions. abar is kept twice, as it is (w.adjoint) and transposed (w.adjoint_tan), both with a zero
+/// diagonal while the root adjoints wait in w.col_tan; then at step k, over the positions t > k,
+///   B[u] = sum_t W[k][t] abar^T[t][u],   C[v] = sum_t W[t][k] abar[t][v] + rbar[v] W[k][k]
+/// are two contiguous multiply-adds per entry (vectorized), and the diagonal needs no special case.
+LS_MATRIX_TREE_CLONES
+inline void reverse_linear_serial(const Work& w, int64_t N, int64_t n, bool single_root) {
+  double* __restrict__ root_adjoint = w.col_tan;
+  double* __restrict__ B = w.row;
+  double* __restrict__ C = w.col;
+  double* __restrict__ pivot_col = w.row_tan;
+  for (int64_t k = n - 1; k >= 0; --k) {
+    const double P = w.pivot[k];
+    const double* __restrict__ pivot_row = w.weight + k * N;
+    const double root = pivot_row[k];
+    for (int64_t v = k + 1; v < n; ++v) {
+      B[v] = 0;
+      C[v] = 0;
+      pivot_col[v] = w.weight[v * N + k];
+    }
+    for (int64_t t = k + 1; t < n; ++t) {
+      const double* __restrict__ a = w.adjoint + t * N;
+      const double* __restrict__ a_transposed = w.adjoint_tan + t * N;
+      const double p = pivot_row[t], f = pivot_col[t];
+      for (int64_t v = k + 1; v < n; ++v) {
+        B[v] += p * a_transposed[v];
+        C[v] += f * a[v];
+      }
+    }
+    double b_root = 0;
+    for (int64_t v = k + 1; v < n; ++v) {
+      b_root += root_adjoint[v] * pivot_row[v];
+      C[v] += root_adjoint[v] * root;  // the diagonal (root weight) pairs with W[k][k]
+    }
+    double Q = root * b_root;
+    for (int64_t u = k + 1; u < n; ++u) Q += pivot_col[u] * B[u];
+    const double q = Q / P;
+    const bool root_in_pivot = !single_root || k == n - 1;
+    for (int64_t u = k + 1; u < n; ++u) {
+      double value = (B[u] + (1 - q)) / P;
+      value = value > 0 ? value : 0.0;  // >= 0 exactly; round-off only
+      w.adjoint[u * N + k] = value;
+      w.adjoint_tan[k * N + u] = value;
+      value = C[u] / P;
+      value = value > 0 ? value : 0.0;
+      w.adjoint[k * N + u] = value;
+      w.adjoint_tan[u * N + k] = value;
+    }
+    const double root_value = (b_root + (root_in_pivot ? 1 - q : 0.0)) / P;
+    root_adjoint[k] = root_value > 0 ? root_value : 0.0;
+    w.adjoint[k * N + k] = 0;
+    w.adjoint_tan[k * N + k] = 0;
+  }
+  for (int64_t k = 0; k < n; ++k) w.adjoint[k * N + k] = root_adjoint[k];
+}
+
+/// Column sums C_v = sum_u abar[u][v] W[u][k] (u != v) + abar[v][v] W[k][k] over positions u, v > k, and their
+/// tangents: a thread per column (coalesced on the GPU).
+template <typename Group>
+LS_HOST_DEVICE void linear_column_sums(const Group& g, const Work& w, int64_t N, int64_t n, int64_t k, bool tangents) {
+  if constexpr (std::is_base_of<tree::SerialTeams, Group>::value) {
+    linear_column_sums_serial(w, N, n, k, tangents);
+    return;
+  }
+  for (int64_t v = k + 1 + g.rank(); v < n; v += g.size()) {
+    double c = 0, dc = 0;
+    for (int64_t u = k + 1; u < n; ++u) {
+      const int64_t from = u == v ? k * N + k : u * N + k;
+      c += w.adjoint[u * N + v] * w.weight[from];
+      if (tangents) dc += w.adjoint_tan[u * N + v] * w.weight[from] + w.adjoint[u * N + v] * w.tangent[from];
+    }
+    w.col[v] = c;
+    w.col_tan[v] = dc;
+  }
+}
+
 /// The linear reverse pass after eliminate_linear(): w.adjoint[p][q] = dlogZ/dW[p][q] over positions (the root
 /// weight on the diagonal), and its tangent in w.adjoint_tan. B of the root row is kept in w.row[k].
 template <typename Group>
 LS_HOST_DEVICE void reverse_linear(const Group& g, const Work& w, int64_t N, int64_t n, bool single_root,
                                    bool tangents) {
+  if constexpr (std::is_base_of<tree::SerialTeams, Group>::value) {
+    if (!tangents) {
+      reverse_linear_serial(w, N, n, single_root);
+      return;
+    }
+  }
   for (int64_t k = n - 1; k >= 0; --k) {
     const double P = w.pivot[k], dP = tangents ? w.pivot_tan[k] : 0.0;
     const double* pivot_row = w.weight + k * N;
@@ -593,6 +702,68 @@ LS_HOST_DEVICE void reverse_linear(const Group& g, const Work& w, int64_t N, int
   }
 }
 
+/// load() and to_linear() on one CPU thread without tangents, row by row: the column shifts as a running maximum
+/// over the rows, then each row's shifted scores and their exps (the group's row_exp_shifted_sum: vectorized on
+/// the CPU). The same weights as the generic pair, up to the exp's last bit; false when one is out of range.
+template <typename T, typename Group>
+bool load_linear_serial(const Group& g, const Sentence<T>& x, const Work& w) {
+  const int64_t N = x.N, n = x.n;
+  w.shared[3] = 0;  // the elimination's status
+  for (int64_t m = 0; m < n; ++m) w.shift[m] = neg_inf<double>();
+  for (int64_t h = 0; h < n; ++h) {
+    const T* scores = x.scores + h * N;
+    for (int64_t m = 0; m < n; ++m) {
+      const double v = static_cast<double>(scores[m]);
+      w.shift[m] = v > w.shift[m] ? v : w.shift[m];
+    }
+  }
+  for (int64_t m = 0; m < n; ++m) w.shift[m] = w.shift[m] == neg_inf<double>() ? 0.0 : w.shift[m];
+  const double floor = log(kLinearTiny);
+  bool in_range = true;
+  for (int64_t h = 0; h < n; ++h) {
+    const T* scores = x.scores + h * N;
+    double* row = w.weight + h * N;
+    for (int64_t m = 0; m < n; ++m) {
+      row[m] = static_cast<double>(scores[m]) - w.shift[m];
+      in_range = in_range && !(row[m] < floor && row[m] != neg_inf<double>());
+    }
+    if (h + 1 < n) {
+      for (int64_t m = n; m < N; ++m) row[m] = neg_inf<double>();  // the gap to the next row: exp gives 0
+    }
+  }
+  row_exp_shifted_sum(g, w.weight, 0.0, w.weight, (n - 1) * N + n);  // one call for the whole block
+  for (int64_t u = 0; u < n; ++u) {
+    w.order[u] = static_cast<double>(u);
+    w.position[u] = static_cast<double>(u);
+  }
+  return in_range;
+}
+
+/// marginals_op's output on one CPU thread after the linear path: mu = abar W, W recomputed as the exps of the
+/// shifted scores in one call (in w.tangent, unused without tangents).
+template <typename T, typename Group>
+void write_linear_marginals_serial(const Group& g, const Sentence<T>& x, const Work& w, T* out) {
+  const int64_t N = x.N, n = x.n;
+  for (int64_t h = 0; h < n; ++h) {
+    const T* scores = x.scores + h * N;
+    double* row = w.tangent + h * N;
+    for (int64_t m = 0; m < n; ++m) row[m] = static_cast<double>(scores[m]) - w.shift[m];
+    for (int64_t m = n; m < N; ++m) row[m] = neg_inf<double>();
+  }
+  row_exp_shifted_sum(g, w.tangent, 0.0, w.tangent, n * N);
+  for (int64_t h = 0; h < N; ++h) {
+    T* to = out + h * N;
+    if (h >= n) {
+      for (int64_t m = 0; m < N; ++m) to[m] = T(0);
+      continue;
+    }
+    const double* weight = w.tangent + h * N;
+    const double* adjoint = w.adjoint + static_cast<int64_t>(w.position[h]) * N;
+    for (int64_t m = 0; m < n; ++m) to[m] = static_cast<T>(adjoint[static_cast<int64_t>(w.position[m])] * weight[m]);
+    for (int64_t m = n; m < N; ++m) to[m] = T(0);
+  }
+}
+
 /// log Z of the shifted scores loaded in w.weight (and w.tangent): the linear path when the weights' range
 /// allows, the log path otherwise; with `reverse_pass`, also the adjoints (and their tangents). Records the
 /// path taken in w.shared[0] (1: linear) for marginal() and marginal_tangent().
@@ -600,9 +771,20 @@ template <typename T, typename Group>
 LS_HOST_DEVICE double run_passes(const Group& g, const Sentence<T>& x, const Work& w, const T* direction,
                                  bool reverse_pass) {
   const bool tangents = direction != nullptr;
-  load<T>(g, x.scores, x.N, x.n, w, w.weight, direction);
-  g.sync();
-  if (to_linear(g, w, x.N, x.n, tangents)) {
+  bool in_range;
+  if constexpr (is_serial<Group>) {
+    if (!tangents) {
+      in_range = load_linear_serial(g, x, w);
+    } else {
+      load<T>(g, x.scores, x.N, x.n, w, w.weight, direction);
+      in_range = to_linear(g, w, x.N, x.n, tangents);
+    }
+  } else {
+    load<T>(g, x.scores, x.N, x.n, w, w.weight, direction);
+    g.sync();
+    in_range = to_linear(g, w, x.N, x.n, tangents);
+  }
+  if (in_range) {
     const double z = eliminate_linear(g, w, x.N, x.n, x.single_root, tangents);
     const double status = w.shared[3];
     if (status == 2) return neg_inf<double>();
@@ -673,6 +855,12 @@ LS_HOST_DEVICE void marginals_op(const Group& g, const TreePotentials<T>& p, con
   const Work w = work_of(workspace, x.N);
   const double z = run_passes<T>(g, x, w, nullptr, true);
   if (g.rank() == 0) log_z[b] = static_cast<T>(z + total_shift(w, x.n));
+  if constexpr (is_serial<Group>) {
+    if (z != neg_inf<double>() && w.shared[0] == 1) {
+      write_linear_marginals_serial(g, x, w, marginals + b * x.N * x.N);
+      return;
+    }
+  }
   write_block(g, marginals + b * x.N * x.N, x.N, x.n, [&](int64_t at) {
     return z == neg_inf<double>() ? 0.0 : marginal(w, x.N, at / x.N, at % x.N, static_cast<double>(x.scores[at]));
   });
@@ -735,16 +923,177 @@ LS_HOST_DEVICE void argmax_op(const Group& g, const TreePotentials<T>& p, const 
   }
 }
 
-/// k exact samples of sentence b, word by word from the conditional marginals. Heads [S, B, N] (h, or m
-/// for the root; -1 past the length), one-hot parts [S, B, N, N].
+// ---------------------------------------------------------------------------------------------------------------
+// Sampling in O(n^3) per tree (Colbourn, Myrvold & Neufeld 1996; Zmigrod, Vieira & Cotterell 2021, "Efficient
+// Sampling of Dependency Structures", TACL): heads are drawn word by word from the marginals conditioned on the
+// heads drawn so far, read off the inverse M of the (multi-root) Laplacian L,
+//   mu(h -> m) = A[h][m] (M[m][m] - M[m][h]),   mu(root -> m) = r[m] M[m][m],
+// and the choice h -> m replaces column m of L by e_m - e_h (e_m for the root; the column's scale is free), a
+// rank-one change: M' = M - x y^T / d with x = M (new - old column) = M[:, m] - M[:, h] - e_m, y = M[m, :] and
+// d = 1 + x[m] = mu(h -> m) / A[h][m] (Sherman & Morrison 1950): O(n^2) per word. Single root: the root's child
+// c is drawn first from the exact marginals of the elimination; given it, the other words have no root arc and
+// c has only its root arc, a multi-root Laplacian, inverted once per sample (Gauss-Jordan: L is column-diagonally
+// dominant, so no pivoting is needed).
+//
+// M carries the cancellation the elimination avoids: every conditional column is checked (its marginals must
+// sum to 1 — row m of M L = I — and none be negative, to 1e-9) and a chosen arc must not be improbable (where the
+// update would amplify round-off); when a check fails (best heads closing a cycle at large scores, where L is
+// near-singular), the rest of the sample is drawn exactly by the elimination of the conditioned scores, O(n^3)
+// per word as before.
+
+/// The root's-child draws of single-root samples use this stream (counter: the sample row).
+constexpr uint64_t kMatrixTreeRootStream = kMatrixTreeSampleStream + 1;
+constexpr double kSampleTolerance = 1e-9;
+constexpr double kSampleSmallestChoice = 1e-6;
+
+/// Column m's weights exp(s[h][m] - c) over the allowed heads (the root with `root`), c their largest score;
+/// -inf when none is allowed.
+template <typename T>
+LS_HOST_DEVICE double column_shift(const Sentence<T>& x, int64_t m, bool root) {
+  double top = neg_inf<double>();
+  for (int64_t h = 0; h < x.n; ++h) {
+    if (h == m && !root) continue;
+    const double v = static_cast<double>(x.scores[h * x.N + m]);
+    top = v > top ? v : top;
+  }
+  return top;
+}
+
+/// Linear weight of arc h -> m (the root arc for h = m) under column m's shift; 0 for a forbidden arc.
+template <typename T>
+LS_HOST_DEVICE double column_weight(const Sentence<T>& x, int64_t h, int64_t m, double shift, bool root) {
+  if (h == m && !root) return 0.0;
+  const double s = static_cast<double>(x.scores[h * x.N + m]);
+  return s == neg_inf<double>() ? 0.0 : exp(s - shift);
+}
+
+/// M = L^-1 of the multi-root Laplacian of the sentence's weights, in place in `m` ([N][N], rows heads, columns
+/// modifiers), with root arcs allowed into every word (root_child < 0) or into root_child only, which then has no
+/// other head. Gauss-Jordan without pivoting; false when a pivot is not positive (no tree, or round-off).
+template <typename T, typename Group>
+LS_HOST_DEVICE bool invert_laplacian(const Group& g, const Sentence<T>& x, double* m,
+                                     int64_t root_child) {
+  const int64_t N = x.N, n = x.n;
+  for (int64_t j = g.rank(); j < n; j += g.size()) {
+    if (j == root_child) {  // the root's child: its root arc only, of weight 1
+      for (int64_t i = 0; i < n; ++i) m[i * N + j] = i == j ? 1.0 : 0.0;
+      continue;
+    }
+    const bool root = root_child < 0;
+    const double shift = column_shift(x, j, root);
+    double diagonal = 0;
+    for (int64_t i = 0; i < n; ++i) {
+      const double a = column_weight(x, i, j, shift, root);
+      m[i * N + j] = i == j ? 0.0 : -a;
+      diagonal += a;
+    }
+    m[j * N + j] = diagonal;
+  }
+  g.sync();
+  for (int64_t k = 0; k < n; ++k) {
+    double* pivot_row = m + k * N;
+    const double p = pivot_row[k];
+    if (!(p > 0) || !(p < kLinearHuge)) return false;  // the same on every thread: no sync needed to agree
+    const double inverse = 1 / p;
+    g.sync();
+    for (int64_t j = g.rank(); j < n; j += g.size()) pivot_row[j] = j == k ? inverse : pivot_row[j] * inverse;
+    g.sync();
+    for (int64_t i = g.team(); i < n; i += g.teams()) {
+      if (i == k) continue;
+      double* row = m + i * N;
+      const double f = row[k];
+      g.sync_team();
+      for (int64_t j = g.lane(); j < n; j += g.lanes()) {
+        if (j != k) row[j] -= f * pivot_row[j];
+      }
+      g.sync_team();
+      if (g.lane() == 0) row[k] = -f * inverse;
+    }
+    g.sync();
+  }
+  return true;
+}
+
+/// Rank 0: the conditional head of word m from M (scaled weights of column m as in invert_laplacian), drawn with
+/// u; -1 when the column fails its check or the choice is too improbable. Stores d = mu / A of the choice in
+/// w.shared[1].
+template <typename T>
+LS_HOST_DEVICE int32_t draw_from_inverse(const Sentence<T>& x, const Work& w, const double* M, int64_t m, bool root,
+                                         double u) {
+  const int64_t N = x.N, n = x.n;
+  const double shift = column_shift(x, m, root);
+  const double diagonal = M[m * N + m];
+  double total = 0, lowest = 0;
+  for (int64_t h = 0; h < n; ++h) {
+    const double a = column_weight(x, h, m, shift, root);
+    const double mu = a == 0 ? 0.0 : a * (h == m ? diagonal : diagonal - M[m * N + h]);
+    total += mu;
+    lowest = mu < lowest ? mu : lowest;
+  }
+  if (!(fabs(total - 1) <= kSampleTolerance) || lowest < -kSampleTolerance) return -1;
+  const double target = u * total;
+  double cumulative = 0, chosen_mu = 0;
+  int32_t chosen = -1;
+  for (int64_t h = 0; h < n; ++h) {
+    const double a = column_weight(x, h, m, shift, root);
+    const double mu = a == 0 ? 0.0 : a * (h == m ? diagonal : diagonal - M[m * N + h]);
+    if (!(mu > 0)) continue;
+    cumulative += mu;
+    chosen = static_cast<int32_t>(h);
+    chosen_mu = mu;
+    if (cumulative > target) break;
+  }
+  if (chosen < 0 || chosen_mu < kSampleSmallestChoice) return -1;
+  w.shared[1] = chosen == m ? diagonal : diagonal - M[m * N + chosen];
+  return chosen;
+}
+
+/// M after column m of L becomes e_m - e_h (e_m for h = m): the Sherman-Morrison update, d in w.shared[1].
+template <typename Group>
+LS_HOST_DEVICE void condition_inverse(const Group& g, const Work& w, double* M, int64_t N, int64_t n, int64_t m,
+                                      int64_t h) {
+  double* x = w.row;
+  double* y = w.col;
+  for (int64_t j = g.rank(); j < n; j += g.size()) {
+    x[j] = M[j * N + m] - (h == m ? 0.0 : M[j * N + h]) - (j == m ? 1.0 : 0.0);
+    y[j] = M[m * N + j];
+  }
+  g.sync();
+  const double d = w.shared[1];
+  for (int64_t i = g.team(); i < n; i += g.teams()) {
+    const double f = x[i] / d;
+    double* row = M + i * N;
+    for (int64_t j = g.lane(); j < n; j += g.lanes()) row[j] -= f * y[j];
+  }
+  g.sync();
+}
+
+/// k exact samples of sentence b (see above). Heads [S, B, N] (h, or m for the root; -1 past the length),
+/// one-hot parts [S, B, N, N].
 template <typename T, typename Group>
 LS_HOST_DEVICE void sample_op(const Group& g, const TreePotentials<T>& p, const TreeShape& shape, int64_t b,
                               int64_t samples, uint64_t seed, double* workspace, T* log_z, int32_t* decoded, T* parts) {
   const Sentence<T> x = sentence_at(p, shape, b);
   const int64_t N = x.N, n = x.n, B = shape.batch;
   const Work w = work_of(workspace, N);
-  const double z = run_passes<T>(g, x, w, nullptr, false);
+  // The exact marginals give log Z and (single root) the distribution of the root's child, kept in w.tangent;
+  // with any number of roots w.tangent keeps the inverse M of the sentence's Laplacian for every sample.
+  const double z = run_passes<T>(g, x, w, nullptr, x.single_root);
   if (g.rank() == 0) log_z[b] = static_cast<T>(z + total_shift(w, n));
+  double* const initial = w.tangent;
+  double* const M = w.adjoint_tan;
+  bool have_initial = false;
+  if (z != neg_inf<double>()) {
+    if (x.single_root) {
+      for (int64_t m = g.rank(); m < n; m += g.size()) {
+        initial[m] = marginal(w, N, m, m, static_cast<double>(x.scores[m * N + m]));
+      }
+      g.sync();
+    } else {
+      have_initial = invert_laplacian(g, x, initial, -1);
+      g.sync();
+    }
+  }
   const Sentence<double> conditioned{w.conditioned, N, n, x.single_root};
   for (int64_t s = 0; s < samples; ++s) {
     const int64_t row = s * B + b;
@@ -755,9 +1104,54 @@ LS_HOST_DEVICE void sample_op(const Group& g, const TreePotentials<T>& p, const 
     for (int64_t e = g.rank(); e < n * n; e += g.size()) {
       w.conditioned[(e / n) * N + e % n] = static_cast<double>(x.scores[(e / n) * N + e % n]);
     }
+    int64_t root_child = -1;
+    if (x.single_root) {
+      g.sync();
+      if (g.rank() == 0) {
+        const double u = philox_uniform(seed, kMatrixTreeRootStream, static_cast<uint64_t>(row));
+        int32_t c = draw<double>(n, u, [&](int64_t m) { return initial[m] > 0 ? log(initial[m]) : neg_inf<double>(); });
+        if (c < 0) c = 0;  // unreachable for a sentence with a tree
+        for (int64_t h = 0; h < n; ++h) {
+          if (h != c) w.conditioned[h * N + c] = neg_inf<double>();
+        }
+        heads[c] = c;
+        parts[row * N * N + c * N + c] = T(1);
+        w.shared[2] = static_cast<double>(c);
+      }
+      g.sync();
+      root_child = static_cast<int64_t>(w.shared[2]);
+      g.sync();
+    }
+    // The inverse of this sample's Laplacian: the sentence's (any roots), or inverted given the root's child.
+    bool exact = x.single_root ? !invert_laplacian(g, x, M, root_child) : !have_initial;
+    if (!x.single_root && have_initial) {
+      for (int64_t e = g.rank(); e < n * N; e += g.size()) M[e] = initial[e];
+    }
     g.sync();
     for (int64_t m = 0; m < n; ++m) {
+      if (m == root_child) continue;
       const double u = philox_uniform(seed, kMatrixTreeSampleStream, static_cast<uint64_t>(row * N + m));
+      if (!exact) {
+        if (g.rank() == 0) {
+          w.shared[2] = draw_from_inverse(x, w, M, m, !x.single_root, u);
+        }
+        g.sync();
+        const int64_t h = static_cast<int64_t>(w.shared[2]);
+        g.sync();
+        if (h >= 0) {
+          condition_inverse(g, w, M, N, n, m, h);
+          if (g.rank() == 0) {
+            for (int64_t c = 0; c < n; ++c) {
+              if (c != h) w.conditioned[c * N + m] = neg_inf<double>();
+            }
+            heads[m] = static_cast<int32_t>(h);
+            parts[row * N * N + h * N + m] = T(1);
+          }
+          g.sync();
+          continue;
+        }
+        exact = true;  // M failed its check: the rest of this sample by elimination
+      }
       run_passes<double>(g, conditioned, w, nullptr, true);
       if (g.rank() == 0) {
         int32_t h = draw<double>(n, u, [&](int64_t c) {
