@@ -5,25 +5,37 @@
 
 #include "latent_struct/categorical.h"
 #include "parallel.h"
+#include "vector_math.h"
 
 namespace ls {
 namespace cpu {
 namespace {
 
+/// sum_k exp(x[k] - shift), the exps by the vector kernels (into `out` when given, else a chunk on the stack) and
+/// their sum accumulated in float64 over four interleaved partial sums.
 template <typename T>
-T row_max(const T* x, int64_t cols) {
-  T best = -std::numeric_limits<T>::infinity();
-  for (int64_t k = 0; k < cols; ++k) best = x[k] > best ? x[k] : best;
-  return best;
+double exp_sum(const T* x, T shift, T* out, int64_t cols) {
+  constexpr int64_t kChunk = 1024;
+  T chunk[kChunk];
+  double partial[4] = {0, 0, 0, 0};
+  for (int64_t first = 0; first < cols; first += kChunk) {
+    const int64_t n = std::min(kChunk, cols - first);
+    T* e = out ? out + first : chunk;
+    vec::exp_shifted_sum(x + first, shift, e, n);
+    int64_t k = 0;
+    for (; k + 4 <= n; k += 4) {
+      for (int lane = 0; lane < 4; ++lane) partial[lane] += e[k + lane];
+    }
+    for (; k < n; ++k) partial[0] += e[k];
+  }
+  return (partial[0] + partial[1]) + (partial[2] + partial[3]);
 }
 
 /// log sum exp of one row, with the max shift; the sum is accumulated in float64.
 template <typename T>
 double row_logsumexp(const T* x, int64_t cols) {
-  const T shift = row_max(x, cols);
-  double sum = 0;
-  for (int64_t k = 0; k < cols; ++k) sum += std::exp(x[k] - shift);
-  return static_cast<double>(shift) + std::log(sum);
+  const T shift = vec::max(x, cols);
+  return static_cast<double>(shift) + std::log(exp_sum(x, shift, static_cast<T*>(nullptr), cols));
 }
 
 void for_rows(RowShape shape, const std::function<void(int64_t)>& row) {
@@ -68,14 +80,9 @@ void softmax(const T* scores, T* probs, RowShape shape) {
   for_rows(shape, [&](int64_t b) {
     const T* x = scores + b * shape.cols;
     T* p = probs + b * shape.cols;
-    const T shift = row_max(x, shape.cols);
-    double sum = 0;
-    for (int64_t k = 0; k < shape.cols; ++k) {
-      p[k] = std::exp(x[k] - shift);
-      sum += p[k];
-    }
-    const T inverse = static_cast<T>(1.0 / sum);
-    for (int64_t k = 0; k < shape.cols; ++k) p[k] *= inverse;
+    const T shift = vec::max(x, shape.cols);
+    const double sum = exp_sum(x, shift, p, shape.cols);
+    vec::scale(p, static_cast<T>(1.0 / sum), shape.cols);
   });
 }
 
