@@ -452,21 +452,24 @@ LS_HOST_DEVICE inline void linear_step_setup(const Work& w, int64_t N, int64_t n
     return;
   }
   w.pivot[k] = P;
-  // Factors W[u][k] / P and W[k][k] / P times row k: the smallest non-zero product must stay normal.
-  double f_min = w.weight[k * N + k] > 0 ? w.weight[k * N + k] / P : kLinearHuge, f_max = w.weight[k * N + k] / P;
+  // Factors W[u][k] / P and W[k][k] / P times row k: the smallest non-zero product must stay normal. (Division
+  // by P > 0 is monotonic: the extremes of the factors are those of the weights, divided once.)
+  const double root = w.weight[k * N + k];
+  double a_min = root > 0 ? root : kLinearHuge * P, a_max = root;
   double r_min = kLinearHuge, r_max = 0, dP = 0;
   const bool root_in_pivot = !single_root || k == n - 1;
   if (tangents && root_in_pivot) dP += w.tangent[k * N + k];
   for (int64_t u = k + 1; u < n; ++u) {
-    const double f = w.weight[u * N + k] / P;
-    if (f > 0 && f < f_min) f_min = f;
-    if (f > f_max) f_max = f;
+    const double a = w.weight[u * N + k];
+    if (a > 0 && a < a_min) a_min = a;
+    if (a > a_max) a_max = a;
     const double r = w.weight[k * N + u];
     if (r > 0 && r < r_min) r_min = r;
     if (r > r_max) r_max = r;
     if (tangents) dP += w.tangent[u * N + k];
   }
   w.pivot_tan[k] = dP;
+  const double f_min = a_min / P, f_max = a_max / P;
   if (f_min * r_min < kLinearTiny || f_max * r_max > kLinearHuge) w.shared[3] = 1;
 }
 
@@ -723,10 +726,12 @@ bool load_linear_serial(const Group& g, const Sentence<T>& x, const Work& w) {
   for (int64_t h = 0; h < n; ++h) {
     const T* scores = x.scores + h * N;
     double* row = w.weight + h * N;
+    bool out_of_range = false;
     for (int64_t m = 0; m < n; ++m) {
       row[m] = static_cast<double>(scores[m]) - w.shift[m];
-      in_range = in_range && !(row[m] < floor && row[m] != neg_inf<double>());
+      out_of_range |= (row[m] < floor) & (row[m] != neg_inf<double>());
     }
+    in_range = in_range && !out_of_range;
     if (h + 1 < n) {
       for (int64_t m = n; m < N; ++m) row[m] = neg_inf<double>();  // the gap to the next row: exp gives 0
     }
@@ -937,9 +942,9 @@ LS_HOST_DEVICE void argmax_op(const Group& g, const TreePotentials<T>& p, const 
 //
 // M carries the cancellation the elimination avoids: every conditional column is checked (its marginals must
 // sum to 1 — row m of M L = I — and none be negative, to 1e-9) and a chosen arc must not be improbable (where the
-// update would amplify round-off); when a check fails (best heads closing a cycle at large scores, where L is
-// near-singular), the rest of the sample is drawn exactly by the elimination of the conditioned scores, O(n^3)
-// per word as before.
+// update would amplify round-off); when a check fails (peaked scores: best heads closing a cycle at large
+// scores, where L is near-singular, or weights beyond the linear range), the rest of the sample is drawn by the
+// elimination of the conditioned scores, exact for any scores but O(n^3) per word.
 
 /// The root's-child draws of single-root samples use this stream (counter: the sample row).
 constexpr uint64_t kMatrixTreeRootStream = kMatrixTreeSampleStream + 1;
@@ -969,14 +974,20 @@ LS_HOST_DEVICE double column_weight(const Sentence<T>& x, int64_t h, int64_t m, 
 
 /// M = L^-1 of the multi-root Laplacian of the sentence's weights, in place in `m` ([N][N], rows heads, columns
 /// modifiers), with root arcs allowed into every word (root_child < 0) or into root_child only, which then has no
-/// other head. Gauss-Jordan without pivoting; false when a pivot is not positive (no tree, or round-off).
+/// other head. Gauss-Jordan without pivoting (L is column-diagonally dominant); its rows below the pivot hold the
+/// Schur complements, the Laplacians of the graphs with the earlier words eliminated, so each pivot is taken
+/// subtraction-free as in eliminate(): the reduced root weight (kept in w.pivot_tan) plus the column's arc weights
+/// (Grassmann, Taksar & Heyman 1985), not as the diagonal entry, which cancels. False when a pivot is not
+/// positive (no tree, or round-off).
 template <typename T, typename Group>
-LS_HOST_DEVICE bool invert_laplacian(const Group& g, const Sentence<T>& x, double* m,
+LS_HOST_DEVICE bool invert_laplacian(const Group& g, const Sentence<T>& x, const Work& w, double* m,
                                      int64_t root_child) {
   const int64_t N = x.N, n = x.n;
+  double* root_weight = w.pivot_tan;
   for (int64_t j = g.rank(); j < n; j += g.size()) {
     if (j == root_child) {  // the root's child: its root arc only, of weight 1
       for (int64_t i = 0; i < n; ++i) m[i * N + j] = i == j ? 1.0 : 0.0;
+      root_weight[j] = 1;
       continue;
     }
     const bool root = root_child < 0;
@@ -988,13 +999,22 @@ LS_HOST_DEVICE bool invert_laplacian(const Group& g, const Sentence<T>& x, doubl
       diagonal += a;
     }
     m[j * N + j] = diagonal;
+    root_weight[j] = column_weight(x, j, j, shift, root);
   }
   g.sync();
   for (int64_t k = 0; k < n; ++k) {
     double* pivot_row = m + k * N;
-    const double p = pivot_row[k];
-    if (!(p > 0) || !(p < kLinearHuge)) return false;  // the same on every thread: no sync needed to agree
+    if (g.rank() == 0) {
+      double P = root_weight[k];
+      for (int64_t i = k + 1; i < n; ++i) P -= m[i * N + k];  // entries <= 0: a sum of weights
+      w.shared[1] = P;
+    }
+    g.sync();
+    const double p = w.shared[1];
+    if (!(p > 0) || !(p < kLinearHuge)) return false;  // the same on every thread
     const double inverse = 1 / p;
+    // r'[j] = r[j] + r[k] A[k][j] / P_k for the words after k (eliminate()'s recurrence), row k not yet scaled.
+    for (int64_t j = k + 1 + g.rank(); j < n; j += g.size()) root_weight[j] -= root_weight[k] * pivot_row[j] * inverse;
     g.sync();
     for (int64_t j = g.rank(); j < n; j += g.size()) pivot_row[j] = j == k ? inverse : pivot_row[j] * inverse;
     g.sync();
@@ -1090,7 +1110,7 @@ LS_HOST_DEVICE void sample_op(const Group& g, const TreePotentials<T>& p, const 
       }
       g.sync();
     } else {
-      have_initial = invert_laplacian(g, x, initial, -1);
+      have_initial = invert_laplacian(g, x, w, initial, -1);
       g.sync();
     }
   }
@@ -1123,7 +1143,7 @@ LS_HOST_DEVICE void sample_op(const Group& g, const TreePotentials<T>& p, const 
       g.sync();
     }
     // The inverse of this sample's Laplacian: the sentence's (any roots), or inverted given the root's child.
-    bool exact = x.single_root ? !invert_laplacian(g, x, M, root_child) : !have_initial;
+    bool exact = x.single_root ? !invert_laplacian(g, x, w, M, root_child) : !have_initial;
     if (!x.single_root && have_initial) {
       for (int64_t e = g.rank(); e < n * N; e += g.size()) M[e] = initial[e];
     }
