@@ -6,8 +6,9 @@
 // lending once its limit is reached, leaving V8 to allocate as before).
 //
 // The pool is bounded: the bytes it has lent and not got back plus the bytes it keeps idle never exceed its limit
-// (default min(512 MiB, physical memory / 16); LATENT_STRUCT_HOST_POOL_MIB sets it, 0 turns the pool off). Idle blocks
-// beyond the limit are freed, oldest first. It is shared by every thread and every worker_thread's environment.
+// (default min(512 MiB, physical memory / 16); LATENT_STRUCT_HOST_POOL_MIB sets it, 0 turns the pool off), and it keeps
+// at most half the limit and 4 blocks per size class idle, freeing the oldest first. It is shared by every thread and
+// every worker_thread's environment.
 #pragma once
 #include <cstddef>
 #include <cstdint>
