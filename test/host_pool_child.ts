@@ -125,6 +125,7 @@ async function main(): Promise<void> {
   await collect();
   const settled = stats();
   check(settled.lentBlocks <= 8, `collected results gave their blocks back: ${JSON.stringify(settled)}`);
+  check(settled.idleBytes <= limit / 2, `the pool keeps at most half its limit idle: ${JSON.stringify(settled)}`);
 
   // A small limit trims the idle blocks.
   native.setHostPoolLimit(2 ** 20);

@@ -15,9 +15,6 @@ namespace binding {
 namespace {
 
 constexpr std::size_t kMaxIdleBlocks = 256;  // keeps acquire's scan short
-/// Idle blocks kept per size class: a loop that yields between calls has 2-4 results of a size in flight (measured
-/// with chain marginals of 133 MB), so more idle ones would only be memory a synchronous burst left behind.
-constexpr std::size_t kMaxIdlePerClass = 4;
 constexpr std::size_t kMiB = std::size_t(1) << 20;
 
 /// The size class of a request: the smallest of p, 1.25p, 1.5p, 1.75p, 2p (p the power of two at or below it) that
@@ -103,12 +100,6 @@ void HostPool::release(void* block, std::size_t capacity) {
   std::lock_guard<std::mutex> lock(mutex_);
   stats_.lent_bytes -= capacity;
   --stats_.lent_blocks;
-  std::size_t same_class = 0;
-  for (const Block& idle : idle_) same_class += idle.capacity == capacity;
-  if (same_class >= kMaxIdlePerClass) {
-    std::free(block);
-    return;
-  }
   idle_.push_back(Block{block, capacity});
   stats_.idle_bytes += capacity;
   ++stats_.idle_blocks;
@@ -127,6 +118,8 @@ HostPoolStats HostPool::stats() {
 }
 
 void HostPool::trim_locked() {
+  // Idle: at most half the limit. A GC gives back every result collected since the last one at once, so the idle
+  // list must hold what a loop allocates between two collections (70 results of 0.5 MB, measured) to be reused.
   while (!idle_.empty() && (stats_.lent_bytes + stats_.idle_bytes > stats_.limit || stats_.idle_bytes > stats_.limit / 2 ||
                             idle_.size() > kMaxIdleBlocks)) {
     std::free(idle_.front().data);

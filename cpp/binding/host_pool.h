@@ -7,7 +7,7 @@
 //
 // The pool is bounded: the bytes it has lent and not got back plus the bytes it keeps idle never exceed its limit
 // (default min(512 MiB, physical memory / 16); LATENT_STRUCT_HOST_POOL_MIB sets it, 0 turns the pool off), and it keeps
-// at most half the limit and 4 blocks per size class idle, freeing the oldest first. It is shared by every thread and
+// at most half the limit idle, freeing the oldest blocks first. It is shared by every thread and
 // every worker_thread's environment.
 #pragma once
 #include <cstddef>
