@@ -378,8 +378,9 @@ template <typename Group>
 constexpr bool is_serial = std::is_base_of<tree::SerialTeams, Group>::value;
 
 // The single-thread kernels are compiled for AVX-512 and AVX2+FMA besides the baseline and chosen at load time
-// (GCC's function multiversioning; elsewhere the baseline only): a prebuilt binary assumes no more than SSE2.
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__) && !defined(__CUDACC__)
+// (GCC's function multiversioning, which needs glibc's ifunc; elsewhere the baseline only): a prebuilt binary
+// assumes no more than SSE2.
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__GLIBC__) && !defined(__CUDACC__)
 #define LS_MATRIX_TREE_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 #else
 #define LS_MATRIX_TREE_CLONES
