@@ -65,9 +65,22 @@ LS_HOST_DEVICE ChainParts<T> parts_at(const ChainParts<T>& out, const ChainShape
   return x;
 }
 
-/// Workspace of one sequence, in elements of T.
+/// Workspace of one sequence, in elements of T: two [L][C] tables, 4C vectors, and the scaled forward's scratch.
 LS_HOST_DEVICE inline int64_t workspace_size(const ChainShape& shape) {
-  return 2 * shape.length * shape.labels + 4 * shape.labels;
+  return 2 * shape.length * shape.labels + 4 * shape.labels + shape.labels * shape.labels + 2 * shape.labels;
+}
+
+/// The scaled forward's scratch in a sequence's workspace: C² + 2C elements after the tables and vectors.
+template <typename T>
+LS_HOST_DEVICE T* forward_scratch(const ChainShape& shape, T* workspace) {
+  return workspace + 2 * shape.length * shape.labels + 4 * shape.labels;
+}
+
+/// Below this, a scaled forward sum may have lost digits to underflow (its terms are products of factors <= 1, each
+/// wrong by at most the least subnormal): 2^-100 for float, 2^-900 for double.
+template <typename T>
+LS_HOST_DEVICE T scaled_sum_floor() {
+  return sizeof(T) == 4 ? T(7.888609052210118e-31) : T(1.4996968138956309e-271);
 }
 
 /// The forward message into label j at n + 1: logsumexp_i alpha_n(i) + psi_n(i, j).
@@ -85,19 +98,63 @@ LS_HOST_DEVICE T forward_message(const Chain<T>& x, const T* alpha_n, int64_t n,
   return top + log_of(sum);
 }
 
-/// alpha [L][C]; returns log Z (the same value on every thread).
+/// The forward messages of a factored chain (one transition matrix t for every position) in probability space
+/// (Rabiner's scaling, "A tutorial on hidden Markov models", 1989, eq. 91-92): with E(i, j) = exp(t(i, j) - t_max)
+/// computed once and p(i) = exp(alpha_n(i) - m), m = max alpha_n,
+///   alpha_{n+1}(j) = phi_{n+1}(j) + m + t_max + log sum_i p(i) E(i, j):
+/// C exps and C logs per position instead of C² exps. A sum below scaled_sum_floor() (terms lost to underflow,
+/// as with transitions spanning more than ~87 (float) in magnitude) is recomputed exactly in log space.
+/// `scratch`: C² + 2C elements.
 template <typename T, typename Group>
-LS_HOST_DEVICE T forward(const Group& g, const Chain<T>& x, T* alpha) {
+LS_HOST_DEVICE void scaled_forward(const Group& g, const Chain<T>& x, T* alpha, T* scratch) {
+  const int64_t C = x.labels;
+  T* e = scratch;
+  T* p = scratch + C * C;
+  T* s = p + C;
+  const T t_max = row_max(g, x.transition, C * C);
+  for (int64_t k = g.rank(); k < C * C; k += g.size()) e[k] = t_max == neg_inf<T>() ? T(0) : exp_of(x.transition[k] - t_max);
+  g.sync();
+  for (int64_t n = 0; n + 1 < x.length; ++n) {
+    const T* here = alpha + n * C;
+    T* next = alpha + (n + 1) * C;
+    const T m = row_max(g, here, C);
+    if (m == neg_inf<T>() || t_max == neg_inf<T>()) {
+      for (int64_t j = g.rank(); j < C; j += g.size()) next[j] = neg_inf<T>();
+      g.sync();
+      continue;
+    }
+    for (int64_t i = g.rank(); i < C; i += g.size()) p[i] = exp_of(here[i] - m);
+    for (int64_t j = g.rank(); j < C; j += g.size()) s[j] = 0;
+    g.sync();
+    for (int64_t i = 0; i < C; ++i) {
+      const T weight = p[i];
+      if (weight == 0) continue;
+      const T* row = e + i * C;
+      for (int64_t j = g.rank(); j < C; j += g.size()) s[j] += weight * row[j];
+    }
+    for (int64_t j = g.rank(); j < C; j += g.size()) {
+      next[j] = x.phi(n + 1, j) + (s[j] >= scaled_sum_floor<T>() ? m + t_max + log_of(s[j]) : forward_message(x, here, n, j));
+    }
+    g.sync();
+  }
+}
+
+/// alpha [L][C]; returns log Z (the same value on every thread). `scratch` (C² + 2C elements, forward_scratch) is
+/// used by factored chains.
+template <typename T, typename Group>
+LS_HOST_DEVICE T forward(const Group& g, const Chain<T>& x, T* alpha, T* scratch) {
   const int64_t C = x.labels;
   for (int64_t c = g.rank(); c < C; c += g.size()) alpha[c] = x.phi(0, c);
   g.sync();
-  for (int64_t n = 0; n + 1 < x.length; ++n) {
-    T* next = alpha + (n + 1) * C;
-    if (x.edges) rows_log_sum_exp_of_sums(g, alpha + n * C, x.psi_column(n, 0), C, C, next);
-    for (int64_t j = g.rank(); j < C; j += g.size()) {
-      next[j] = x.phi(n + 1, j) + (x.edges ? next[j] : forward_message(x, alpha + n * C, n, j));
+  if (!x.edges) {
+    scaled_forward(g, x, alpha, scratch);
+  } else {
+    for (int64_t n = 0; n + 1 < x.length; ++n) {
+      T* next = alpha + (n + 1) * C;
+      rows_log_sum_exp_of_sums(g, alpha + n * C, x.psi_column(n, 0), C, C, next);
+      for (int64_t j = g.rank(); j < C; j += g.size()) next[j] += x.phi(n + 1, j);
+      g.sync();
     }
-    g.sync();
   }
   return row_log_sum_exp(g, alpha + (x.length - 1) * C, C);
 }
@@ -390,7 +447,7 @@ LS_HOST_DEVICE inline int transition_count(const int32_t* y, int64_t L, int64_t 
 template <typename T, typename Group>
 LS_HOST_DEVICE void log_partition_op(const Group& g, const ChainPotentials<T>& p, const ChainShape& shape, int64_t b,
                                      T* workspace, T* log_z) {
-  const T z = forward(g, chain_at(p, shape, b), workspace);
+  const T z = forward(g, chain_at(p, shape, b), workspace, forward_scratch(shape, workspace));
   if (g.rank() == 0) log_z[b] = z;
 }
 
@@ -408,7 +465,7 @@ LS_HOST_DEVICE void marginals_op(const Group& g, const ChainPotentials<T>& p, co
     backward_conditionals(g, x, workspace, workspace + alpha_size, z, vectors, o.edges, o.unary);
     return;
   }
-  const T z = forward(g, x, workspace);
+  const T z = forward(g, x, workspace, forward_scratch(shape, workspace));
   if (g.rank() == 0) log_z[b] = z;
   backward_sweep<T>(g, x, nullptr, workspace, nullptr, z, T(0), workspace + 2 * shape.length * shape.labels,
                     shape.length, o);
@@ -424,7 +481,7 @@ LS_HOST_DEVICE void marginals_backward_op(const Group& g, const ChainPotentials<
   const Chain<T> x = chain_at(p, shape, b);
   Chain<T> gx = chain_at(grad, shape, b);
   gx.length = x.length;
-  const T z = forward(g, x, alpha);
+  const T z = forward(g, x, alpha, forward_scratch(shape, workspace));
   if (g.rank() == 0) log_z[b] = z;
   forward_expectation<false>(g, x, gx, alpha, gain);
   const T* last_gain = gain + (x.length - 1) * x.labels;
@@ -438,7 +495,7 @@ LS_HOST_DEVICE void entropy_op(const Group& g, const ChainPotentials<T>& p, cons
   T* alpha = workspace;
   T* prefix_entropy = workspace + shape.length * shape.labels;
   const Chain<T> x = chain_at(p, shape, b);
-  const T z = forward(g, x, alpha);
+  const T z = forward(g, x, alpha, forward_scratch(shape, workspace));
   forward_expectation<true>(g, x, x, alpha, prefix_entropy);
   if (g.rank() != 0) return;
   const T* last = prefix_entropy + (x.length - 1) * x.labels;
@@ -457,7 +514,7 @@ template <typename T, typename Group>
 LS_HOST_DEVICE void sample_op(const Group& g, const ChainPotentials<T>& p, const ChainShape& shape, int64_t b,
                               int64_t samples, uint64_t seed, T* workspace, T* log_z, int32_t* labels) {
   const Chain<T> x = chain_at(p, shape, b);
-  const T z = forward(g, x, workspace);
+  const T z = forward(g, x, workspace, forward_scratch(shape, workspace));
   if (g.rank() == 0) log_z[b] = z;
   for (int64_t s = g.rank(); s < samples; s += g.size()) {
     const int64_t row = s * shape.batch + b;
