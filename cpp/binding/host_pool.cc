@@ -7,7 +7,13 @@
 #include <string>
 
 #if defined(__unix__) || defined(__APPLE__)
+#include <sys/mman.h>
 #include <unistd.h>
+#define LS_POOL_MMAP 1
+#elif defined(_WIN32)
+#define WIN32_LEAN_AND_MEAN
+#define NOMINMAX
+#include <windows.h>
 #endif
 
 namespace ls {
@@ -50,6 +56,31 @@ std::size_t default_limit() {
   return limit;
 }
 
+/// Fresh zero pages straight from the OS, and back to it when freed: malloc would keep freed blocks in its arenas
+/// (past its first large free, glibc serves blocks up to 32 MiB from the heap), out of the pool's account.
+void* map_block(std::size_t bytes) {
+#if defined(LS_POOL_MMAP)
+  void* data = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  return data == MAP_FAILED ? nullptr : data;
+#elif defined(_WIN32)
+  return VirtualAlloc(nullptr, bytes, MEM_RESERVE | MEM_COMMIT, PAGE_READWRITE);
+#else
+  return std::calloc(bytes, 1);
+#endif
+}
+
+void unmap_block(void* data, std::size_t bytes) {
+#if defined(LS_POOL_MMAP)
+  munmap(data, bytes);
+#elif defined(_WIN32)
+  (void)bytes;
+  VirtualFree(data, 0, MEM_RELEASE);
+#else
+  (void)bytes;
+  std::free(data);
+#endif
+}
+
 }  // namespace
 
 HostPool& HostPool::instance() {
@@ -81,12 +112,12 @@ void* HostPool::acquire(std::size_t bytes, std::size_t* capacity, bool* reused) 
     return nullptr;
   }
   while (!idle_.empty() && stats_.lent_bytes + stats_.idle_bytes + size > stats_.limit) {
-    std::free(idle_.front().data);
+    unmap_block(idle_.front().data, idle_.front().capacity);
     stats_.idle_bytes -= idle_.front().capacity;
     --stats_.idle_blocks;
     idle_.pop_front();
   }
-  void* data = std::calloc(size, 1);  // large callocs map fresh zero pages: nothing is touched yet
+  void* data = map_block(size);  // zero pages, none touched yet
   if (!data) return nullptr;
   stats_.lent_bytes += size;
   ++stats_.lent_blocks;
@@ -122,7 +153,7 @@ void HostPool::trim_locked() {
   // list must hold what a loop allocates between two collections (70 results of 0.5 MB, measured) to be reused.
   while (!idle_.empty() && (stats_.lent_bytes + stats_.idle_bytes > stats_.limit || stats_.idle_bytes > stats_.limit / 2 ||
                             idle_.size() > kMaxIdleBlocks)) {
-    std::free(idle_.front().data);
+    unmap_block(idle_.front().data, idle_.front().capacity);
     stats_.idle_bytes -= idle_.front().capacity;
     --stats_.idle_blocks;
     idle_.pop_front();
