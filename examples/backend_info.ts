@@ -1,4 +1,4 @@
 import { backendInfo } from 'latent-struct';
 
-const info = backendInfo();   // { cpu: { available, threads }, cuda: { compiled, emulated, available, reason?, device? } }
+const info = backendInfo();   // { cpu: { available, threads, simd }, cuda: { compiled, emulated, available, reason?, device? } }
 console.log(`CPU: ${info.cpu.threads} threads;`, info.cuda.available ? `CUDA: ${info.cuda.device?.name}` : `no CUDA (${info.cuda.reason})`);
