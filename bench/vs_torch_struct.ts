@@ -1,0 +1,185 @@
+/**
+ * This library beside torch-struct in one run, at the sizes of issue 18: "log Z + marginals" (logPartition, then
+ * marginals), float32, on the CPU. torch-struct runs first, through bench/torch_struct.py (it needs Debian's
+ * python3-torch and a torch-struct checkout: see that script), then this library on the same machine, one thread and
+ * all threads, with a fresh output per call and, for the chain, with `{ out }` reused. Prints a Markdown table with
+ * the ratios and writes the figures as JSON (`--json FILE`).
+ *
+ *   npm run bench:torch-struct -- --torch-struct /tmp/torch-struct [--reps 9] [--skip-slow] [--only TreeCRF,...]
+ *
+ * Our inputs are the bench's deterministic fills in [-2, 2) (torch-struct's are standard normal): the work of these
+ * dynamic programs does not depend on the values.
+ */
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+
+import { AnyTensor, DependencyCRF, LinearChainCRF, NonProjectiveDependencyCRF, Tensor, TreeCRF, backendInfo, setThreads } from '../lib';
+import { filledTensor } from './harness';
+
+type Structure = 'LinearChainCRF' | 'TreeCRF' | 'DependencyCRF' | 'NonProjectiveDependencyCRF';
+
+interface Case {
+  structure: Structure;
+  size: number[];
+  /** Minutes per run in torch-struct: skipped with --skip-slow. */
+  slow: boolean;
+}
+
+/** The cases of bench/torch_struct.py, in its order. */
+const CASES: Case[] = [
+  { structure: 'LinearChainCRF', size: [32, 25, 20], slow: false },
+  { structure: 'LinearChainCRF', size: [256, 128, 32], slow: true },
+  { structure: 'LinearChainCRF', size: [1024, 64, 16], slow: true },
+  { structure: 'TreeCRF', size: [32, 25], slow: false },
+  { structure: 'TreeCRF', size: [32, 64], slow: false },
+  { structure: 'TreeCRF', size: [128, 64], slow: false },
+  { structure: 'DependencyCRF', size: [32, 25], slow: false },
+  { structure: 'DependencyCRF', size: [32, 64], slow: false },
+  { structure: 'NonProjectiveDependencyCRF', size: [32, 25], slow: false },
+  { structure: 'NonProjectiveDependencyCRF', size: [32, 64], slow: false },
+  { structure: 'NonProjectiveDependencyCRF', size: [256, 64], slow: false },
+  { structure: 'NonProjectiveDependencyCRF', size: [32, 128], slow: false },
+];
+
+interface Options {
+  torchStruct: string | null;
+  reps: number;
+  skipSlow: boolean;
+  only: Set<string>;
+  json: string | null;
+}
+
+function parseArgs(argv: string[]): Options {
+  const options: Options = { torchStruct: process.env.TORCH_STRUCT_DIR ?? null, reps: 9, skipSlow: false, only: new Set(), json: null };
+  for (let i = 0; i < argv.length; i++) {
+    const flag = argv[i];
+    const value = (): string => {
+      const v = argv[++i];
+      if (v === undefined) throw new Error(`vs_torch_struct: ${flag} needs a value`);
+      return v;
+    };
+    if (flag === '--torch-struct') options.torchStruct = value();
+    else if (flag === '--reps') options.reps = Math.max(1, Number.parseInt(value(), 10) || 1);
+    else if (flag === '--skip-slow') options.skipSlow = true;
+    else if (flag === '--only') options.only = new Set(value().split(',').filter(Boolean));
+    else if (flag === '--json') options.json = value();
+    else throw new Error(`vs_torch_struct: unknown flag ${flag}`);
+  }
+  return options;
+}
+
+interface Structured {
+  logPartition(): unknown;
+  marginals(options?: { out: never }): unknown;
+}
+
+function make(structure: Structure, size: number[]): Structured {
+  const [B, N] = size;
+  if (structure === 'LinearChainCRF') return new LinearChainCRF(filledTensor([B, N - 1, size[2], size[2]], 'float32', 1));
+  if (structure === 'TreeCRF') return new TreeCRF(filledTensor([B, N, N], 'float32', 2));
+  if (structure === 'DependencyCRF') return new DependencyCRF(filledTensor([B, N, N], 'float32', 3));
+  return new NonProjectiveDependencyCRF(filledTensor([B, N, N], 'float32', 4));
+}
+
+/** Median ms of `reps` runs after one warm-up. */
+function median(reps: number, body: () => unknown): number {
+  body();
+  const times: number[] = [];
+  for (let r = 0; r < reps; r++) {
+    const start = process.hrtime.bigint();
+    body();
+    times.push(Number(process.hrtime.bigint() - start) / 1e6);
+  }
+  times.sort((a, b) => a - b);
+  return times[times.length >> 1];
+}
+
+interface Result {
+  structure: Structure;
+  size: string;
+  torchStructMs: number | null;
+  oneThreadMs: number;
+  allThreadsMs: number;
+  /** The chain with a reused `{ out }`, all threads and one. */
+  reusedOutMs: number | null;
+  reusedOutOneThreadMs: number | null;
+}
+
+function runTorchStruct(options: Options, cases: Case[]): { header: string; ms: Map<string, number> } {
+  const ms = new Map<string, number>();
+  if (!options.torchStruct) return { header: 'torch-struct not run (no --torch-struct DIR)', ms };
+  const json = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'ls-vs-ts-')), 'torch_struct.json');
+  const only = [...new Set(cases.map((c) => c.structure))].join(',');
+  const args = [path.join(__dirname, '..', '..', 'bench', 'torch_struct.py'), '--torch-struct', options.torchStruct, '--threads', '1', '--reps', String(Math.min(options.reps, 5)), '--only', only, '--json', json];
+  if (options.skipSlow) args.push('--skip-slow');
+  const run = spawnSync('/usr/bin/python3', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+  if (run.status !== 0) return { header: `torch-struct failed (exit ${run.status})`, ms };
+  const report = JSON.parse(fs.readFileSync(json, 'utf8')) as { torch: string; rows: Array<{ structure: string; size: number[]; ms: number }> };
+  for (const row of report.rows) ms.set(`${row.structure} ${row.size.join(',')}`, row.ms);
+  return { header: (run.stdout.split('\n')[0] ?? '').trim(), ms };
+}
+
+function main(): void {
+  const options = parseArgs(process.argv.slice(2));
+  const cases = CASES.filter((c) => (options.only.size === 0 || options.only.has(c.structure)) && !(options.skipSlow && c.slow));
+  const torch = runTorchStruct(options, cases);
+  const allThreads = backendInfo().cpu.threads;
+  const results: Result[] = [];
+  for (const c of cases) {
+    const structure = make(c.structure, c.size);
+    const both = (): void => {
+      structure.logPartition();
+      structure.marginals();
+    };
+    const timed = (threads: number, body: () => unknown): number => {
+      setThreads(threads);
+      try {
+        return median(c.slow ? Math.max(3, options.reps >> 1) : options.reps, body);
+      } finally {
+        setThreads(allThreads);
+      }
+    };
+    let reused: number | null = null;
+    let reusedOne: number | null = null;
+    if (c.structure === 'LinearChainCRF') {
+      const out = structure.marginals() as AnyTensor;
+      const withOut = (): void => {
+        structure.logPartition();
+        structure.marginals({ out: out as never });
+      };
+      reused = timed(allThreads, withOut);
+      reusedOne = timed(1, withOut);
+      if (out instanceof Tensor) out.data.fill(0);
+    }
+    results.push({
+      structure: c.structure,
+      size: c.size.join(', '),
+      torchStructMs: torch.ms.get(`${c.structure} ${c.size.join(',')}`) ?? null,
+      oneThreadMs: timed(1, both),
+      allThreadsMs: timed(allThreads, both),
+      reusedOutMs: reused,
+      reusedOutOneThreadMs: reusedOne,
+    });
+  }
+  const info = backendInfo();
+  const f = (ms: number | null): string => (ms === null ? '—' : ms < 10 ? ms.toFixed(2) : ms.toFixed(1));
+  const ratio = (a: number | null, b: number): string => (a === null ? '—' : `${(a / b).toFixed(1)}×`);
+  const lines = [
+    `${torch.header}`,
+    `latent-struct: ${os.cpus()[0]?.model.trim() ?? 'CPU'}, ${allThreads} threads, vector math ${info.cpu.simd}; float32, log Z + marginals, median of ${options.reps} after a warm-up`,
+    '',
+    `| structure | size | torch-struct 1 thread (ms) | ours 1 thread (ms) | speedup 1 thread | ours ${allThreads} threads (ms) | chain, reused out: ${allThreads} threads / 1 thread (ms) |`,
+    '| --- | --- | ---: | ---: | ---: | ---: | ---: |',
+    ...results.map(
+      (r) =>
+        `| ${r.structure} | (${r.size}) | ${f(r.torchStructMs)} | ${f(r.oneThreadMs)} | ${ratio(r.torchStructMs, r.oneThreadMs)} | ${f(r.allThreadsMs)} | ` +
+        `${r.reusedOutMs === null ? '—' : `${f(r.reusedOutMs)} / ${f(r.reusedOutOneThreadMs)}`} |`,
+    ),
+  ];
+  console.log(lines.join('\n'));
+  if (options.json) fs.writeFileSync(options.json, JSON.stringify({ torch: torch.header, simd: info.cpu.simd, threads: allThreads, results }, null, 2) + '\n');
+}
+
+main();
