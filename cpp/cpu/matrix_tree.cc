@@ -1,6 +1,7 @@
 // CPU backend of the Matrix-Tree structure (non-projective dependency trees): the elimination passes of
-// matrix_tree_sweeps.h in double, one thread per sentence, sentences split across the thread pool; the MAP tree by
-// Chu-Liu-Edmonds (chu_liu_edmonds.h). Workspaces are per thread and reused across calls.
+// matrix_tree_sweeps.h in double (their single-thread versions, with the vectorized row exps of VectorTeams), one
+// thread per sentence, sentences split across the thread pool; the MAP tree by Chu-Liu-Edmonds
+// (chu_liu_edmonds.h). Workspaces are per thread and reused across calls.
 #include "latent_struct/matrix_tree_sweeps.h"
 #include "tree_ops.h"
 
@@ -13,7 +14,7 @@ template <typename T>
 void matrix_tree_sample(const TreePotentials<T>& potentials, TreeShape shape, int64_t samples, uint64_t seed, T* log_z,
                         int32_t* decoded, T* parts) {
   for_each_sentence<T>(shape, [&](int64_t b, double* workspace, int32_t*) {
-    matrix_tree::sample_op(tree::SerialTeams(), potentials, shape, b, samples, seed, workspace, log_z, decoded, parts);
+    matrix_tree::sample_op(VectorTeams(), potentials, shape, b, samples, seed, workspace, log_z, decoded, parts);
   });
 }
 
