@@ -56,31 +56,12 @@ std::size_t default_limit() {
   return limit;
 }
 
-}  // namespace
-
-void advise_huge_pages(void* data, std::size_t bytes) {
-#if defined(__linux__) && defined(MADV_HUGEPAGE)
-  constexpr std::uintptr_t kHuge = std::uintptr_t(2) << 20;
-  if (bytes < 2 * kHuge) return;
-  const std::uintptr_t begin = (reinterpret_cast<std::uintptr_t>(data) + kHuge - 1) & ~(kHuge - 1);
-  const std::uintptr_t end = (reinterpret_cast<std::uintptr_t>(data) + bytes) & ~(kHuge - 1);
-  if (end > begin) madvise(reinterpret_cast<void*>(begin), end - begin, MADV_HUGEPAGE);  // advice only: failure is fine
-#else
-  (void)data;
-  (void)bytes;
-#endif
-}
-
-namespace {
-
 /// Fresh zero pages straight from the OS, and back to it when freed: malloc would keep freed blocks in its arenas
 /// (past its first large free, glibc serves blocks up to 32 MiB from the heap), out of the pool's account.
 void* map_block(std::size_t bytes) {
 #if defined(LS_POOL_MMAP)
   void* data = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  if (data == MAP_FAILED) return nullptr;
-  advise_huge_pages(data, bytes);
-  return data;
+  return data == MAP_FAILED ? nullptr : data;
 #elif defined(_WIN32)
   return VirtualAlloc(nullptr, bytes, MEM_RESERVE | MEM_COMMIT, PAGE_READWRITE);
 #else

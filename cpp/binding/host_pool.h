@@ -23,13 +23,6 @@ namespace binding {
 /// small allocations are served by malloc from pages it already holds.
 constexpr std::size_t kPooledBytes = std::size_t(64) << 10;
 
-/// Asks the OS to back the 2 MiB-aligned part of [data, data + bytes) with transparent huge pages (Linux
-/// madvise(MADV_HUGEPAGE); nothing elsewhere, or for less than 4 MiB): the first touch of a fresh 133 MB result then
-/// takes 64 page faults instead of 32,000 (measured on this project's machine, first write of 133 MB: 60 ms with 4 KiB
-/// pages, 11 ms with huge pages, 6 ms to refill touched memory). For memory whose pages are not yet touched: results
-/// made fresh, whether by the pool or by V8 (its large arrays are fresh mmap'd zero pages).
-void advise_huge_pages(void* data, std::size_t bytes);
-
 struct HostPoolStats {
   std::size_t limit = 0;
   std::size_t idle_bytes = 0, idle_blocks = 0;

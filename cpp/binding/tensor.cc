@@ -273,21 +273,18 @@ Napi::Value host_array(Napi::Env env, napi_typedarray_type type, int64_t count, 
   const std::size_t n = static_cast<std::size_t>(count);
   Napi::Value pooled = pooled_array(env, type, n, n * element, fill, data);
   if (!pooled.IsEmpty()) return pooled;
-  Napi::Value array;
   if (type == napi_float32_array) {
-    Napi::Float32Array floats = Napi::Float32Array::New(env, n);
-    *data = floats.Data();
-    array = floats;
-  } else if (type == napi_float64_array) {
-    Napi::Float64Array doubles = Napi::Float64Array::New(env, n);
-    *data = doubles.Data();
-    array = doubles;
-  } else {
-    Napi::Int32Array ints = Napi::Int32Array::New(env, n);
-    *data = ints.Data();
-    array = ints;
+    Napi::Float32Array array = Napi::Float32Array::New(env, n);
+    *data = array.Data();
+    return array;
   }
-  advise_huge_pages(*data, n * element);
+  if (type == napi_float64_array) {
+    Napi::Float64Array array = Napi::Float64Array::New(env, n);
+    *data = array.Data();
+    return array;
+  }
+  Napi::Int32Array array = Napi::Int32Array::New(env, n);
+  *data = array.Data();
   return array;
 }
 
