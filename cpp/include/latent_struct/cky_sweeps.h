@@ -429,6 +429,19 @@ struct LaneCharts {
   LS_HOST_DEVICE int64_t at(int64_t i, int64_t j) const { return (i * N + j) * lanes; }
 };
 
+/// Lane l of group `group` holds sentence group * lanes + l (length 0 past the batch); `longest` is the group's
+/// longest sentence. For the lane charts of CKY and Eisner.
+template <typename Charts, typename T>
+LS_HOST_DEVICE void assign_lane_sentences(Charts& c, const TreePotentials<T>& p, const TreeShape& shape, int64_t group) {
+  c.first = group * c.lanes;
+  c.longest = 0;
+  for (int64_t l = 0; l < c.lanes; ++l) {
+    const int64_t b = c.first + l;
+    c.length[l] = b >= shape.batch ? 0 : p.lengths ? p.lengths[b] : shape.length;
+    c.longest = c.length[l] > c.longest ? c.length[l] : c.longest;
+  }
+}
+
 template <typename T>
 LS_HOST_DEVICE LaneCharts<T> lane_charts_of(const TreePotentials<T>& p, const TreeShape& shape, int64_t group,
                                             T* workspace) {
@@ -445,13 +458,7 @@ LS_HOST_DEVICE LaneCharts<T> lane_charts_of(const TreePotentials<T>& p, const Tr
   c.log_mu = c.right + K;
   c.N = N;
   c.lanes = K;
-  c.first = group * K;
-  c.longest = 0;
-  for (int64_t l = 0; l < K; ++l) {
-    const int64_t b = c.first + l;
-    c.length[l] = b >= shape.batch ? 0 : p.lengths ? p.lengths[b] : N;
-    c.longest = c.length[l] > c.longest ? c.length[l] : c.longest;
-  }
+  assign_lane_sentences(c, p, shape, group);
   return c;
 }
 

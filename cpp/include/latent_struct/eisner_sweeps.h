@@ -542,14 +542,8 @@ LS_HOST_DEVICE LaneCharts<T> lane_charts_of(const TreePotentials<T>& p, const Tr
   c.M = M;
   c.N = N;
   c.lanes = K;
-  c.first = group * K;
-  c.longest = 0;
   c.single_root = p.single_root;
-  for (int64_t l = 0; l < K; ++l) {
-    const int64_t b = c.first + l;
-    c.length[l] = b >= shape.batch ? 0 : p.lengths ? p.lengths[b] : N;
-    c.longest = c.length[l] > c.longest ? c.length[l] : c.longest;
-  }
+  cky::assign_lane_sentences(c, p, shape, group);
   return c;
 }
 
