@@ -14,8 +14,8 @@ namespace cpu {
 struct VectorTeams : tree::SerialTeams {};
 LS_CPU_VECTOR_ROWS(VectorTeams)
 
-/// ls::lanes_log_sum_exp_of_sums (inside_outside.h) for the CPU group: the lane loops compiled for AVX-512F, AVX2
-/// and the baseline (chosen at load time), the exps by vec::exp_shifted_sum. Defined in cky.cc.
+/// ls::lanes_log_sum_exp_of_sums (inside_outside.h) for the CPU group: vec::log_sum_exp_of_sums_lanes, a vector of
+/// lanes at a time (it needs no scratch: terms and top are unused). Defined in cky.cc.
 void lanes_log_sum_exp_of_sums(const VectorTeams&, const float* a, const float* b, int64_t n, int64_t lanes,
                                float* terms, float* top, float* out);
 void lanes_log_sum_exp_of_sums(const VectorTeams&, const double* a, const double* b, int64_t n, int64_t lanes,

@@ -86,6 +86,12 @@ void scale_rows_sum_columns(float* m, const float* factor, int64_t rows, int64_t
 void scale_rows_sum_columns(double* m, const double* factor, int64_t rows, int64_t cols, double* sums) {
   active().scale_rows_sum_columns_double(m, factor, rows, cols, sums);
 }
+void log_sum_exp_of_sums_lanes(const float* a, const float* b, int64_t n, int64_t lanes, float* out) {
+  active().log_sum_exp_of_sums_lanes_float(a, b, n, lanes, out);
+}
+void log_sum_exp_of_sums_lanes(const double* a, const double* b, int64_t n, int64_t lanes, double* out) {
+  active().log_sum_exp_of_sums_lanes_double(a, b, n, lanes, out);
+}
 
 }  // namespace vec
 }  // namespace cpu

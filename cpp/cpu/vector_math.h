@@ -58,6 +58,11 @@ void exp_rows(const double* v, const double* m, int64_t rows, int64_t cols, doub
 void scale_rows_sum_columns(float* m, const float* factor, int64_t rows, int64_t cols, float* sums);
 void scale_rows_sum_columns(double* m, const double* factor, int64_t rows, int64_t cols, double* sums);
 
+/// Lanes (the lane charts of CKY and Eisner: row k holds `lanes` values, one per sentence):
+/// out[l] = log sum_k exp(a[k lanes + l] + b[k lanes + l]) over k < n (-inf when every sum is -inf).
+void log_sum_exp_of_sums_lanes(const float* a, const float* b, int64_t n, int64_t lanes, float* out);
+void log_sum_exp_of_sums_lanes(const double* a, const double* b, int64_t n, int64_t lanes, double* out);
+
 }  // namespace vec
 }  // namespace cpu
 }  // namespace ls

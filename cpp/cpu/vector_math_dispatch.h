@@ -31,6 +31,8 @@ struct Kernels {
   void (*exp_rows_double)(const double*, const double*, int64_t, int64_t, double*, double*, double*);
   void (*scale_rows_sum_columns_float)(float*, const float*, int64_t, int64_t, float*);
   void (*scale_rows_sum_columns_double)(double*, const double*, int64_t, int64_t, double*);
+  void (*log_sum_exp_of_sums_lanes_float)(const float*, const float*, int64_t, int64_t, float*);
+  void (*log_sum_exp_of_sums_lanes_double)(const double*, const double*, int64_t, int64_t, double*);
 };
 
 #if defined(__x86_64__) || defined(_M_X64)

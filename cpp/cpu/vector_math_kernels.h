@@ -435,6 +435,34 @@ static void exp_rows_array(const T* v, const T* m, int64_t rows, int64_t cols, T
   }
 }
 
+/// out[l] = log sum_k exp(a[k lanes + l] + b[k lanes + l]) for every lane l < lanes (-inf when every sum is -inf):
+/// a vector of lanes at a time, twice over the rows (max, then exps of the recomputed sums), nothing stored between.
+template <typename T>
+static void log_sum_exp_of_sums_lanes_array(const T* a, const T* b, int64_t n, int64_t lanes, T* out) {
+  constexpr int64_t W = kWidth<T>;
+  const T neg_inf = -__builtin_inf();
+  for (int64_t l = 0; l < lanes; l += W) {
+    const int64_t count = lanes - l < W ? lanes - l : W;
+    const auto sum_at = [&](int64_t k) {
+      const T* pa = a + k * lanes + l;
+      const T* pb = b + k * lanes + l;
+      return count == W ? load(pa) + load(pb) : load_partial(pa, count, neg_inf) + load_partial(pb, count, T(0));
+    };
+    Vec<T> top = splat(neg_inf);
+    for (int64_t k = 0; k < n; ++k) top = vmax<T>(sum_at(k), top);
+    const auto empty = top == neg_inf;
+    const Vec<T> shift = empty ? splat(T(0)) : top;
+    Vec<T> total{};
+    for (int64_t k = 0; k < n; ++k) total += exp_lanes(sum_at(k) - shift);
+    const Vec<T> result = empty ? top : shift + log_lanes(total);
+    if (count == W) {
+      store(out + l, result);
+    } else {
+      store_partial(out + l, result, count);
+    }
+  }
+}
+
 /// m[r][c] *= factor[r], then sums[c] = sum_r m[r][c].
 template <typename T>
 static void scale_rows_sum_columns_array(T* m, const T* factor, int64_t rows, int64_t cols, T* sums) {
@@ -488,6 +516,8 @@ const Kernels kernels = {
     exp_rows_array<double>,
     scale_rows_sum_columns_array<float>,
     scale_rows_sum_columns_array<double>,
+    log_sum_exp_of_sums_lanes_array<float>,
+    log_sum_exp_of_sums_lanes_array<double>,
 };
 
 }  // namespace LS_VEC_ISA
