@@ -292,11 +292,14 @@ LS_HOST_DEVICE void clear_outputs(const Group& g, const Chain<T>& x, int64_t N, 
 /// mu_n(c) = exp(alpha_n(c) + beta_n(c) - log Z). For the product, with A = the forward expectation of g,
 /// B_n(i) = E[<g, parts after y_n> | y_n = i] = sum_j P(j | i)(g.psi_n(i,j) + g.phi_{n+1}(j) + B_{n+1}(j))
 /// and E[G] = sum_c p(y_{L-1} = c) A_{L-1}(c): out_edge = mu_n(i,j)(A_n(i) + g.psi + g.phi + B_{n+1}(j) - E[G]),
-/// out_node = mu_n(c)(A_n(c) + B_n(c) - E[G]). `vectors` holds 4C elements (two ping-pong pairs).
+/// out_node = mu_n(c)(A_n(c) + B_n(c) - E[G]). `vectors` holds 4C elements (two ping-pong pairs); `rows` holds C²,
+/// a row of C for each label i, where its terms t_j = psi_n(i, j) + phi_{n+1}(j) + beta_{n+1}(j) are gathered and
+/// exponentiated once: e_j = exp(t_j - max t) gives beta_n(i) (their sum), P(j | i) = e_j / sum and
+/// mu_n(i, j) = e_j exp(alpha_n(i) + max t - log Z) (both factors <= 1), one exp per edge.
 /// Every output row i is written by the thread owning i, so the transition sums need no atomics.
 template <typename T, typename Group>
 LS_HOST_DEVICE void backward_sweep(const Group& g, const Chain<T>& x, const Chain<T>* grad, const T* alpha,
-                                   const T* forward_gain, T log_z, T expected_gain, T* vectors, int64_t N,
+                                   const T* forward_gain, T log_z, T expected_gain, T* vectors, T* rows, int64_t N,
                                    const ChainParts<T>& out) {
   const int64_t C = x.labels, L = x.length;
   clear_outputs(g, x, N, out);
@@ -316,25 +319,24 @@ LS_HOST_DEVICE void backward_sweep(const Group& g, const Chain<T>& x, const Chai
     const T* gain_next = gain[(n + 1) & 1];
     for (int64_t i = g.rank(); i < C; i += g.size()) {
       const T a = alpha[n * C + i];
-      T top = neg_inf<T>();
-      for (int64_t j = 0; j < C; ++j) {
-        const T t = x.psi(n, i, j) + x.phi(n + 1, j) + beta_next[j];
-        top = t > top ? t : top;
-      }
-      T b = top;
+      T* e = rows + i * C;
+      for (int64_t j = 0; j < C; ++j) e[j] = x.psi(n, i, j) + x.phi(n + 1, j) + beta_next[j];
+      const T top = row_max(g, e, C);
+      T b = top, sum = 0, scale = 0;
       if (top != neg_inf<T>()) {
-        T sum = 0;
-        for (int64_t j = 0; j < C; ++j) sum += exp_of(x.psi(n, i, j) + x.phi(n + 1, j) + beta_next[j] - top);
+        sum = row_exp_shifted_sum(g, e, top, e, C);
         b = top + log_of(sum);
+        scale = a == neg_inf<T>() ? T(0) : exp_of(a + top - log_z);
+      } else {
+        for (int64_t j = 0; j < C; ++j) e[j] = 0;
       }
       T gain_i = 0;
       for (int64_t j = 0; j < C; ++j) {
-        const T t = x.psi(n, i, j) + x.phi(n + 1, j) + beta_next[j];
-        const T mu = exp_of(a + t - log_z);
+        const T mu = e[j] * scale;
         T value = mu;
         if (grad) {
           const T tail = grad->psi(n, i, j) + grad->phi(n + 1, j) + gain_next[j];
-          if (b != neg_inf<T>() && t != neg_inf<T>()) gain_i += exp_of(t - b) * tail;
+          if (e[j] > 0) gain_i += e[j] / sum * tail;
           value = mu > 0 ? mu * (forward_gain[n * C + i] + tail - expected_gain) : T(0);
         }
         if (out.edges) out.edges[(n * C + j) * C + i] = value;
@@ -468,7 +470,7 @@ LS_HOST_DEVICE void marginals_op(const Group& g, const ChainPotentials<T>& p, co
   const T z = forward(g, x, workspace, forward_scratch(shape, workspace));
   if (g.rank() == 0) log_z[b] = z;
   backward_sweep<T>(g, x, nullptr, workspace, nullptr, z, T(0), workspace + 2 * shape.length * shape.labels,
-                    shape.length, o);
+                    forward_scratch(shape, workspace), shape.length, o);
 }
 
 template <typename T, typename Group>
@@ -486,7 +488,8 @@ LS_HOST_DEVICE void marginals_backward_op(const Group& g, const ChainPotentials<
   forward_expectation<false>(g, x, gx, alpha, gain);
   const T* last_gain = gain + (x.length - 1) * x.labels;
   const T expected = expect_last(x, alpha, z, [&](int64_t c, T) { return last_gain[c]; });
-  backward_sweep(g, x, &gx, alpha, gain, z, expected, workspace + 2 * alpha_size, shape.length, parts_at(out, shape, b));
+  backward_sweep(g, x, &gx, alpha, gain, z, expected, workspace + 2 * alpha_size, forward_scratch(shape, workspace),
+                 shape.length, parts_at(out, shape, b));
 }
 
 template <typename T, typename Group>
