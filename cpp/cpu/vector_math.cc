@@ -52,8 +52,6 @@ void log(const float* in, float* out, int64_t n) { active().log_float(in, out, n
 void log(const double* in, double* out, int64_t n) { active().log_double(in, out, n); }
 float max(const float* in, int64_t n) { return active().max_float(in, n); }
 double max(const double* in, int64_t n) { return active().max_double(in, n); }
-float add_max(const float* a, const float* b, float* out, int64_t n) { return active().add_max_float(a, b, out, n); }
-double add_max(const double* a, const double* b, double* out, int64_t n) { return active().add_max_double(a, b, out, n); }
 float exp_shifted_sum(const float* in, float shift, float* out, int64_t n) {
   return active().exp_shifted_sum_float(in, shift, out, n);
 }
@@ -62,10 +60,6 @@ double exp_shifted_sum(const double* in, double shift, double* out, int64_t n) {
 }
 float log_sum_exp(const float* in, int64_t n) { return active().log_sum_exp_float(in, n); }
 double log_sum_exp(const double* in, int64_t n) { return active().log_sum_exp_double(in, n); }
-float log_sum_exp_of_sums(const float* a, const float* b, int64_t n) { return active().log_sum_exp_of_sums_float(a, b, n); }
-double log_sum_exp_of_sums(const double* a, const double* b, int64_t n) {
-  return active().log_sum_exp_of_sums_double(a, b, n);
-}
 void scale(float* out, float factor, int64_t n) { active().scale_float(out, factor, n); }
 void scale(double* out, double factor, int64_t n) { active().scale_double(out, factor, n); }
 void log_sum_exp_rows(const float* v, const float* m, int64_t rows, int64_t cols, float* out) {

@@ -30,18 +30,12 @@ void log(const double* in, double* out, int64_t n);
 /// The largest of n values (-inf for n = 0; NaNs are skipped).
 float max(const float* in, int64_t n);
 double max(const double* in, int64_t n);
-/// out[k] = a[k] + b[k]; returns the largest (as max).
-float add_max(const float* a, const float* b, float* out, int64_t n);
-double add_max(const double* a, const double* b, double* out, int64_t n);
 /// out[k] = exp(in[k] - shift) (in may equal out); returns the sum of out.
 float exp_shifted_sum(const float* in, float shift, float* out, int64_t n);
 double exp_shifted_sum(const double* in, double shift, double* out, int64_t n);
 /// log sum_k exp(in[k]), shifted by the largest value: -inf when every value is -inf (or n = 0).
 float log_sum_exp(const float* in, int64_t n);
 double log_sum_exp(const double* in, int64_t n);
-/// log sum_k exp(a[k] + b[k]), without storing the sums: -inf when every sum is -inf.
-float log_sum_exp_of_sums(const float* a, const float* b, int64_t n);
-double log_sum_exp_of_sums(const double* a, const double* b, int64_t n);
 /// out[k] *= scale.
 void scale(float* out, float scale, int64_t n);
 void scale(double* out, double scale, int64_t n);

@@ -15,14 +15,10 @@ struct Kernels {
   void (*log_double)(const double*, double*, int64_t);
   float (*max_float)(const float*, int64_t);
   double (*max_double)(const double*, int64_t);
-  float (*add_max_float)(const float*, const float*, float*, int64_t);
-  double (*add_max_double)(const double*, const double*, double*, int64_t);
   float (*exp_shifted_sum_float)(const float*, float, float*, int64_t);
   double (*exp_shifted_sum_double)(const double*, double, double*, int64_t);
   float (*log_sum_exp_float)(const float*, int64_t);
   double (*log_sum_exp_double)(const double*, int64_t);
-  float (*log_sum_exp_of_sums_float)(const float*, const float*, int64_t);
-  double (*log_sum_exp_of_sums_double)(const double*, const double*, int64_t);
   void (*scale_float)(float*, float, int64_t);
   void (*scale_double)(double*, double, int64_t);
   void (*log_sum_exp_rows_float)(const float*, const float*, int64_t, int64_t, float*);

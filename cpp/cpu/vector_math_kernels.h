@@ -300,25 +300,6 @@ static T max_array(const T* in, int64_t n) {
 }
 
 template <typename T>
-static T add_max_array(const T* a, const T* b, T* out, int64_t n) {
-  constexpr int64_t W = kWidth<T>;
-  const T neg_inf = -__builtin_inf();
-  Vec<T> top = splat(neg_inf);
-  int64_t k = 0;
-  for (; k + W <= n; k += W) {
-    const Vec<T> v = load(a + k) + load(b + k);
-    store(out + k, v);
-    top = vmax<T>(v, top);
-  }
-  for (; k < n; ++k) {
-    out[k] = a[k] + b[k];
-    const T lane = out[k];
-    top[0] = lane > top[0] ? lane : top[0];
-  }
-  return horizontal_max<T>(top);
-}
-
-template <typename T>
 static T exp_shifted_sum_array(const T* in, T shift, T* out, int64_t n) {
   constexpr int64_t W = kWidth<T>;
   Vec<T> total{};
@@ -346,22 +327,6 @@ static T log_sum_exp_array(const T* in, int64_t n) {
   int64_t k = 0;
   for (; k + W <= n; k += W) total += exp_lanes(load(in + k) - top);
   if (k < n) total += exp_lanes(load_partial(in + k, n - k, T(-__builtin_inf())) - top);
-  return top + log_lanes(splat(horizontal_sum<T>(total)))[0];
-}
-
-template <typename T>
-static T log_sum_exp_of_sums_array(const T* a, const T* b, int64_t n) {
-  constexpr int64_t W = kWidth<T>;
-  const T neg_inf = -__builtin_inf();
-  Vec<T> top_lanes = splat(neg_inf);
-  int64_t k = 0;
-  for (; k + W <= n; k += W) top_lanes = vmax<T>(load(a + k) + load(b + k), top_lanes);
-  if (k < n) top_lanes = vmax<T>(load_partial(a + k, n - k, neg_inf) + load_partial(b + k, n - k, T(0)), top_lanes);
-  const T top = horizontal_max<T>(top_lanes);
-  if (top == neg_inf) return top;
-  Vec<T> total{};
-  for (k = 0; k + W <= n; k += W) total += exp_lanes(load(a + k) + load(b + k) - top);
-  if (k < n) total += exp_lanes(load_partial(a + k, n - k, neg_inf) + load_partial(b + k, n - k, T(0)) - top);
   return top + log_lanes(splat(horizontal_sum<T>(total)))[0];
 }
 
@@ -500,14 +465,10 @@ const Kernels kernels = {
     log_array<double>,
     max_array<float>,
     max_array<double>,
-    add_max_array<float>,
-    add_max_array<double>,
     exp_shifted_sum_array<float>,
     exp_shifted_sum_array<double>,
     log_sum_exp_array<float>,
     log_sum_exp_array<double>,
-    log_sum_exp_of_sums_array<float>,
-    log_sum_exp_of_sums_array<double>,
     scale_array<float>,
     scale_array<double>,
     log_sum_exp_rows_array<float>,
