@@ -16,7 +16,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 
 import { AnyTensor, DependencyCRF, LinearChainCRF, NonProjectiveDependencyCRF, Tensor, TreeCRF, backendInfo, setThreads } from '../lib';
-import { filledTensor } from './harness';
+import { filledTensor, time } from './harness';
 
 type Structure = 'LinearChainCRF' | 'TreeCRF' | 'DependencyCRF' | 'NonProjectiveDependencyCRF';
 
@@ -83,19 +83,6 @@ function make(structure: Structure, size: number[]): Structured {
   return new NonProjectiveDependencyCRF(filledTensor([B, N, N], 'float32', 4));
 }
 
-/** Median ms of `reps` runs after one warm-up. */
-function median(reps: number, body: () => unknown): number {
-  body();
-  const times: number[] = [];
-  for (let r = 0; r < reps; r++) {
-    const start = process.hrtime.bigint();
-    body();
-    times.push(Number(process.hrtime.bigint() - start) / 1e6);
-  }
-  times.sort((a, b) => a - b);
-  return times[times.length >> 1];
-}
-
 interface Result {
   structure: Structure;
   size: string;
@@ -136,7 +123,7 @@ function main(): void {
     const timed = (threads: number, body: () => unknown): number => {
       setThreads(threads);
       try {
-        return median(c.slow ? Math.max(3, options.reps >> 1) : options.reps, body);
+        return time(c.slow ? Math.max(3, options.reps >> 1) : options.reps, body, false);
       } finally {
         setThreads(allThreads);
       }
