@@ -16,6 +16,8 @@
         "cpp/cpu/cky.cc",
         "cpp/cpu/eisner.cc",
         "cpp/cpu/matrix_tree.cc",
+        "cpp/cpu/semi_markov.cc",
+        "cpp/cpu/alignment.cc",
         "cpp/cpu/sparsemap.cc",
         "cpp/cpu/entmax.cc",
         "cpp/cpu/gumbel.cc",

@@ -60,6 +60,8 @@ void backward_all(const typename Kind::template Potentials<T>& p, const typename
 LS_DEFINE_SPARSEMAP(cky, CkyKind, TreePotentials, TreeShape)
 LS_DEFINE_SPARSEMAP(eisner, EisnerKind, TreePotentials, TreeShape)
 LS_DEFINE_SPARSEMAP(matrix_tree, MatrixTreeKind, TreePotentials, TreeShape)
+LS_DEFINE_SPARSEMAP(semi_markov, SemiMarkovKind, TreePotentials, TreeShape)
+LS_DEFINE_SPARSEMAP(alignment, AlignmentKind, TreePotentials, TreeShape)
 LS_DEFINE_SPARSEMAP(chain, ChainKind, ChainPotentials, ChainShape)
 
 }  // namespace cuda

@@ -100,12 +100,19 @@ export interface HostPoolStats {
   externalBuffers: boolean;
 }
 
-/** A batch of trees as the addon takes it: CKY span scores, or arc scores for Eisner or the Matrix-Tree theorem. */
+/**
+ * A batch of structures whose parts are one score tensor, as the addon takes it: CKY span scores, arc scores for
+ * Eisner or the Matrix-Tree theorem, SemiMarkov edges or Alignment scores.
+ */
 export interface NativeTreeSpec {
-  structure: 'cky' | 'eisner' | 'matrix_tree';
+  structure: 'cky' | 'eisner' | 'matrix_tree' | 'semi_markov' | 'alignment';
   scores: NativeTensorArg;
   lengths: Int32Array | null;
   singleRoot: boolean;
+  /** Alignment: the lengths over M. */
+  targetLengths?: Int32Array | null;
+  /** Alignment: Smith-Waterman's local paths. */
+  local?: boolean;
 }
 /** A decoded tree (CKY span rows or Eisner heads) and its one-hot parts. */
 export interface NativeTreeDecoded {

@@ -1,7 +1,9 @@
-// N-API entry points of the tree structures: CKY (TreeCRF), Eisner (DependencyCRF) and the Matrix-Tree theorem
-// (NonProjectiveDependencyCRF). Each takes a spec { structure: 'cky' | 'eisner' | 'matrix_tree', scores, lengths
-// (Int32Array [B] or null), singleRoot }, checks it on the main thread, makes its outputs where the scores live,
-// and runs the kernels as a Job (sync or async).
+// N-API entry points of the structures whose parts are the entries of one score tensor (tree.h): CKY (TreeCRF),
+// Eisner (DependencyCRF), the Matrix-Tree theorem (NonProjectiveDependencyCRF), SemiMarkov (SemiMarkovCRF) and
+// Alignment (AlignmentCRF). Each takes a spec { structure: 'cky' | 'eisner' | 'matrix_tree' | 'semi_markov' |
+// 'alignment', scores, lengths (Int32Array [B] or null), singleRoot, targetLengths (Int32Array [B] or null,
+// alignment), local (alignment) }, checks it on the main thread, makes its outputs where the scores live, and runs
+// the kernels as a Job (sync or async).
 #include <napi.h>
 
 #include <algorithm>
@@ -26,15 +28,18 @@ namespace {
 /// five N x N double matrices per thread (42 MB at N = 1024).
 constexpr int64_t kMaxTreeLength = 4096;
 constexpr int64_t kMaxMatrixTreeLength = 1024;
+/// The path structures' charts are O(nodes) per instance: at most 2^28 nodes (N C or N M).
+constexpr int64_t kMaxPathNodes = int64_t(1) << 28;
 
-enum class Structure { Cky, Eisner, MatrixTree };
+enum class Structure { Cky, Eisner, MatrixTree, SemiMarkov, Alignment };
 
-// Calls cky_<op>, eisner_<op> or matrix_tree_<op> on the backend where the scores live (<op> may be a template
-// instance: sparsemap<T>).
-#define LS_TREE_CALL(args, op, ...)                                                                  \
-  ((args).structure == Structure::Cky      ? LS_CALL((args).on_device(), cky_##op, __VA_ARGS__)     \
-   : (args).structure == Structure::Eisner ? LS_CALL((args).on_device(), eisner_##op, __VA_ARGS__)  \
-                                           : LS_CALL((args).on_device(), matrix_tree_##op, __VA_ARGS__))
+// Calls <structure>_<op> on the backend where the scores live (<op> may be a template instance: sparsemap<T>).
+#define LS_TREE_CALL(args, op, ...)                                                                           \
+  ((args).structure == Structure::Cky          ? LS_CALL((args).on_device(), cky_##op, __VA_ARGS__)          \
+   : (args).structure == Structure::Eisner     ? LS_CALL((args).on_device(), eisner_##op, __VA_ARGS__)       \
+   : (args).structure == Structure::MatrixTree ? LS_CALL((args).on_device(), matrix_tree_##op, __VA_ARGS__)  \
+   : (args).structure == Structure::SemiMarkov ? LS_CALL((args).on_device(), semi_markov_##op, __VA_ARGS__)  \
+                                               : LS_CALL((args).on_device(), alignment_##op, __VA_ARGS__))
 
 /// Checked scores of a batch of sentences.
 struct TreeArgs {
@@ -42,14 +47,23 @@ struct TreeArgs {
   TensorArg scores;
   TreeShape shape{};
   bool single_root = true;
+  bool local = false;
   std::vector<int32_t> lengths;  // empty: every sentence has length N
+  std::vector<int32_t> target_lengths;  // alignment; empty: every target has length M
   Scratch device_lengths;
+  Scratch device_target_lengths;
 
   DType dtype() const { return scores.dtype; }
   bool on_device() const { return scores.on_device; }
-  int64_t part_count() const { return shape.length * shape.length * shape.labels; }
+  /// Parts (score entries) of one instance.
+  int64_t part_count() const { return shape.batch == 0 ? 0 : scores.count / shape.batch; }
   int64_t decoded_size() const {
-    return structure == Structure::Cky ? cky_decoded_size(shape.length) : eisner_decoded_size(shape.length);
+    switch (structure) {
+      case Structure::Cky: return cky_decoded_size(shape.length);
+      case Structure::SemiMarkov: return semi_markov_decoded_size(shape.length);
+      case Structure::Alignment: return alignment_decoded_size(shape.length, shape.extent);
+      default: return eisner_decoded_size(shape.length);
+    }
   }
 
   template <typename T>
@@ -58,11 +72,16 @@ struct TreeArgs {
     p.scores = in<T>(scores);
     p.single_root = single_root;
     p.lengths = lengths.empty() ? nullptr : on_device() ? device_lengths.as<const int32_t>() : lengths.data();
+    p.target_lengths = target_lengths.empty() ? nullptr
+                       : on_device()          ? device_target_lengths.as<const int32_t>()
+                                              : target_lengths.data();
+    p.local = local;
     return p;
   }
   void hold(Job& job) const {
     job.hold(scores);
     device_lengths.hold(job);
+    device_target_lengths.hold(job);
   }
   /// NaN and +inf scores are errors (-inf masks parts); copies lengths to the device. Runs in compute.
   void prepare() const {
@@ -71,39 +90,88 @@ struct TreeArgs {
     if (device_lengths.device) {
       cuda::copy_to_device(device_lengths.data, lengths.data(), lengths.size() * sizeof(int32_t));
     }
+    if (device_target_lengths.device) {
+      cuda::copy_to_device(device_target_lengths.data, target_lengths.data(), target_lengths.size() * sizeof(int32_t));
+    }
 #endif
   }
 };
+
+Structure parse_structure(Napi::Value value) {
+  static const char* const kNames = "'cky', 'eisner', 'matrix_tree', 'semi_markov' or 'alignment'";
+  if (!value.IsString()) type_error("ERR_INVALID_ARG_TYPE", std::string("structure must be ") + kNames);
+  const std::string name = value.As<Napi::String>().Utf8Value();
+  if (name == "cky") return Structure::Cky;
+  if (name == "eisner") return Structure::Eisner;
+  if (name == "matrix_tree") return Structure::MatrixTree;
+  if (name == "semi_markov") return Structure::SemiMarkov;
+  if (name == "alignment") return Structure::Alignment;
+  range_error("ERR_OUT_OF_RANGE", std::string("structure must be ") + kNames + ", got '" + name + "'");
+}
+
+/// The shape of a tree structure's scores: [B, N, N] or (CKY) [B, N, N, L].
+TreeShape tree_shape(const TreeArgs& args) {
+  const bool cky = args.structure == Structure::Cky;
+  const std::string& name = args.scores.name;
+  const std::vector<int64_t>& s = args.scores.shape;
+  const bool square = s.size() >= 3 && s[1] == s[2];
+  if (!square || (cky ? s.size() > 4 : s.size() != 3)) {
+    range_error("ERR_INVALID_SHAPE", name + " must have shape " + (cky ? "[B, N, N] or [B, N, N, L]" : "[B, N, N]") +
+                                         ", got " + shape_string(s));
+  }
+  const int64_t max_length = args.structure == Structure::MatrixTree ? kMaxMatrixTreeLength : kMaxTreeLength;
+  if (s[1] > max_length) {
+    range_error("ERR_SIZE_OVERFLOW", name + " has N = " + std::to_string(s[1]) + "; at most " +
+                                         std::to_string(max_length) + " words are supported");
+  }
+  return TreeShape{s[0], s[1], s.size() == 4 ? s[3] : 1};
+}
+
+/// SemiMarkov: edges [B, N - 1, K, C, C], N >= 2, K >= 2. Alignment: scores [B, N, M, 3].
+TreeShape path_shape(const TreeArgs& args) {
+  const std::string& name = args.scores.name;
+  const std::vector<int64_t>& s = args.scores.shape;
+  TreeShape shape{};
+  if (args.structure == Structure::SemiMarkov) {
+    if (s.size() != 5 || s[3] != s[4] || s[1] < 1 || s[2] < 2 || s[3] < 1) {
+      range_error("ERR_INVALID_SHAPE", name + " must have shape [B, N - 1, K, C, C] with N >= 2, K >= 2, C >= 1, got " +
+                                           shape_string(s));
+    }
+    shape = TreeShape{s[0], s[1] + 1, s[3], s[2]};
+  } else {
+    if (s.size() != 4 || s[3] != 3 || s[1] < 1 || s[2] < 1) {
+      range_error("ERR_INVALID_SHAPE", name + " must have shape [B, N, M, 3] with N, M >= 1, got " + shape_string(s));
+    }
+    shape = TreeShape{s[0], s[1], 1, s[2]};
+  }
+  const int64_t nodes = shape.length * (args.structure == Structure::SemiMarkov ? shape.labels : shape.extent);
+  if (nodes > kMaxPathNodes) {
+    range_error("ERR_SIZE_OVERFLOW", name + " " + shape_string(s) + " has " + std::to_string(nodes) +
+                                         " chart nodes per instance; at most 2^28 are supported");
+  }
+  return shape;
+}
 
 TreeArgs parse_tree(Napi::Env env, Napi::Value spec_value) {
   if (!spec_value.IsObject()) type_error("ERR_INVALID_ARG_TYPE", "spec must be an object");
   const Napi::Object spec = spec_value.As<Napi::Object>();
   TreeArgs args;
-  const Napi::Value structure_value = spec.Get("structure");
-  if (!structure_value.IsString()) type_error("ERR_INVALID_ARG_TYPE", "structure must be 'cky', 'eisner' or 'matrix_tree'");
-  const std::string structure = structure_value.As<Napi::String>().Utf8Value();
-  if (structure != "cky" && structure != "eisner" && structure != "matrix_tree") {
-    range_error("ERR_OUT_OF_RANGE", "structure must be 'cky', 'eisner' or 'matrix_tree', got '" + structure + "'");
-  }
-  args.structure = structure == "cky" ? Structure::Cky : structure == "eisner" ? Structure::Eisner : Structure::MatrixTree;
-  const bool cky = args.structure == Structure::Cky;
-  const char* name = cky ? "spans" : "arcs";
+  args.structure = parse_structure(spec.Get("structure"));
+  const bool path = args.structure == Structure::SemiMarkov || args.structure == Structure::Alignment;
+  const char* name = args.structure == Structure::Cky          ? "spans"
+                     : args.structure == Structure::SemiMarkov ? "edges"
+                     : args.structure == Structure::Alignment  ? "scores"
+                                                               : "arcs";
   args.scores = parse_tensor(env, spec.Get("scores"), name);
-  const std::vector<int64_t>& s = args.scores.shape;
-  const bool square = s.size() >= 3 && s[1] == s[2];
-  if (!square || (cky ? s.size() > 4 : s.size() != 3)) {
-    range_error("ERR_INVALID_SHAPE", std::string(name) + " must have shape " + (cky ? "[B, N, N] or [B, N, N, L]" : "[B, N, N]") +
-                                         ", got " + shape_string(s));
-  }
-  const int64_t max_length = args.structure == Structure::MatrixTree ? kMaxMatrixTreeLength : kMaxTreeLength;
-  if (s[1] > max_length) {
-    range_error("ERR_SIZE_OVERFLOW", std::string(name) + " has N = " + std::to_string(s[1]) + "; at most " +
-                                         std::to_string(max_length) + " words are supported");
-  }
-  args.shape = TreeShape{s[0], s[1], s.size() == 4 ? s[3] : 1};
+  args.shape = path ? path_shape(args) : tree_shape(args);
   args.single_root = spec.Get("singleRoot").ToBoolean().Value();
+  args.local = args.structure == Structure::Alignment && spec.Get("local").ToBoolean().Value();
   args.lengths = parse_lengths(spec.Get("lengths"), args.shape.batch, args.shape.length);
   args.device_lengths = device_lengths_for(args.on_device(), args.lengths);
+  if (args.structure == Structure::Alignment) {
+    args.target_lengths = parse_lengths(spec.Get("targetLengths"), args.shape.batch, args.shape.extent);
+    args.device_target_lengths = device_lengths_for(args.on_device(), args.target_lengths);
+  }
   return args;
 }
 
@@ -322,27 +390,57 @@ Napi::Value log_prob_op(const Napi::CallbackInfo& info) {
 }
 
 
-/// Whether a decoded structure of sentence b only indexes parts of it: heads in [0, n), or 2n - 1 span rows
-/// (i, j, label) with 0 <= i <= j < n and label < L. (It need not be a tree.)
+/// Whether a decoded structure of sentence b only indexes parts of it: heads in [0, n); 2n - 1 span rows (i, j,
+/// label) with 0 <= i <= j < n and label < L; labels in [-1, C) at positions 0 and n - 1 set and gaps below K; or
+/// path rows (i, j, op) in the lengths, op < 3, followed by -1 rows. (It need not be a structure.)
 bool indexes_sentence(const TreeArgs& args, int64_t b, const int32_t* row) {
   const int64_t n = args.lengths.empty() ? args.shape.length : args.lengths[b];
-  if (args.structure != Structure::Cky) {
-    for (int64_t m = 0; m < n; ++m) {
-      if (row[m] < 0 || row[m] >= n) return false;
+  switch (args.structure) {
+    case Structure::Cky:
+      for (int64_t r = 0; r < 2 * n - 1; ++r) {
+        const int32_t i = row[3 * r], j = row[3 * r + 1], label = row[3 * r + 2];
+        if (i < 0 || i > j || j >= n || label < 0 || label >= args.shape.labels) return false;
+      }
+      return true;
+    case Structure::SemiMarkov: {
+      int64_t previous = 0;
+      for (int64_t p = 0; p < n; ++p) {
+        if (row[p] < -1 || row[p] >= args.shape.labels || ((p == 0 || p == n - 1) && row[p] < 0)) return false;
+        if (row[p] < 0) continue;
+        if (p - previous >= args.shape.extent) return false;
+        previous = p;
+      }
+      return true;
     }
-    return true;
+    case Structure::Alignment: {
+      const int64_t m = args.target_lengths.empty() ? args.shape.extent : args.target_lengths[b];
+      const int64_t rows = args.shape.length + args.shape.extent - 1;
+      bool ended = false;
+      for (int64_t r = 0; r < rows; ++r) {
+        const int32_t i = row[3 * r], j = row[3 * r + 1], op = row[3 * r + 2];
+        if (i < 0 && j < 0 && op < 0 && r > 0) {
+          ended = true;
+          continue;
+        }
+        if (ended || i < 0 || i >= n || j < 0 || j >= m || op < 0 || op > 2) return false;
+      }
+      return true;
+    }
+    default:
+      for (int64_t m = 0; m < n; ++m) {
+        if (row[m] < 0 || row[m] >= n) return false;
+      }
+      return true;
   }
-  for (int64_t r = 0; r < 2 * n - 1; ++r) {
-    const int32_t i = row[3 * r], j = row[3 * r + 1], label = row[3 * r + 2];
-    if (i < 0 || i > j || j >= n || label < 0 || label >= args.shape.labels) return false;
-  }
-  return true;
 }
 
-/// SparseMAP's part indices are int32: an instance's N²·L parts must fit (sparsemap_io.h).
+/// SparseMAP's part indices are int32: an instance's parts must fit (sparsemap_io.h).
 void require_sparsemap_parts(const TreeArgs& args) {
-  const TreeShape& s = args.shape;
-  require_int32_parts(s.length * s.length * s.labels, args.scores, args.structure == Structure::Cky ? "N²·L" : "N²");
+  const char* what = args.structure == Structure::Cky          ? "N²·L"
+                     : args.structure == Structure::SemiMarkov ? "(N-1)·K·C²"
+                     : args.structure == Structure::Alignment  ? "N·M·3"
+                                                               : "N²";
+  require_int32_parts(args.part_count(), args.scores, what);
 }
 
 /// sparsemap(spec, { maxIterations, tolerance, maxActive }, async) -> { marginals, support [B, K, decoded size],

@@ -19,9 +19,8 @@ export abstract class ArcStructure<X extends AnyTensor> extends TreeStructure<X,
   readonly singleRoot: boolean;
 
   protected constructor(structure: 'eisner' | 'matrix_tree', arcs: X, options: DependencyOptions) {
-    const singleRoot = options?.singleRoot ?? true;
-    super(structure, 'arcs', arcs, options, singleRoot);
-    this.singleRoot = singleRoot;
+    super(structure, 'arcs', arcs, options);
+    this.singleRoot = options?.singleRoot ?? true;
   }
 
   /** Heads `[B, N]` (argmax) or `[k, B, N]` (samples): `heads[m] = h`, h = m for the root; −1 past the length. */

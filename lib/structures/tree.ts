@@ -43,7 +43,7 @@ export class TreeCRF<X extends AnyTensor = AnyTensor> extends TreeStructure<X, {
    * @param options `lengths`, and `device` to run elsewhere than where the scores live
    */
   constructor(spans: X, options: TreeOptions = {}) {
-    super('cky', 'spans', spans, options, true);
+    super('cky', 'spans', spans, options);
     this.labelled = this.potentials.shape.length === 4;
     this.labels = this.labelled ? this.potentials.shape[3] : 1;
   }

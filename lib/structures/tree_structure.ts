@@ -5,7 +5,7 @@
  */
 import { optionsObject, rangeError, typeError } from '../errors';
 import { NativeFloat, NativeTensorArg, NativeTreeDecoded, NativeSparseMap, NativeTreeSpec, native } from '../native';
-import { AnyTensor, Device, DeviceTensor, Like, Tensor, fromNative, requireTensor, toNative } from '../tensor';
+import { AnyTensor, Device, DeviceTensor, Like, Tensor, fromNative, requireTensor, toNative, typedArrayKind } from '../tensor';
 import { resultToHost } from '../ops/placement';
 import {
   OutOptions,
@@ -45,6 +45,36 @@ export interface TreeSampleOptions {
 
 export type { SparseMapOptions, StructuredSparseMap as TreeSparseMap } from './common';
 
+/** Every option of the structures built on TreeStructure, as a subclass passes them on. @internal */
+export interface StructureOptions extends TreeOptions {
+  /** Eisner and Matrix-Tree: exactly one arc from the root (default true). */
+  singleRoot?: boolean;
+  /** Alignment: lengths over M. */
+  targetLengths?: Int32Array | readonly number[];
+  /** Alignment: local (Smith-Waterman) paths. */
+  local?: boolean;
+}
+
+/** Checks the rank and sizes of a structure's scores, naming them. */
+function checkScoresShape(structure: NativeTreeSpec['structure'], name: string, s: readonly number[]): void {
+  const fail = (expected: string) => {
+    throw rangeError('ERR_INVALID_SHAPE', `${name} must have shape ${expected}, got [${s.join(', ')}]`);
+  };
+  switch (structure) {
+    case 'semi_markov':
+      if (s.length !== 5 || s[3] !== s[4] || s[1] < 1 || s[2] < 2 || s[3] < 1) fail('[B, N - 1, K, C, C] with N ≥ 2, K ≥ 2, C ≥ 1');
+      return;
+    case 'alignment':
+      if (s.length !== 4 || s[3] !== 3 || s[1] < 1 || s[2] < 1) fail('[B, N, M, 3] with N, M ≥ 1');
+      return;
+    case 'cky':
+      if (![3, 4].includes(s.length) || s[1] !== s[2]) fail('[B, N, N] or [B, N, N, L]');
+      return;
+    default:
+      if (s.length !== 3 || s[1] !== s[2]) fail('[B, N, N]');
+  }
+}
+
 /** Base of the tree structures: X is the tensor kind, D the decoded form (`{ spans }` or `{ heads }`). */
 export abstract class TreeStructure<X extends AnyTensor, D> {
   /** The scores (on the device chosen by the options). */
@@ -58,25 +88,24 @@ export abstract class TreeStructure<X extends AnyTensor, D> {
   private readonly placement: Placement;
   private readonly spec: NativeTreeSpec;
   private readonly name: string;
-  private readonly options: TreeOptions & { singleRoot: boolean };
+  private readonly options: StructureOptions;
 
-  protected constructor(structure: 'cky' | 'eisner' | 'matrix_tree', name: string, scores: X, options: TreeOptions, singleRoot: boolean) {
+  protected constructor(structure: NativeTreeSpec['structure'], name: string, scores: X, options: StructureOptions) {
     const t = requireTensor(scores, name);
-    const s = t.shape;
-    const ranks = structure === 'cky' ? [3, 4] : [3];
-    if (!ranks.includes(s.length) || s[1] !== s[2]) {
-      const expected = structure === 'cky' ? '[B, N, N] or [B, N, N, L]' : '[B, N, N]';
-      throw rangeError('ERR_INVALID_SHAPE', `${name} must have shape ${expected}, got [${s.join(', ')}]`);
-    }
-    options = optionsObject(options);
+    checkScoresShape(structure, name, t.shape);
+    const given = optionsObject(options);
     this.name = name;
-    this.options = { lengths: options.lengths, device: options.device, singleRoot };
-    this.batch = s[0];
-    this.length = s[1];
-    this.lengths = checkLengths(options.lengths, this.batch, this.length);
-    this.placement = new Placement(options.device);
+    this.options = { ...given };
+    this.batch = t.shape[0];
+    this.length = structure === 'semi_markov' ? t.shape[1] + 1 : t.shape[1];
+    this.lengths = checkLengths(given.lengths, this.batch, this.length);
+    this.placement = new Placement(given.device);
     this.potentials = this.placement.place(t) as X;
-    this.spec = { structure, scores: toNative(this.potentials), lengths: this.lengths, singleRoot };
+    this.spec = { structure, scores: toNative(this.potentials), lengths: this.lengths, singleRoot: given.singleRoot ?? true };
+    if (structure === 'alignment') {
+      this.spec.targetLengths = checkLengths(given.targetLengths, this.batch, t.shape[2]);
+      this.spec.local = given.local ?? false;
+    }
   }
 
   /** The decoded form of an argmax or of samples. */
@@ -174,11 +203,13 @@ export abstract class TreeStructure<X extends AnyTensor, D> {
   }
 
   /**
-   * log p(z) = ⟨z, scores⟩ − log Z for parts z in the scores' shape (`[B]`) or `[S, ...that shape]` (`[S, B]`);
-   * only the parts with z ≠ 0 count, so −Infinity scores of parts not taken do not matter.
+   * log p(z) = ⟨z, scores⟩ − log Z for z given as parts in the scores' shape (`[B]`) or `[S, ...that shape]`
+   * (`[S, B]`), or in the decoded form of argmax and samples (an Int32Array of B·width entries → `[B]`, or S·B·width
+   * → `[S, B]`); only the parts with z ≠ 0 count, so −Infinity scores of parts not taken do not matter. A decoded
+   * structure is checked to index parts of its instance, not to be a valid structure.
    */
-  logProb(parts: Like<X>): Like<X> {
-    const { tensor, temporaries } = this.input(parts, 'parts');
+  logProb(z: Like<X> | Int32Array): Like<X> {
+    const { tensor, temporaries } = this.logProbInput(z);
     try {
       return this.wrap(native.treeLogProb(this.spec, toNative(tensor), false), this.logProbShape(tensor));
     } finally {
@@ -186,8 +217,8 @@ export abstract class TreeStructure<X extends AnyTensor, D> {
     }
   }
   /** Async {@link logProb}. */
-  async logProbAsync(parts: Like<X>): Promise<Like<X>> {
-    const { tensor, temporaries } = this.input(parts, 'parts');
+  async logProbAsync(z: Like<X> | Int32Array): Promise<Like<X>> {
+    const { tensor, temporaries } = this.logProbInput(z);
     try {
       return this.wrap(await native.treeLogProb(this.spec, toNative(tensor), true), this.logProbShape(tensor));
     } finally {
@@ -316,9 +347,9 @@ export abstract class TreeStructure<X extends AnyTensor, D> {
     return (this.placement.movedToDevice ? resultToHost(parts) : parts) as Like<X>;
   }
 
-  /** The same structure (lengths, root rule, device option) over other scores of the same shape. */
+  /** The same structure (lengths, root rule, local, device option) over other scores of the same shape. */
   withScores(scores: Like<X>): this {
-    const Kind = this.constructor as new (scores: Like<X>, options: TreeOptions & { singleRoot: boolean }) => this;
+    const Kind = this.constructor as new (scores: Like<X>, options: StructureOptions) => this;
     return new Kind(scores, this.options);
   }
 
@@ -362,6 +393,20 @@ export abstract class TreeStructure<X extends AnyTensor, D> {
     return { ...this.decoded(result.decoded), parts: this.wrap(result.parts, [k, ...this.potentials.shape]) };
   }
 
+  /** The parts of logProb's argument: parts as given, or those of decoded structures (placed where the scores are). */
+  private logProbInput(z: unknown): { tensor: AnyTensor; temporaries: DeviceTensor[] } {
+    if (typedArrayKind(z) !== 'Int32Array') return this.input(z, 'parts');
+    const rows = z as Int32Array;
+    const unit = this.batch * this.decodedWidth();
+    if (rows.length === 0 || rows.length % unit !== 0) {
+      throw rangeError('ERR_SHAPE_MISMATCH', `decoded structures must hold B·${this.decodedWidth()} = ${unit} entries (or S times that), got ${rows.length}`);
+    }
+    const S = rows.length / unit;
+    const stacked = this.partsOfDecoded(rows, S);
+    const parts = S === 1 ? stacked.reshape(this.potentials.shape) : stacked;
+    return { tensor: parts, temporaries: parts instanceof DeviceTensor ? [parts] : [] };
+  }
+
   private input(value: unknown, name: string): { tensor: AnyTensor; temporaries: DeviceTensor[] } {
     return this.placement.input(requireTensor(value, name), name, this.potentials, this.name);
   }
@@ -401,9 +446,16 @@ export abstract class TreeStructure<X extends AnyTensor, D> {
     return unpackSparseMap(result, this.batch, (m) => this.wrap(m, this.potentials.shape));
   }
 
-  /** Entries of one decoded structure: span rows (2N − 1)·3 for CKY, heads N otherwise. */
+  /** Entries of one decoded structure: span rows (2N − 1)·3 for CKY, path rows (N + M − 1)·3 for Alignment, N otherwise. */
   protected decodedWidth(): number {
-    return this.spec.structure === 'cky' ? (2 * this.length - 1) * 3 : this.length;
+    switch (this.spec.structure) {
+      case 'cky':
+        return (2 * this.length - 1) * 3;
+      case 'alignment':
+        return (this.length + this.potentials.shape[2] - 1) * 3;
+      default:
+        return this.length;
+    }
   }
 
   private logProbShape(parts: AnyTensor): number[] {

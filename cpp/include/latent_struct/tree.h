@@ -1,6 +1,7 @@
-// The projective tree structures' building blocks over a batch of sentences, one declaration per algorithm
-// for both backends: ls::cpu (cpp/cpu/cky.cc, cpp/cpu/eisner.cc) and ls::cuda (cuda/cky.cu, cuda/eisner.cu)
-// implement exactly these signatures. CUDA versions take device pointers (lengths included), enqueue on the
+// The building blocks of the structures whose parts are the entries of one score tensor (the tree structures,
+// and the path structures SemiMarkov and Alignment), over a batch of instances ("sentences"), one declaration per
+// algorithm for both backends: ls::cpu (cpp/cpu/<structure>.cc) and ls::cuda (cuda/<structure>.cu) implement
+// exactly these signatures. CUDA versions take device pointers (lengths included), enqueue on the
 // library's stream and do not synchronize.
 //
 // CKY (binary constituency trees, torch-struct's TreeCRF): scores [B, N, N, L] (L = 1: unlabelled), [b, i, j, l]
@@ -14,6 +15,18 @@
 //
 // Matrix-Tree (non-projective dependency trees): the same scores, any spanning arborescence rooted at the root
 // (crossing arcs allowed), `single_root` as for Eisner; the same decoded form (heads).
+//
+// SemiMarkov (torch-struct's SemiMarkov, segmental CRF): scores [B, N-1, K, C, C] (shape: length N positions,
+// labels C, extent K), [b, n, k, c, c'] = score of label c' at position n followed by label c at position n + k,
+// the positions in between inside the segment that ends at n + k (1 <= k < K; k = 0 is never used). A structure
+// of a sequence of length l labels positions 0 = p_0 < ... < p_m = l - 1 (gaps in [1, K - 1]); length 1 has C
+// structures of score 0 and no parts. Decoded form: labels [N], the label at each p_i, -1 elsewhere.
+//
+// Alignment (monotonic alignment: DTW / Needleman-Wunsch, Smith-Waterman with `local`): scores [B, N, M, 3]
+// (shape: length N, extent M, labels 1), [b, i, j, op] = score of entering cell (i, j) by op 0 from (i, j-1), op 1
+// from (i-1, j-1), op 2 from (i-1, j). Global: a path from (0, 0), whose part is (0, 0, 1), to (n-1, m-1); local:
+// a non-empty path from any cell (part (i, j, 1)) to any cell. `lengths` bound i, `target_lengths` bound j.
+// Decoded form: rows (i, j, op) in path order, [N + M - 1][3], -1 rows past the end.
 #pragma once
 #include <array>
 #include <cstdint>
@@ -23,11 +36,13 @@
 
 namespace ls {
 
-/// B sentences of up to N words; `labels` per span (CKY; 1 when unlabelled and for Eisner).
+/// B sentences of up to N words; `labels` per span (CKY; 1 when unlabelled and for Eisner; C for SemiMarkov);
+/// `extent`: K for SemiMarkov, M for Alignment (0 for the trees).
 struct TreeShape {
   int64_t batch;
   int64_t length;
   int64_t labels;
+  int64_t extent = 0;
 };
 
 /// The scores of a batch of sentences.
@@ -35,9 +50,11 @@ template <typename T>
 struct TreePotentials {
   const T* scores = nullptr;
   const int32_t* lengths = nullptr;  // [B], each in [1, N]; null means every sentence has length N
-  bool single_root = true;           // Eisner only
+  bool single_root = true;           // Eisner and Matrix-Tree only
+  const int32_t* target_lengths = nullptr;  // Alignment: [B], each in [1, M]; null means M
+  bool local = false;                       // Alignment only
   /// The pointers it carries (the emulated CUDA device checks that each is device memory at every launch).
-  std::array<const void*, 2> pointers() const { return {scores, lengths}; }
+  std::array<const void*, 3> pointers() const { return {scores, lengths, target_lengths}; }
 };
 
 /// Philox streams of the samplers. CKY: index ((s B + b)(2N - 1) + t) 2 + {0: split, 1: label} for the t-th
@@ -46,12 +63,17 @@ constexpr uint64_t kCkySampleStream = 0x636b79ULL;
 constexpr uint64_t kEisnerSampleStream = 0x656973ULL;
 /// Matrix-Tree: index (s B + b) N + m for the draw of word m's head.
 constexpr uint64_t kMatrixTreeSampleStream = 0x6d7474ULL;
+/// SemiMarkov and Alignment: index (s B + b) (path_steps + 1) + t for the t-th draw walking back from the end.
+constexpr uint64_t kSemiMarkovSampleStream = 0x736d6bULL;
+constexpr uint64_t kAlignmentSampleStream = 0x616c6eULL;
 
 /// Decoded entries per sentence.
 LS_HOST_DEVICE inline int64_t cky_decoded_size(int64_t N) { return (2 * N - 1) * 3; }
 LS_HOST_DEVICE inline int64_t eisner_decoded_size(int64_t N) { return N; }
 /// Chart items an Eisner decoder may expand (3 ints each): at most N arcs and 2N + 1 complete spans.
 LS_HOST_DEVICE inline int64_t eisner_queue_size(int64_t N) { return 3 * N + 2; }
+LS_HOST_DEVICE inline int64_t semi_markov_decoded_size(int64_t N) { return N; }
+LS_HOST_DEVICE inline int64_t alignment_decoded_size(int64_t N, int64_t M) { return (N + M - 1) * 3; }
 
 }  // namespace ls
 
@@ -101,18 +123,26 @@ namespace cpu {
 LS_DECLARE_TREE_KERNELS(cky)
 LS_DECLARE_TREE_KERNELS(eisner)
 LS_DECLARE_TREE_KERNELS(matrix_tree)
+LS_DECLARE_TREE_KERNELS(semi_markov)
+LS_DECLARE_TREE_KERNELS(alignment)
 LS_DECLARE_SPARSEMAP(cky, TreePotentials, TreeShape)
 LS_DECLARE_SPARSEMAP(eisner, TreePotentials, TreeShape)
 LS_DECLARE_SPARSEMAP(matrix_tree, TreePotentials, TreeShape)
+LS_DECLARE_SPARSEMAP(semi_markov, TreePotentials, TreeShape)
+LS_DECLARE_SPARSEMAP(alignment, TreePotentials, TreeShape)
 LS_DECLARE_STRUCTURE_SCORE
 }  // namespace cpu
 namespace cuda {
 LS_DECLARE_TREE_KERNELS(cky)
 LS_DECLARE_TREE_KERNELS(eisner)
 LS_DECLARE_TREE_KERNELS(matrix_tree)
+LS_DECLARE_TREE_KERNELS(semi_markov)
+LS_DECLARE_TREE_KERNELS(alignment)
 LS_DECLARE_SPARSEMAP(cky, TreePotentials, TreeShape)
 LS_DECLARE_SPARSEMAP(eisner, TreePotentials, TreeShape)
 LS_DECLARE_SPARSEMAP(matrix_tree, TreePotentials, TreeShape)
+LS_DECLARE_SPARSEMAP(semi_markov, TreePotentials, TreeShape)
+LS_DECLARE_SPARSEMAP(alignment, TreePotentials, TreeShape)
 LS_DECLARE_STRUCTURE_SCORE
 }  // namespace cuda
 }  // namespace ls
