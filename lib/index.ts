@@ -55,6 +55,8 @@ export type {
   LinearChainOptions,
   TensorOf,
 } from './structures/linear_chain';
+export { HMM } from './structures/hmm';
+export type { HMMObservations, HMMOptions, HMMParams, HMMParts, HMMSparseMap } from './structures/hmm';
 export { TreeCRF } from './structures/tree';
 export type { TreeArgmax, TreeDecoded } from './structures/tree';
 export { DependencyCRF } from './structures/dependency';
