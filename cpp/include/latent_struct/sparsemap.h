@@ -10,11 +10,13 @@
 // of the QP restricted to the affine hull of I,
 //   [G 1; 1^T 0] [beta; tau] = [M_I^T eta; 1],   G = M_I^T M_I (G_ij = parts z_i and z_j share),
 // and move alpha toward beta until beta >= 0, dropping the structure whose weight reaches 0 (ratio test).
-// Structures with a constant number of parts (every structure here) are affinely independent exactly when they
-// are linearly independent, so G stays invertible on I.
+// The bordered matrix [G 1; 1^T 0] is invertible exactly when the structures of I are affinely independent (M_I x =
+// 0 with 1^T x = 0 only for x = 0), which the method keeps; G itself may be singular when structures have different
+// numbers of parts (paths of an alignment, segmentations), and nothing here inverts it alone.
 //
 // Backward (Niculae et al., Prop. 1): on the support, dmu/deta = M_I Z M_I^T with Z = S - S 1 1^T S / (1^T S 1),
-// S = G^{-1}; symmetric, so the vector-Jacobian product is M_I Z M_I^T g.
+// S = G^{-1} (Z is the upper-left block of the bordered matrix's inverse, which exists when G does not);
+// symmetric, so the vector-Jacobian product is M_I Z M_I^T g.
 //
 // Dense linear algebra on the active set (at most K = max_active structures) runs on rank 0 in double.
 #pragma once
@@ -46,7 +48,7 @@ struct Layout {
   // Offsets into the double workspace.
   int64_t modified, mu, dense_parts, gram, linear, alpha, beta, kkt, state, oracle;
   // Offsets into the int workspace.
-  int64_t vertex_parts, vertex_decoded, candidate, oracle_ints;
+  int64_t vertex_parts, vertex_counts, vertex_decoded, candidate, oracle_ints;
 
   LS_HOST_DEVICE Layout(const typename Kind::Shape& shape, int64_t max_active) {
     D = Kind::parts(shape);
@@ -65,7 +67,8 @@ struct Layout {
     oracle = state + 8;
     doubles = oracle + Kind::oracle_workspace(shape);
     vertex_parts = 0;
-    vertex_decoded = vertex_parts + (K + 1) * L;
+    vertex_counts = vertex_parts + (K + 1) * L;
+    vertex_decoded = vertex_counts + K + 1;
     candidate = vertex_decoded + (K + 1) * decoded;
     oracle_ints = candidate + decoded;
     ints = oracle_ints + Kind::oracle_index_workspace(shape);
@@ -160,6 +163,7 @@ LS_HOST_DEVICE void remove_structure(const Layout<Kind>& l, double* w, int32_t* 
   for (int64_t i = r; i + 1 < k; ++i) {
     w[l.linear + i] = w[l.linear + i + 1];
     w[l.alpha + i] = w[l.alpha + i + 1];
+    iw[l.vertex_counts + i] = iw[l.vertex_counts + i + 1];
     for (int64_t q = 0; q < l.L; ++q) iw[l.vertex_parts + i * l.L + q] = iw[l.vertex_parts + (i + 1) * l.L + q];
     for (int64_t q = 0; q < l.decoded; ++q) {
       iw[l.vertex_decoded + i * l.decoded + q] = iw[l.vertex_decoded + (i + 1) * l.decoded + q];
@@ -168,7 +172,7 @@ LS_HOST_DEVICE void remove_structure(const Layout<Kind>& l, double* w, int32_t* 
 }
 
 /// The state slots of the solver (doubles, exact small integers).
-enum StateSlot { kActive = 0, kStatus = 1, kParts = 2 };
+enum StateSlot { kActive = 0, kStatus = 1 };
 enum Status { kRunning = 0, kConverged = 1, kStalled = 2 };
 
 /// mu = sum_i alpha_i z_i into w + l.mu (zeros elsewhere).
@@ -177,9 +181,9 @@ LS_HOST_DEVICE void accumulate_mu(const Group& g, const Layout<Kind>& l, double*
   for (int64_t e = g.rank(); e < l.D; e += g.size()) w[l.mu + e] = 0;
   g.sync();
   if (g.rank() == 0) {
-    const int64_t k = static_cast<int64_t>(w[l.state + kActive]), count = static_cast<int64_t>(w[l.state + kParts]);
+    const int64_t k = static_cast<int64_t>(w[l.state + kActive]);
     for (int64_t i = 0; i < k; ++i) {
-      for (int64_t q = 0; q < count; ++q) w[l.mu + iw[l.vertex_parts + i * l.L + q]] += w[l.alpha + i];
+      for (int64_t q = 0; q < iw[l.vertex_counts + i]; ++q) w[l.mu + iw[l.vertex_parts + i * l.L + q]] += w[l.alpha + i];
     }
   }
   g.sync();
@@ -208,6 +212,7 @@ LS_HOST_DEVICE void solve_op(const Group& g, const typename Kind::template Poten
   if (g.rank() == 0) {
     const int64_t count = Kind::parts_of(candidate, shape, n, iw + l.vertex_parts);
     sort_parts(iw + l.vertex_parts, count);
+    iw[l.vertex_counts] = static_cast<int32_t>(count);
     for (int64_t q2 = 0; q2 < l.decoded; ++q2) iw[l.vertex_decoded + q2] = candidate[q2];
     double c = 0;
     for (int64_t i = 0; i < count; ++i) c += static_cast<double>(eta[iw[l.vertex_parts + i]]);
@@ -216,7 +221,6 @@ LS_HOST_DEVICE void solve_op(const Group& g, const typename Kind::template Poten
     w[l.alpha] = 1;
     const bool found = oracle_score != neg_inf<double>();  // else no structure: size 0, and the binding raises
     w[l.state + kActive] = found ? 1 : 0;
-    w[l.state + kParts] = static_cast<double>(count);
     w[l.state + kStatus] = found ? kRunning : kStalled;
   }
   g.sync();
@@ -227,10 +231,9 @@ LS_HOST_DEVICE void solve_op(const Group& g, const typename Kind::template Poten
     for (int64_t e = g.rank(); e < l.D; e += g.size()) w[l.modified + e] = static_cast<double>(eta[e]) - w[l.mu + e];
     oracle();
     if (g.rank() == 0) {
-      const int64_t count = static_cast<int64_t>(w[l.state + kParts]);
       int64_t k = static_cast<int64_t>(w[l.state + kActive]);
       int32_t* fresh = iw + l.vertex_parts + k * l.L;  // slot k (the spare when k = K)
-      Kind::parts_of(candidate, shape, n, fresh);
+      const int64_t count = Kind::parts_of(candidate, shape, n, fresh);
       sort_parts(fresh, count);
       // The Frank-Wolfe gap (eta - mu) . (z* - mu).
       double gap = 0;
@@ -240,7 +243,8 @@ LS_HOST_DEVICE void solve_op(const Group& g, const typename Kind::template Poten
       }
       bool known = false;
       for (int64_t i = 0; i < k && !known; ++i) {
-        known = shared_parts(iw + l.vertex_parts + i * l.L, count, fresh, count) == count;
+        known = iw[l.vertex_counts + i] == count &&
+                shared_parts(iw + l.vertex_parts + i * l.L, count, fresh, count) == count;
       }
       if (gap <= o.tolerance) {
         w[l.state + kStatus] = kConverged;
@@ -251,13 +255,15 @@ LS_HOST_DEVICE void solve_op(const Group& g, const typename Kind::template Poten
         double c = 0;
         for (int64_t i = 0; i < count; ++i) c += static_cast<double>(eta[fresh[i]]);
         for (int64_t i = 0; i < k; ++i) {
-          const double shared = static_cast<double>(shared_parts(iw + l.vertex_parts + i * l.L, count, fresh, count));
+          const double shared =
+              static_cast<double>(shared_parts(iw + l.vertex_parts + i * l.L, iw[l.vertex_counts + i], fresh, count));
           gram[i * l.K + k] = shared;
           gram[k * l.K + i] = shared;
         }
         gram[k * l.K + k] = static_cast<double>(count);
         w[l.linear + k] = c;
         w[l.alpha + k] = 0;
+        iw[l.vertex_counts + k] = static_cast<int32_t>(count);
         for (int64_t q2 = 0; q2 < l.decoded; ++q2) iw[l.vertex_decoded + k * l.decoded + q2] = candidate[q2];
         ++k;
         // Minor iterations: toward the affine minimizer beta, dropping structures whose weight reaches 0.
@@ -331,28 +337,28 @@ LS_HOST_DEVICE void backward_op(const Group& g, const typename Kind::template Po
   g.sync();
   if (g.rank() == 0 && k > 0) {
     double* gram = w + l.gram;
-    int64_t count = 0;
+    const int32_t* counts = iw + l.vertex_counts;
     for (int64_t i = 0; i < k; ++i) {
       int32_t* parts = iw + l.vertex_parts + i * l.L;
-      count = Kind::parts_of(support + (b * l.K + i) * l.decoded, shape, n, parts);
-      sort_parts(parts, count);
+      iw[l.vertex_counts + i] = static_cast<int32_t>(Kind::parts_of(support + (b * l.K + i) * l.decoded, shape, n, parts));
+      sort_parts(parts, counts[i]);
     }
     // S = G^{-1} column by column (the KKT solver's elimination on [G | e_j]), then Z v with v = M_I^T g.
     double* v = w + l.linear;
     for (int64_t i = 0; i < k; ++i) {
       double s = 0;
-      for (int64_t q2 = 0; q2 < count; ++q2) s += static_cast<double>(grad[b * l.D + iw[l.vertex_parts + i * l.L + q2]]);
+      for (int64_t q2 = 0; q2 < counts[i]; ++q2) s += static_cast<double>(grad[b * l.D + iw[l.vertex_parts + i * l.L + q2]]);
       v[i] = s;
       for (int64_t j = 0; j < k; ++j) {
         gram[i * l.K + j] = static_cast<double>(
-            shared_parts(iw + l.vertex_parts + i * l.L, count, iw + l.vertex_parts + j * l.L, count));
+            shared_parts(iw + l.vertex_parts + i * l.L, counts[i], iw + l.vertex_parts + j * l.L, counts[j]));
       }
     }
     // Z v is the beta of the KKT system with right-hand side [v; 0]: beta = S v - S 1 (1^T S v) / (1^T S 1).
     double* beta = w + l.beta;
     if (solve_bordered(gram, l.K, k, v, 0.0, w + l.kkt, beta)) {
       for (int64_t i = 0; i < k; ++i) {
-        for (int64_t q2 = 0; q2 < count; ++q2) w[l.mu + iw[l.vertex_parts + i * l.L + q2]] += beta[i];
+        for (int64_t q2 = 0; q2 < counts[i]; ++q2) w[l.mu + iw[l.vertex_parts + i * l.L + q2]] += beta[i];
       }
     }
   }
