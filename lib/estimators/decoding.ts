@@ -60,8 +60,8 @@ export function checkStepArguments(estimator: string, structure: unknown, decode
   ) {
     throw typeError(
       'ERR_INVALID_ARG_TYPE',
-      `${estimator}: structure must be a structure (Categorical, LinearChainCRF, TreeCRF, DependencyCRF, ` +
-        `NonProjectiveDependencyCRF or another LatentStructure), got ${describe(structure)}`,
+      `${estimator}: structure must be a structure (Categorical, LinearChainCRF, HMM, SemiMarkovCRF, AlignmentCRF, ` +
+        `TreeCRF, DependencyCRF, NonProjectiveDependencyCRF or another LatentStructure), got ${describe(structure)}`,
     );
   }
   if (needDecoder && typeof decoder !== 'function') {

@@ -1,8 +1,8 @@
 /**
  * The contract between structures and estimators. An estimator sees a structure only through
  * {@link LatentStructure}: the building blocks (docs/CONVENTIONS.md) over the structure's parts. Categorical,
- * LinearChainCRF, TreeCRF, DependencyCRF and NonProjectiveDependencyCRF all implement it, so every estimator runs
- * on every structure (an estimator that needs a block a structure lacks, e.g. SparseMAP of a factored chain,
+ * LinearChainCRF, HMM, SemiMarkovCRF, AlignmentCRF, TreeCRF, DependencyCRF and NonProjectiveDependencyCRF all
+ * implement it, so every estimator runs on every structure (an estimator that needs a block a structure lacks, e.g. SparseMAP of a factored chain,
  * raises the structure's TypeError).
  */
 import type { AnyTensor } from '../tensor';
