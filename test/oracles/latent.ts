@@ -4,18 +4,22 @@
  * by plain sums over that list. Parts of one instance are its block of the scores tensor, flat.
  */
 import {
+  AlignmentCRF,
   Categorical,
   DependencyCRF,
   LinearChainCRF,
   NonProjectiveDependencyCRF,
+  SemiMarkovCRF,
   Tensor,
   TreeCRF,
   estimators,
 } from '../../lib';
+import { alignmentDistribution, alignmentInstance } from './alignment';
 import { dependencyDistribution, dependencySentence } from './dependency';
 import { Distribution, Structure, distributionOf } from './enumerate';
 import { enumerateChain, oracleChain, partsOf } from './linear_chain';
 import { nonProjectiveDistribution } from './nonprojective';
+import { semiMarkovDistribution, semiMarkovInstance } from './semi_markov';
 import { treeDistribution, treeSentence } from './tree';
 
 /** A structure over one scores tensor whose parts share its layout. */
@@ -83,6 +87,29 @@ export const latentCases: LatentCase[] = [
     lengths: [3, 2],
     make: (s) => new NonProjectiveDependencyCRF(s, { lengths: [3, 2], singleRoot: false }),
     distribution: (s, b) => nonProjectiveDistribution(dependencySentence(s, b, [3, 2], false)),
+  },
+  {
+    name: 'SemiMarkovCRF',
+    shape: [2, 2, 3, 2, 2],
+    lengths: [3, 2],
+    make: (s) => new SemiMarkovCRF(s, { lengths: [3, 2] }),
+    distribution: (s, b) => semiMarkovDistribution(semiMarkovInstance(s, b, [3, 2])),
+  },
+  {
+    // M < N; the second instance shorter. (Sizes whose distributions put ~1e-3 on some path make REINFORCE's
+    // standard errors, estimated from the samples, miss those paths' rare contributions: avoided here.)
+    name: 'AlignmentCRF',
+    shape: [2, 3, 2, 3],
+    lengths: [3, 2],
+    make: (s) => new AlignmentCRF(s, { lengths: [3, 2], targetLengths: [2, 2] }),
+    distribution: (s, b) => alignmentDistribution(alignmentInstance(s, b, { lengths: [3, 2], targetLengths: [2, 2] })),
+  },
+  {
+    name: 'AlignmentCRF local',
+    shape: [2, 2, 2, 3],
+    lengths: [2, 1],
+    make: (s) => new AlignmentCRF(s, { lengths: [2, 1], local: true }),
+    distribution: (s, b) => alignmentDistribution(alignmentInstance(s, b, { lengths: [2, 1], local: true })),
   },
 ];
 
