@@ -13,6 +13,8 @@ import {
   AlignmentInstance,
   alignmentCount,
   alignmentDecodedWidth,
+  alignmentDistribution,
+  alignmentForwardBackward,
   alignmentInstance,
   alignmentKeeper,
   alignmentPart,
@@ -34,6 +36,7 @@ function oracleOf(x: AlignmentInstance): PathOracle {
     structures: () => alignmentStructures(x),
     partsOfDecoded: (d) => alignmentPartsOfDecoded(x, d),
     scoreOf: (parts) => alignmentScoreOf(x, parts),
+    forwardBackward: () => alignmentForwardBackward(x),
   };
 }
 
@@ -270,6 +273,31 @@ describe('the AlignmentCRF oracle itself', () => {
         const s = ours.get(keyOf(cells.flat()));
         if (s === undefined) throw new Error(`torch-struct chain [${cells.flat()}] is no path of the oracle`);
         expectClose([score], [s], 1e-14, 1e-14);
+      }
+    }
+  });
+
+  test('its forward-backward (for larger sizes) equals the enumeration, global and local, −inf masks included', () => {
+    const random = rng(4);
+    for (const local of [false, true]) {
+      for (const [N, M] of [
+        [3, 4],
+        [4, 2],
+        [1, 3],
+        [3, 3],
+      ]) {
+        for (let n = 1; n <= N; n++) {
+          for (let m = 1; m <= M; m++) {
+            const p = randomTensor([1, N, M, 3], random, 1.5);
+            for (let q = 0; q < p.size; q++) if (random() < 0.2 && q !== 1) p.data[q] = -Infinity;
+            const x = alignmentInstance(p, 0, { lengths: [n], targetLengths: [m], local });
+            if (!alignmentStructures(x).some((st) => st.score > -Infinity)) continue;
+            const d = alignmentDistribution(x);
+            const fb = alignmentForwardBackward(x);
+            expectClose([fb.logZ, fb.best], [d.logZ, d.best.score], 1e-12, 1e-12);
+            expectClose(fb.marginals, d.marginals, 1e-10, 1e-13);
+          }
+        }
       }
     }
   });

@@ -99,6 +99,8 @@ export interface PathOracle {
   partsOfDecoded(decoded: ArrayLike<number>): number[];
   /** Σ of the scores at parts. */
   scoreOf(parts: readonly number[]): number;
+  /** The oracle's plain float64 forward-backward (any size): log Z, the marginals and the best score. */
+  forwardBackward(): { logZ: number; marginals: Float64Array; best: number };
 }
 
 /** One batch configuration: its dimensions (the spec's: `[N, K, C]` or `[N, M]`) and per-instance lengths. */
@@ -445,6 +447,31 @@ export function describePathStructure(spec: PathSpec): void {
       expect(values(crf.sample(50, { seed: 4321 }))).toEqual(values(twice.parts));
       expect(Array.from(spec.decoded(crf.sampleDecoded(50, { seed: 5 })))).not.toEqual(Array.from(spec.decoded(again)));
       crf.dispose();
+    });
+
+    test('larger sizes: float64 matches the oracle forward-backward (log Z, marginals, MAP score) with masks and junk', () => {
+      const random = rng(seed + 13);
+      for (const [B, dims] of spec.float32Sizes) {
+        labelled(`B=${B} dims=${dims}`, () => {
+          const lens = mixedLens(spec, B, dims, random);
+          const p = scoresOf(spec, dims, lens, random);
+          maskScores(spec, p, lens, random, 0.1);
+          const block = blockOf(spec, dims);
+          const crf = make(p, lens);
+          const logZ = values(crf.logPartition());
+          const marginals = values(crf.marginals());
+          const best = values(crf.argmaxDecoded().score);
+          for (let b = 0; b < B; b++) {
+            labelled(`instance ${b} (lengths ${lens[b]})`, () => {
+              const fb = spec.oracle(p, b, lens).forwardBackward();
+              expectClose([logZ[b]], [fb.logZ], 1e-10, 1e-10);
+              expectClose(row(marginals, b, block), fb.marginals, 1e-8, 1e-10);
+              expectClose([best[b]], [fb.best], 1e-10, 1e-10);
+            });
+          }
+          crf.dispose();
+        });
+      }
     });
 
     test('float32 matches float64 on random sizes with mixed lengths and −inf masks', () => {

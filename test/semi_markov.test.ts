@@ -12,6 +12,8 @@ import { keyOf } from './oracles/enumerate';
 import {
   SemiMarkovInstance,
   semiMarkovCount,
+  semiMarkovDistribution,
+  semiMarkovForwardBackward,
   semiMarkovFromParts,
   semiMarkovInstance,
   semiMarkovKeeper,
@@ -32,6 +34,7 @@ function oracleOf(x: SemiMarkovInstance): PathOracle {
     structures: () => semiMarkovStructures(x),
     partsOfDecoded: (d) => semiMarkovPartsOfDecoded(x, d),
     scoreOf: (parts) => semiMarkovScoreOf(x, parts),
+    forwardBackward: () => semiMarkovForwardBackward(x),
   };
 }
 
@@ -161,6 +164,25 @@ describe('the SemiMarkovCRF oracle itself', () => {
           if (s === undefined) throw new Error(`torch-struct chain [${decoded}] is no structure of the oracle`);
           expectClose([score], [s], 1e-14, 1e-14);
         }
+      }
+    }
+  });
+
+  test('its forward-backward (for larger sizes) equals the enumeration, −inf masks included', () => {
+    const random = rng(4);
+    for (const [N, K, C] of [
+      [5, 3, 2],
+      [4, 4, 3],
+      [6, 2, 1],
+    ]) {
+      for (let l = 1; l <= N; l++) {
+        const p = randomTensor([1, N - 1, K, C, C], random, 1.5);
+        for (let q = 0; q < p.size; q++) if (random() < 0.2 && q % (C * C) !== 0) p.data[q] = -Infinity; // keeps (·, ·, 0, 0)
+        const x = semiMarkovInstance(p, 0, [l]);
+        const d = semiMarkovDistribution(x);
+        const fb = semiMarkovForwardBackward(x);
+        expectClose([fb.logZ, fb.best], [d.logZ, d.best.score], 1e-12, 1e-12);
+        expectClose(fb.marginals, d.marginals, 1e-10, 1e-13);
       }
     }
   });

@@ -235,3 +235,56 @@ export function alignmentPartsOfDecoded(x: AlignmentInstance, decoded: ArrayLike
   for (let e = 3 * r; e < width; e++) if (decoded[e] !== -1) throw new Error(`entry ${e} past the end of the path is ${decoded[e]}, expected -1`);
   return parts;
 }
+
+/**
+ * A plain forward-backward over the cells in float64, for sizes too large to enumerate (written here, independently
+ * of the kernels, and checked against the enumeration in test/alignment.test.ts): log Z, the marginals of the block,
+ * and the best score (the same recursion with max). Local: a path may start (op 1) and end at every cell.
+ */
+export function alignmentForwardBackward(x: AlignmentInstance): { logZ: number; marginals: Float64Array; best: number } {
+  const { n, m, local } = x;
+  const lse = (a: number, b: number) => (a === -Infinity ? b : b === -Infinity ? a : Math.max(a, b) + Math.log1p(Math.exp(-Math.abs(a - b))));
+  const grid = (v: number) => Array.from({ length: n }, () => new Array<number>(m).fill(v));
+  const alpha = grid(-Infinity);
+  const top = grid(-Infinity);
+  for (let i = 0; i < n; i++) {
+    for (let j = 0; j < m; j++) {
+      if (local || (i === 0 && j === 0)) {
+        alpha[i][j] = x.score(i, j, 1);
+        top[i][j] = x.score(i, j, 1);
+      }
+      OP_STEPS.forEach(([di, dj], op) => {
+        if (i - di < 0 || j - dj < 0) return;
+        const s = x.score(i, j, op);
+        alpha[i][j] = lse(alpha[i][j], alpha[i - di][j - dj] + s);
+        top[i][j] = Math.max(top[i][j], top[i - di][j - dj] + s);
+      });
+    }
+  }
+  const beta = grid(-Infinity);
+  for (let i = n - 1; i >= 0; i--) {
+    for (let j = m - 1; j >= 0; j--) {
+      if (local || (i === n - 1 && j === m - 1)) beta[i][j] = 0;
+      OP_STEPS.forEach(([di, dj], op) => {
+        if (i + di >= n || j + dj >= m) return;
+        beta[i][j] = lse(beta[i][j], x.score(i + di, j + dj, op) + beta[i + di][j + dj]);
+      });
+    }
+  }
+  const logZ = local ? alpha.flat().reduce(lse, -Infinity) : alpha[n - 1][m - 1];
+  const best = local ? Math.max(...top.flat()) : top[n - 1][m - 1];
+  const marginals = new Float64Array(alignmentPartCount(x));
+  for (let i = 0; i < n; i++) {
+    for (let j = 0; j < m; j++) {
+      let start = local || (i === 0 && j === 0) ? x.score(i, j, 1) + beta[i][j] - logZ : -Infinity;
+      OP_STEPS.forEach(([di, dj], op) => {
+        if (i - di < 0 || j - dj < 0) return;
+        const v = alpha[i - di][j - dj] + x.score(i, j, op) + beta[i][j] - logZ;
+        if (op === 1) start = lse(start, v);
+        else if (v > -Infinity) marginals[alignmentPart(x, i, j, op)] = Math.exp(v);
+      });
+      if (start > -Infinity) marginals[alignmentPart(x, i, j, 1)] = Math.exp(start);
+    }
+  }
+  return { logZ, marginals, best };
+}

@@ -212,3 +212,45 @@ export function semiMarkovPartsOfDecoded(x: SemiMarkovInstance, decoded: ArrayLi
   }
   return parts;
 }
+
+/**
+ * A plain forward-backward over (position, label) in float64, for sizes too large to enumerate (written here,
+ * independently of the kernels, and checked against the enumeration in test/semi_markov.test.ts): log Z, the
+ * marginals of the block, and the best score (the same recursion with max).
+ */
+export function semiMarkovForwardBackward(x: SemiMarkovInstance): { logZ: number; marginals: Float64Array; best: number } {
+  const { C, K, n } = x;
+  const lse = (a: number, b: number) => (a === -Infinity ? b : b === -Infinity ? a : Math.max(a, b) + Math.log1p(Math.exp(-Math.abs(a - b))));
+  const alpha = Array.from({ length: n }, (_, p) => new Array<number>(C).fill(p === 0 ? 0 : -Infinity));
+  const top = Array.from({ length: n }, (_, p) => new Array<number>(C).fill(p === 0 ? 0 : -Infinity));
+  for (let p = 1; p < n; p++) {
+    for (let k = 1; k < K && k <= p; k++) {
+      for (let c = 0; c < C; c++) {
+        for (let cp = 0; cp < C; cp++) {
+          const s = x.score(p - k, k, c, cp);
+          alpha[p][c] = lse(alpha[p][c], alpha[p - k][cp] + s);
+          top[p][c] = Math.max(top[p][c], top[p - k][cp] + s);
+        }
+      }
+    }
+  }
+  const beta = Array.from({ length: n }, (_, p) => new Array<number>(C).fill(p === n - 1 ? 0 : -Infinity));
+  for (let p = n - 2; p >= 0; p--) {
+    for (let k = 1; k < K && p + k <= n - 1; k++) {
+      for (let c = 0; c < C; c++) for (let cp = 0; cp < C; cp++) beta[p][cp] = lse(beta[p][cp], x.score(p, k, c, cp) + beta[p + k][c]);
+    }
+  }
+  const logZ = alpha[n - 1].reduce(lse, -Infinity);
+  const marginals = new Float64Array(semiMarkovPartCount(x));
+  for (let p = 0; p < n - 1; p++) {
+    for (let k = 1; k < K && p + k <= n - 1; k++) {
+      for (let c = 0; c < C; c++) {
+        for (let cp = 0; cp < C; cp++) {
+          const v = alpha[p][cp] + x.score(p, k, c, cp) + beta[p + k][c] - logZ;
+          if (v > -Infinity) marginals[semiMarkovPart(x, p, k, c, cp)] = Math.exp(v);
+        }
+      }
+    }
+  }
+  return { logZ, marginals, best: Math.max(...top[n - 1]) };
+}
