@@ -15,6 +15,7 @@ import { chainSuite } from './linear_chain';
 import { BenchOptions, SuiteName } from './options';
 import { logLogPlotSvg } from './plot';
 import { MachineInfo, Speedup, markdownReport, speedupsOf, throughputPanels } from './report';
+import { alignmentSuite, semiMarkovSuite } from './paths';
 import { sparsemapSuite } from './sparsemap';
 import { dependencySuite, measureExpCeiling, nonProjectiveSuite, treeSuite } from './trees';
 
@@ -24,6 +25,8 @@ const SUITES: Record<SuiteName, (context: SuiteContext) => Row[]> = {
   tree: treeSuite,
   dependency: dependencySuite,
   nonprojective: nonProjectiveSuite,
+  semimarkov: semiMarkovSuite,
+  alignment: alignmentSuite,
   sparsemap: sparsemapSuite,
 };
 

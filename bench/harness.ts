@@ -91,7 +91,7 @@ export interface CpuCeilings {
 export interface Row {
   /** The suite that produced it (as `--suite` names it). */
   family: SuiteName;
-  /** The table's suite column ("chain (edges)", "dependency (any roots)", "sparsemap (tree)"). */
+  /** The table's suite column ("chain (edges)", "dependency (any roots)", "sparsemap (tree)", "semimarkov"). */
   suite: string;
   op: string;
   backend: Backend;
@@ -120,6 +120,19 @@ export interface Row {
     /** Split points (Matrix-Tree: entry updates) visited per second, summed over the op's passes. */
     splitPointsPerS: number;
     /** splitPointsPerS over the exp-throughput ceiling used (one exp per split point). */
+    expFraction: number;
+  };
+  /**
+   * Path structures (SemiMarkovCRF, AlignmentCRF: bench/paths.ts): the lattice edges with a part, summed over the op's
+   * passes (forward, backward, marginals: one exp term each), and their rate over the backend's exp ceiling.
+   */
+  lattice?: {
+    /** Sequences (SemiMarkov) or pairs (Alignment) per second. */
+    sequencesPerS: number;
+    tokensPerS: number;
+    expTermsPerCall: number;
+    expTermsPerS: number;
+    /** expTermsPerS over the exp-throughput ceiling used. */
     expFraction: number;
   };
   /** Matrix-Tree ops with an elimination: 2 flops per entry update, against the backend's FP64 ceiling. */

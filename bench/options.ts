@@ -6,7 +6,7 @@
 import type { DType } from '../lib';
 
 /** The suites, in the order they run. */
-export const SUITE_NAMES = ['categorical', 'chain', 'tree', 'dependency', 'nonprojective', 'sparsemap'] as const;
+export const SUITE_NAMES = ['categorical', 'chain', 'tree', 'dependency', 'nonprojective', 'semimarkov', 'alignment', 'sparsemap'] as const;
 export type SuiteName = (typeof SUITE_NAMES)[number];
 
 /** The structures of the SparseMAP suite. */
@@ -59,7 +59,11 @@ export interface BenchOptions {
   nonprojective: { sizes: Array<[number, number]>; ops: string[] };
   /** Root constraints of both dependency suites. */
   roots: Array<'single' | 'multi'>;
-  /** Timing of the tree, dependency and nonprojective suites. */
+  /** (B, N, K, C): SemiMarkovCRF edges `[B, N-1, K, C, C]` (bench/paths.ts). */
+  semimarkov: { sizes: Array<[number, number, number, number]>; ops: string[] };
+  /** (B, N, M): AlignmentCRF scores `[B, N, M, 3]`, global alignments (bench/paths.ts). */
+  alignment: { sizes: Array<[number, number, number]>; ops: string[] };
+  /** Timing of the tree, dependency, nonprojective, semimarkov and alignment suites. */
   treeTiming: BudgetedTiming;
   sparsemap: {
     /** (B, N) for every structure. */
@@ -78,6 +82,10 @@ export interface BenchOptions {
 export const CATEGORICAL_OPS: readonly string[] = ['logsumexp', 'softmax', 'softmaxBackward', 'sparsemax', 'entmax15', 'entmaxBisect(1.3)', 'argmax', 'gumbelSoftmax', 'gumbelMax(S=1)'];
 export const STRUCTURE_OPS: readonly string[] = ['logPartition', 'marginals', 'marginalsBackward', 'entropy', 'argmax', 'sample(1)'];
 export const SPARSEMAP_OPS: readonly string[] = ['sparsemap', 'sparsemapBackward'];
+/** The ops of the path suites (SemiMarkovCRF, AlignmentCRF); 'logPartition + marginals' is the two calls in a row. */
+export const PATH_OPS: readonly string[] = ['logPartition', 'logPartition + marginals', 'marginals', 'marginalsBackward', 'entropy', 'argmax', 'sample(1)'];
+/** What the full and quick presets time of them (the smoke preset: all). */
+const PATH_DEFAULT_OPS = ['logPartition', 'logPartition + marginals', 'argmax'];
 /** Matrix-Tree samples are exact but O(n⁴) (≈ 45 s per run at 256 × 128 on 2 cores), so the full preset leaves them out. */
 const NONPROJECTIVE_FULL_OPS = STRUCTURE_OPS.filter((op) => op !== 'sample(1)');
 
@@ -88,7 +96,8 @@ function bySize(B: number[], N: number[]): Array<[number, number]> {
 /**
  * The options of a preset: `full` the sizes of issues 3–6 (chains (32,25,20), (256,128,32), (1024,64,16); trees
  * and projective arcs N = 25, 64, 128 at B = 32, 128; non-projective at B = 32, 256; SparseMAP at B = 64, N = 20,
- * chain C = 10), `quick` the same at B = 32 for the tree suites, `smoke` tiny sizes that finish in seconds.
+ * chain C = 10) and issue 19 (SemiMarkov (32,25,4,10); Alignment (32,25,25) and (8,1000,1000)), `quick` the same at
+ * B = 32 for the tree suites and without the 1000 × 1000 alignments, `smoke` tiny sizes that finish in seconds.
  */
 export function presetOptions(preset: Preset): BenchOptions {
   const smoke = preset === 'smoke';
@@ -117,6 +126,14 @@ export function presetOptions(preset: Preset): BenchOptions {
       sizes: smoke || quick ? treeSizes : bySize([32, 256], [25, 64, 128]),
       ops: smoke ? [...STRUCTURE_OPS] : [...NONPROJECTIVE_FULL_OPS],
     },
+    semimarkov: {
+      sizes: smoke ? [[2, 6, 3, 3], [4, 10, 4, 4]] : [[32, 25, 4, 10]],
+      ops: smoke ? [...PATH_OPS] : [...PATH_DEFAULT_OPS],
+    },
+    alignment: {
+      sizes: smoke ? [[2, 6, 6], [4, 10, 8]] : quick ? [[32, 25, 25]] : [[32, 25, 25], [8, 1000, 1000]],
+      ops: smoke ? [...PATH_OPS] : [...PATH_DEFAULT_OPS],
+    },
     roots: smoke ? ['single', 'multi'] : ['single'],
     treeTiming: smoke ? { budgetMs: 0, minReps: 2, maxReps: 2 } : quick ? { budgetMs: 200, minReps: 2, maxReps: 15 } : { budgetMs: 1000, minReps: 3, maxReps: 15 },
     sparsemap: {
@@ -135,6 +152,7 @@ const VALUE_FLAGS = [
   'suite', 'dtypes', 'reps', 'out', 'json',
   'sizes', 'ops', 'chain-sizes', 'chain-ops',
   'tree-sizes', 'tree-ops', 'dependency-sizes', 'dependency-ops', 'nonprojective-sizes', 'nonprojective-ops', 'dependency-roots',
+  'semimarkov-sizes', 'semimarkov-ops', 'alignment-sizes', 'alignment-ops',
   'tree-reps', 'tree-budget-ms', 'tree-min-reps',
   'sparsemap-sizes', 'sparsemap-labels', 'sparsemap-structures', 'sparsemap-ops',
   'cpu-gbs', 'gpu-gbs', 'cpu-exp-gs', 'gpu-exp-gs', 'cpu-gflops', 'gpu-gflops', 'exp-ceiling-size',
@@ -230,6 +248,10 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
   set('dependency-ops', (t) => oneOf(list(t), STRUCTURE_OPS, 'dependency-ops'), (v) => (options.dependency.ops = v));
   set('nonprojective-ops', (t) => oneOf(list(t), STRUCTURE_OPS, 'nonprojective-ops'), (v) => (options.nonprojective.ops = v));
   set('dependency-roots', (t) => oneOf(list(t), ['single', 'multi'] as const, 'dependency-roots'), (v) => (options.roots = v));
+  set('semimarkov-sizes', (t) => dims(t, 'semimarkov-sizes', 4, 4) as Array<[number, number, number, number]>, (v) => (options.semimarkov.sizes = v));
+  set('semimarkov-ops', (t) => oneOf(list(t), PATH_OPS, 'semimarkov-ops'), (v) => (options.semimarkov.ops = v));
+  set('alignment-sizes', (t) => dims(t, 'alignment-sizes', 3, 3) as Array<[number, number, number]>, (v) => (options.alignment.sizes = v));
+  set('alignment-ops', (t) => oneOf(list(t), PATH_OPS, 'alignment-ops'), (v) => (options.alignment.ops = v));
   set('tree-budget-ms', (t) => Number(t), (v) => {
     if (!(v >= 0)) throw new Error(`bench: --tree-budget-ms must be ≥ 0, got ${get('tree-budget-ms')}`);
     options.treeTiming.budgetMs = v;

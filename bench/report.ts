@@ -140,6 +140,22 @@ const TABLES: Array<{ heading: string; note: string; families: readonly string[]
     ],
   },
   {
+    heading: 'SemiMarkovCRF and AlignmentCRF (lattice forward-backward)',
+    note:
+      'exp terms = lattice edges with a part (SemiMarkov C²·Σ_n min(K−1, N−1−n) per sequence, Alignment 3nm − 2n − 2m + 2 per pair) summed over the op\'s passes ' +
+      '(logPartition 1, marginals 3, logPartition + marginals 4, marginalsBackward 5, entropy 2, argmax and sample(1) 1); exp fraction = exp terms/s over the exp ceiling (argmax: max-plus, no exp). ' +
+      'Tokens = B·N (positions; source items of an alignment). GB/s: potentials read once + outputs written once, the chart not counted.',
+    families: ['semimarkov', 'alignment'],
+    columns: [
+      ...identity,
+      { title: 'sequences/s', numeric: true, cell: (r) => rate(r.lattice!.sequencesPerS) },
+      { title: 'tokens/s', numeric: true, cell: (r) => rate(r.lattice!.tokensPerS) },
+      { title: 'exp terms/s', numeric: true, cell: (r) => rate(r.lattice!.expTermsPerS) },
+      { title: 'exp fraction', numeric: true, cell: (r) => percent(r.lattice!.expFraction) },
+      ...bandwidth,
+    ],
+  },
+  {
     heading: 'SparseMAP',
     note: 'iterations = major iterations (oracle calls after the first) per instance; support = structures with non-zero weight; converged = share of instances within the tolerance.',
     families: ['sparsemap'],
@@ -218,6 +234,8 @@ function plotAxes(r: Row): { x: number; y: number; xLabel: string; yLabel: strin
     case 'sparsemap':
       return { x: r.elements, y: r.itemsPerS, xLabel: 'scores per call', yLabel: 'instances/s', byBatch: false };
     case 'chain':
+    case 'semimarkov':
+    case 'alignment':
       return { x: r.items, y: r.itemsPerS, xLabel: 'tokens per call (B·N)', yLabel: 'tokens/s', byBatch: false };
     default:
       return { x: r.items, y: r.itemsPerS, xLabel: 'tokens per call (B·N)', yLabel: 'tokens/s', byBatch: true };

@@ -1,6 +1,6 @@
 /**
- * This library beside torch-struct in one run, at the sizes of issue 18: "log Z + marginals" (logPartition, then
- * marginals), float32, on the CPU. torch-struct runs first, through bench/torch_struct.py (it needs Debian's
+ * This library beside torch-struct in one run, at the sizes of issues 18 and 19: "log Z + marginals" (logPartition,
+ * then marginals), float32, on the CPU. torch-struct runs first, through bench/torch_struct.py (it needs Debian's
  * python3-torch and a torch-struct checkout: see that script), then this library on the same machine, one thread and
  * all threads, with a fresh output per call and, for the chain, with `{ out }` reused. Prints a Markdown table with
  * the ratios and writes the figures as JSON (`--json FILE`).
@@ -9,21 +9,26 @@
  *
  * Our inputs are the bench's deterministic fills in [-2, 2) (torch-struct's are standard normal): the work of these
  * dynamic programs does not depend on the values.
+ *
+ * Cases torch-struct cannot run (AlignmentCRF at its HEAD: see bench/torch_struct.py) show the reason instead of a
+ * time. When SemiMarkovCRF runs, the script also checks once that our log Z and marginals equal torch-struct's on the
+ * same edges (standard normal, random lengths): torch-struct writes them (`--semimarkov-check`), we recompute and
+ * print the largest differences.
  */
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
-import { AnyTensor, DependencyCRF, LinearChainCRF, NonProjectiveDependencyCRF, Tensor, TreeCRF, backendInfo, setThreads } from '../lib';
+import { AlignmentCRF, AnyTensor, DependencyCRF, LinearChainCRF, NonProjectiveDependencyCRF, SemiMarkovCRF, Tensor, TreeCRF, backendInfo, setThreads } from '../lib';
 import { filledTensor, time } from './harness';
 
-type Structure = 'LinearChainCRF' | 'TreeCRF' | 'DependencyCRF' | 'NonProjectiveDependencyCRF';
+type Structure = 'LinearChainCRF' | 'TreeCRF' | 'DependencyCRF' | 'NonProjectiveDependencyCRF' | 'SemiMarkovCRF' | 'AlignmentCRF';
 
 interface Case {
   structure: Structure;
   size: number[];
-  /** Minutes per run in torch-struct: skipped with --skip-slow. */
+  /** Minutes per run in torch-struct (or, for our side, seconds): skipped with --skip-slow. */
   slow: boolean;
 }
 
@@ -41,6 +46,9 @@ const CASES: Case[] = [
   { structure: 'NonProjectiveDependencyCRF', size: [32, 64], slow: false },
   { structure: 'NonProjectiveDependencyCRF', size: [256, 64], slow: false },
   { structure: 'NonProjectiveDependencyCRF', size: [32, 128], slow: false },
+  { structure: 'SemiMarkovCRF', size: [32, 25, 4, 10], slow: false },
+  { structure: 'AlignmentCRF', size: [32, 25, 25], slow: false },
+  { structure: 'AlignmentCRF', size: [8, 1000, 1000], slow: true },
 ];
 
 interface Options {
@@ -80,6 +88,8 @@ function make(structure: Structure, size: number[]): Structured {
   if (structure === 'LinearChainCRF') return new LinearChainCRF(filledTensor([B, N - 1, size[2], size[2]], 'float32', 1));
   if (structure === 'TreeCRF') return new TreeCRF(filledTensor([B, N, N], 'float32', 2));
   if (structure === 'DependencyCRF') return new DependencyCRF(filledTensor([B, N, N], 'float32', 3));
+  if (structure === 'SemiMarkovCRF') return new SemiMarkovCRF(filledTensor([B, N - 1, size[2], size[3], size[3]], 'float32', 5));
+  if (structure === 'AlignmentCRF') return new AlignmentCRF(filledTensor([B, N, size[2], 3], 'float32', 6));
   return new NonProjectiveDependencyCRF(filledTensor([B, N, N], 'float32', 4));
 }
 
@@ -87,6 +97,8 @@ interface Result {
   structure: Structure;
   size: string;
   torchStructMs: number | null;
+  /** Why torch-struct did not run the case, when it could not. */
+  torchStructError: string | null;
   oneThreadMs: number;
   allThreadsMs: number;
   /** The chain with a reused `{ out }`, all threads and one. */
@@ -94,18 +106,63 @@ interface Result {
   reusedOutOneThreadMs: number | null;
 }
 
-function runTorchStruct(options: Options, cases: Case[]): { header: string; ms: Map<string, number> } {
+interface TorchStructRun {
+  header: string;
+  ms: Map<string, number>;
+  errors: Map<string, string>;
+  /** The prefix of the --semimarkov-check files, when torch-struct wrote them. */
+  semiMarkovCheck: string | null;
+}
+
+function runTorchStruct(options: Options, cases: Case[]): TorchStructRun {
   const ms = new Map<string, number>();
-  if (!options.torchStruct) return { header: 'torch-struct not run (no --torch-struct DIR)', ms };
-  const json = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'ls-vs-ts-')), 'torch_struct.json');
+  const errors = new Map<string, string>();
+  if (!options.torchStruct) return { header: 'torch-struct not run (no --torch-struct DIR)', ms, errors, semiMarkovCheck: null };
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ls-vs-ts-'));
+  const json = path.join(dir, 'torch_struct.json');
+  const check = cases.some((c) => c.structure === 'SemiMarkovCRF') ? path.join(dir, 'semimarkov') : null;
   const only = [...new Set(cases.map((c) => c.structure))].join(',');
   const args = [path.join(__dirname, '..', '..', 'bench', 'torch_struct.py'), '--torch-struct', options.torchStruct, '--threads', '1', '--reps', String(Math.min(options.reps, 5)), '--only', only, '--json', json];
   if (options.skipSlow) args.push('--skip-slow');
+  if (check) args.push('--semimarkov-check', check);
   const run = spawnSync('/usr/bin/python3', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
-  if (run.status !== 0) return { header: `torch-struct failed (exit ${run.status})`, ms };
-  const report = JSON.parse(fs.readFileSync(json, 'utf8')) as { torch: string; rows: Array<{ structure: string; size: number[]; ms: number }> };
-  for (const row of report.rows) ms.set(`${row.structure} ${row.size.join(',')}`, row.ms);
-  return { header: (run.stdout.split('\n')[0] ?? '').trim(), ms };
+  if (run.status !== 0) return { header: `torch-struct failed (exit ${run.status})`, ms, errors, semiMarkovCheck: null };
+  const report = JSON.parse(fs.readFileSync(json, 'utf8')) as {
+    torch: string;
+    rows: Array<{ structure: string; size: number[]; ms: number | null; error?: string }>;
+  };
+  for (const row of report.rows) {
+    const key = `${row.structure} ${row.size.join(',')}`;
+    if (row.ms === null) errors.set(key, row.error ?? 'unknown error');
+    else ms.set(key, row.ms);
+  }
+  return { header: (run.stdout.split('\n')[0] ?? '').trim(), ms, errors, semiMarkovCheck: check };
+}
+
+/** The largest differences between our SemiMarkovCRF log Z and marginals and torch-struct's, on its edges and lengths. */
+interface SemiMarkovCheck {
+  shape: number[];
+  lengths: number[];
+  maxRelativeLogZ: number;
+  maxAbsoluteMarginal: number;
+}
+
+function checkSemiMarkov(prefix: string): SemiMarkovCheck {
+  const meta = JSON.parse(fs.readFileSync(`${prefix}.json`, 'utf8')) as { shape: number[]; lengths: number[]; log_z: number[] };
+  const floats = (file: string): Float32Array => {
+    const bytes = fs.readFileSync(file);
+    return new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
+  };
+  const crf = new SemiMarkovCRF(new Tensor(floats(`${prefix}.edges.bin`), meta.shape), { lengths: Int32Array.from(meta.lengths) });
+  const logZ = (crf.logPartition() as Tensor).data;
+  const mu = (crf.marginals() as Tensor).data;
+  const theirs = floats(`${prefix}.marginals.bin`);
+  let maxRelativeLogZ = 0;
+  let maxAbsoluteMarginal = 0;
+  meta.log_z.forEach((z, b) => (maxRelativeLogZ = Math.max(maxRelativeLogZ, Math.abs(logZ[b] - z) / Math.max(1, Math.abs(z)))));
+  theirs.forEach((m, i) => (maxAbsoluteMarginal = Math.max(maxAbsoluteMarginal, Math.abs(mu[i] - m))));
+  crf.dispose();
+  return { shape: meta.shape, lengths: meta.lengths, maxRelativeLogZ, maxAbsoluteMarginal };
 }
 
 function main(): void {
@@ -144,6 +201,7 @@ function main(): void {
       structure: c.structure,
       size: c.size.join(', '),
       torchStructMs: torch.ms.get(`${c.structure} ${c.size.join(',')}`) ?? null,
+      torchStructError: torch.errors.get(`${c.structure} ${c.size.join(',')}`) ?? null,
       oneThreadMs: timed(1, both),
       allThreadsMs: timed(allThreads, both),
       reusedOutMs: reused,
@@ -165,8 +223,22 @@ function main(): void {
         `${r.reusedOutMs === null ? '—' : `${f(r.reusedOutMs)} / ${f(r.reusedOutOneThreadMs)}`} |`,
     ),
   ];
+  const failed = results.filter((r) => r.torchStructError !== null);
+  if (failed.length > 0) {
+    lines.push('', ...failed.map((r) => `torch-struct did not run ${r.structure} (${r.size}): ${r.torchStructError}`));
+  }
+  const semiMarkov = torch.semiMarkovCheck ? checkSemiMarkov(torch.semiMarkovCheck) : null;
+  if (semiMarkov) {
+    lines.push(
+      '',
+      `SemiMarkovCRF [${semiMarkov.shape.join(', ')}] on torch-struct's standard normal edges, lengths ${Math.min(...semiMarkov.lengths)}–${Math.max(...semiMarkov.lengths)}: ` +
+        `largest |Δ log Z| / max(1, |log Z|) ${semiMarkov.maxRelativeLogZ.toExponential(2)}, largest |Δ marginal| ${semiMarkov.maxAbsoluteMarginal.toExponential(2)} (ours against torch-struct's).`,
+    );
+  }
   console.log(lines.join('\n'));
-  if (options.json) fs.writeFileSync(options.json, JSON.stringify({ torch: torch.header, simd: info.cpu.simd, threads: allThreads, results }, null, 2) + '\n');
+  if (options.json) {
+    fs.writeFileSync(options.json, JSON.stringify({ torch: torch.header, simd: info.cpu.simd, threads: allThreads, results, semiMarkovCheck: semiMarkov }, null, 2) + '\n');
+  }
 }
 
 main();

@@ -3,8 +3,9 @@
  * Checks that smoke mode is small by construction (sizes and run counts, not its wall time: that depends on the
  * machine and its load, and is printed), that every suite and op produced rows with sane numbers (finite positive
  * medians and throughputs, byte counts between the input once and four times, fractions that are the rate over the
- * ceiling, SparseMAP iterations and supports ≥ 1), that no CUDA number appears without a GPU (and that every one
- * does with it), and that bench.json, bench.md and throughput.svg are written and agree with the returned rows.
+ * ceiling, SparseMAP iterations and supports ≥ 1, the path suites' exp terms = lattice edges × passes), that no
+ * CUDA number appears without a GPU (and that every one does with it), and that bench.json, bench.md and
+ * throughput.svg are written and agree with the returned rows.
  * Also the plotter alone, and the argv parser. No assertion compares a measured time or rate with a bound.
  */
 import * as fs from 'node:fs';
@@ -14,7 +15,8 @@ import * as path from 'node:path';
 import { BenchJson, BenchReport, runBench } from '../bench/bench';
 import { Row, bytesPerElement } from '../bench/harness';
 import { chainOpsMeasured } from '../bench/linear_chain';
-import { SPARSEMAP_OPS, SPARSEMAP_STRUCTURES, parseBenchArgs, presetOptions } from '../bench/options';
+import { PATH_OPS, SPARSEMAP_OPS, SPARSEMAP_STRUCTURES, parseBenchArgs, presetOptions } from '../bench/options';
+import { alignmentEdges, semiMarkovEdges } from '../bench/paths';
 import { decadeLabel, decadeRange, logLogPlotSvg } from '../bench/plot';
 import { backends } from './helpers';
 import { backendInfo } from '../lib';
@@ -88,12 +90,14 @@ describe('bench --smoke, in-process', () => {
 
   test('every suite produced a CPU row for every op it was asked for', () => {
     const opsOf = (family: string): Set<string> => new Set(report.rows.filter((r) => r.family === family && r.backend === 'cpu').map((r) => r.op));
-    expect(options.suites).toEqual(['categorical', 'chain', 'tree', 'dependency', 'nonprojective', 'sparsemap']);
+    expect(options.suites).toEqual(['categorical', 'chain', 'tree', 'dependency', 'nonprojective', 'semimarkov', 'alignment', 'sparsemap']);
     expect(opsOf('categorical')).toEqual(new Set(options.categorical.ops));
     expect(opsOf('chain')).toEqual(new Set(chainOpsMeasured(options.chain.ops)));
     expect(opsOf('tree')).toEqual(new Set(options.tree.ops));
     expect(opsOf('dependency')).toEqual(new Set(options.dependency.ops));
     expect(opsOf('nonprojective')).toEqual(new Set(options.nonprojective.ops));
+    expect(opsOf('semimarkov')).toEqual(new Set(PATH_OPS));
+    expect(opsOf('alignment')).toEqual(new Set(PATH_OPS));
     expect(opsOf('sparsemap')).toEqual(new Set(SPARSEMAP_OPS));
     const suites = new Set(report.rows.map((r) => r.suite));
     for (const structure of SPARSEMAP_STRUCTURES) expect(suites).toContain(`sparsemap (${structure})`);
@@ -126,7 +130,7 @@ describe('bench --smoke, in-process', () => {
     }
   });
 
-  test('tree rows count work; Matrix-Tree rows report GFLOP/s; SparseMAP rows iterations and supports', () => {
+  test('tree and path rows count work; Matrix-Tree rows report GFLOP/s; SparseMAP rows iterations and supports', () => {
     const byFamily = (family: string): Row[] => report.rows.filter((r) => r.family === family);
     for (const r of [...byFamily('tree'), ...byFamily('dependency'), ...byFamily('nonprojective')]) {
       expect(r.tree).toBeDefined();
@@ -147,6 +151,31 @@ describe('bench --smoke, in-process', () => {
         expect(r.flops!.flopFraction).toBeCloseTo(r.flops!.gflopPerS / ceiling, 12);
       }
     }
+    // The path suites: exp terms = the lattice's edges with a part × the op's passes, over the exp ceiling measured
+    // for the row's thread count (the smoke preset gives none).
+    const passes: Record<string, number> = { logPartition: 1, 'logPartition + marginals': 4, marginals: 3, marginalsBackward: 5, entropy: 2, argmax: 1, 'sample(1)': 1 };
+    const paths = [...byFamily('semimarkov'), ...byFamily('alignment')];
+    expect(paths.length).toBeGreaterThan(0);
+    for (const r of paths) {
+      const dims = r.size.split(' × ').map(Number);
+      const edges = r.family === 'semimarkov' ? dims[0] * semiMarkovEdges(dims[1], dims[2], dims[3]) : dims[0] * alignmentEdges(dims[1], dims[2]);
+      expect(r.lattice).toBeDefined();
+      expect(r.lattice!.expTermsPerCall).toBe(passes[r.op] * edges);
+      expect(r.lattice!.expTermsPerS).toBeCloseTo(r.lattice!.expTermsPerCall / (r.medianMs / 1e3), 3);
+      expect(r.lattice!.tokensPerS).toBeCloseTo(r.itemsPerS, 6);
+      expect(r.lattice!.sequencesPerS * (r.medianMs / 1e3)).toBeCloseTo(dims[0], 9);
+      if (r.backend.startsWith('cpu')) {
+        const threads = r.backend === 'cpu (1 thread)' ? 1 : report.machine.backends.cpu.threads;
+        const ceiling = report.cpuCeilings.find((c) => c.threads === threads)!.expGPerS[r.dtype] * 1e9;
+        expect(r.lattice!.expFraction).toBeCloseTo(r.lattice!.expTermsPerS / ceiling, 12);
+      }
+    }
+    // A semi-Markov sequence of 4 positions with K = 3 has spans 2 + 2 + 1 from positions 0, 1, 2; a 2 × 2 alignment
+    // 6 moves: op 0 into (0, 1) and (1, 1), op 2 into (1, 0) and (1, 1), op 1 into (1, 1), and the start.
+    expect(semiMarkovEdges(4, 3, 2)).toBe(4 * 5);
+    expect(semiMarkovEdges(1, 4, 3)).toBe(0);
+    expect(alignmentEdges(2, 2)).toBe(6);
+    expect(alignmentEdges(1, 1)).toBe(1);
     const sparse = byFamily('sparsemap');
     expect(sparse.length).toBeGreaterThan(0);
     for (const r of sparse) {
@@ -193,7 +222,14 @@ describe('bench --smoke, in-process', () => {
 
     const markdown = fs.readFileSync(report.files.markdown, 'utf8');
     expect(markdown).toBe(report.markdown);
-    for (const heading of ['## Categorical and LinearChainCRF', '## TreeCRF (CKY) and DependencyCRF (Eisner)', '## NonProjectiveDependencyCRF (Matrix-Tree)', '## SparseMAP', '## CUDA / CPU speedup']) {
+    for (const heading of [
+      '## Categorical and LinearChainCRF',
+      '## TreeCRF (CKY) and DependencyCRF (Eisner)',
+      '## NonProjectiveDependencyCRF (Matrix-Tree)',
+      '## SemiMarkovCRF and AlignmentCRF (lattice forward-backward)',
+      '## SparseMAP',
+      '## CUDA / CPU speedup',
+    ]) {
       expect(markdown).toContain(heading);
     }
     const lines = markdown.split('\n');
@@ -214,7 +250,7 @@ describe('bench --smoke, in-process', () => {
     const series = new Set(report.rows.map((r) => `${r.suite}|${r.op}|${r.backend}|${r.dtype}|${byBatch(r)}`));
     expect((svg.match(/<polyline /g) ?? []).length).toBe(series.size);
     expect((svg.match(/class="point"/g) ?? []).length).toBe(report.rows.length);
-    for (const title of ['categorical', 'chain (edges)', 'tree', 'dependency', 'nonprojective', 'sparsemap']) expect(svg).toContain(`>${title}</text>`);
+    for (const title of ['categorical', 'chain (edges)', 'tree', 'dependency', 'nonprojective', 'semimarkov', 'alignment', 'sparsemap']) expect(svg).toContain(`>${title}</text>`);
   });
 });
 
@@ -275,15 +311,22 @@ describe('parseBenchArgs', () => {
     expect(options.cuda).toBe(false);
     expect(options.jsonPath).toBe('x.json');
     expect(options.treeTiming.maxReps).toBeGreaterThanOrEqual(options.treeTiming.minReps);
+    const paths = parseBenchArgs(['--semimarkov-sizes', '8x12x3x5', '--alignment-sizes', '2x30x40', '--alignment-ops', 'logPartition + marginals,argmax']);
+    expect(paths.semimarkov.sizes).toEqual([[8, 12, 3, 5]]);
+    expect(paths.alignment.sizes).toEqual([[2, 30, 40]]);
+    expect(paths.alignment.ops).toEqual(['logPartition + marginals', 'argmax']);
   });
 
-  test('the full preset has the sizes of issues 3–6', () => {
+  test('the full preset has the sizes of issues 3–6 and 19', () => {
     const full = presetOptions('full');
     expect(parseBenchArgs([])).toEqual(full);
     expect(full.chain.sizes).toEqual([[32, 25, 20], [256, 128, 32], [1024, 64, 16]]);
     expect(full.tree.sizes.map(([B, N]) => `${B}x${N}`).sort()).toEqual(['128x128', '128x25', '128x64', '32x128', '32x25', '32x64']);
     expect(full.nonprojective.sizes.map(([B, N]) => `${B}x${N}`).sort()).toEqual(['256x128', '256x25', '256x64', '32x128', '32x25', '32x64']);
     expect(full.sparsemap).toEqual({ sizes: [[64, 20]], chainLabels: 10, structures: ['chain', 'tree', 'dependency', 'nonprojective'], ops: ['sparsemap', 'sparsemapBackward'] });
+    expect(full.semimarkov).toEqual({ sizes: [[32, 25, 4, 10]], ops: ['logPartition', 'logPartition + marginals', 'argmax'] });
+    expect(full.alignment).toEqual({ sizes: [[32, 25, 25], [8, 1000, 1000]], ops: ['logPartition', 'logPartition + marginals', 'argmax'] });
+    expect(presetOptions('quick').alignment.sizes).toEqual([[32, 25, 25]]);
     expect(full.outDir).toBe('bench/results');
   });
 
@@ -293,6 +336,8 @@ describe('parseBenchArgs', () => {
     expect(() => parseBenchArgs(['--reps', '0'])).toThrow(/--reps/);
     expect(() => parseBenchArgs(['--chain-sizes', '32x25'])).toThrow(/3 dimensions/);
     expect(() => parseBenchArgs(['--chain-ops', 'marginal'])).toThrow(/--chain-ops marginal/);
+    expect(() => parseBenchArgs(['--semimarkov-sizes', '32x25x4'])).toThrow(/4 dimensions/);
+    expect(() => parseBenchArgs(['--alignment-ops', 'logZ'])).toThrow(/--alignment-ops logZ/);
     expect(() => parseBenchArgs(['--out'])).toThrow(/needs a value/);
   });
 });
