@@ -53,7 +53,8 @@ describe('the demo at the tiny size', () => {
   test('the table lists every row', () => {
     const text = formatReport(report);
     expect(text).toMatch(/^latent-struct demo — backend cpu/);
-    expect(text.split('\n').filter((l) => /^\| (Categorical|LinearChainCRF|TreeCRF|DependencyCRF|NonProjectiveDependencyCRF) \|/.test(l))).toHaveLength(report.rows.length);
+    expect(text.split('\n').filter((l) => new RegExp(`^\\| (${STRUCTURES.join('|')}) \\|`).test(l))).toHaveLength(report.rows.length);
+    expect(new Set(report.rows.map((r) => r.structure))).toEqual(new Set(STRUCTURES));
   });
 });
 
@@ -67,8 +68,16 @@ describe('the tasks', () => {
       expect(e.truth).toHaveLength(Q);
       expect(task.features(e)).toHaveLength(Q * task.featureCount);
       const used = e.truth.reduce((a, v) => a + v, 0);
-      // A class; n − 1 edges; 2n − 1 spans; n arcs.
-      const expected = { Categorical: 1, LinearChainCRF: e.length - 1, TreeCRF: 2 * e.length - 1, DependencyCRF: e.length, NonProjectiveDependencyCRF: e.length }[structure];
+      // A class; n − 1 edges; 2n − 1 spans; n arcs; a segmentation's segments after the first; an alignment's path.
+      const expected = {
+        Categorical: () => 1,
+        LinearChainCRF: () => e.length - 1,
+        TreeCRF: () => 2 * e.length - 1,
+        DependencyCRF: () => e.length,
+        NonProjectiveDependencyCRF: () => e.length,
+        SemiMarkovCRF: () => segmentation(e.truth, task.partsShape, e.length),
+        AlignmentCRF: () => alignmentPath(e.truth, task.partsShape, e.length, e.targetLength ?? -1),
+      }[structure]();
       expect(used).toBe(expected);
       expect(e.target.every(Number.isFinite)).toBe(true);
     }
@@ -76,6 +85,20 @@ describe('the tasks', () => {
     // Another instance's structure does not recover this one's (a metric that can fail).
     const shifted = task.test.map((_, b) => task.test[(b + 1) % task.test.length].truth);
     expect(task.recovery(shifted, task.test)).toBeLessThan(1);
+  });
+
+  test('the new structures\' tasks use their range: segments of several lengths, alignments of every op and of unequal lengths', () => {
+    const segments = makeTask('SemiMarkovCRF', { train: 40, test: 8, length: 8 }, 1);
+    const [, K, C] = segments.partsShape;
+    const widths = new Set<number>();
+    for (const e of segments.train) e.truth.forEach((v, q) => v > 0 && widths.add(Math.floor(q / (C * C)) % K));
+    // Segments of 1 to K − 1 = 3 tokens; 3 is rare (about 1% of the segments), so only 1 and 2 are required.
+    expect([1, 2].every((k) => widths.has(k)) && [...widths].every((k) => k >= 1 && k < K)).toBe(true);
+    const alignments = makeTask('AlignmentCRF', { train: 40, test: 8, length: 8 }, 1);
+    const ops = new Set<number>();
+    for (const e of alignments.train) e.truth.forEach((v, q) => v > 0 && ops.add(q % 3));
+    expect([...ops].sort()).toEqual([0, 1, 2]);
+    expect(alignments.train.some((e) => e.targetLength !== e.length)).toBe(true);
   });
 
   test('the same seed gives the same data', () => {
@@ -217,3 +240,38 @@ describe('the command line', () => {
     ]);
   });
 });
+
+/**
+ * Checks that one-hot semi-Markov edges [N−1, K, C, C] are one segmentation of a sequence of `length`: segments
+ * chained from position 0 to length − 1, each one's label the next one's previous label; returns how many there are.
+ */
+function segmentation(z: Float64Array, [, K, C]: number[], length: number): number {
+  const parts: { n: number; k: number; c: number; from: number }[] = [];
+  z.forEach((v, q) => {
+    if (v !== 0) parts.push({ n: Math.floor(q / (K * C * C)), k: Math.floor(q / (C * C)) % K, c: Math.floor(q / C) % C, from: q % C });
+  });
+  parts.sort((a, b) => a.n - b.n);
+  let [end, label] = [0, parts[0].from];
+  for (const p of parts) {
+    expect({ n: p.n, from: p.from, kInRange: p.k >= 1 && p.k < K }).toEqual({ n: end, from: label, kInRange: true });
+    [end, label] = [p.n + p.k, p.c];
+  }
+  expect(end).toBe(length - 1);
+  return parts.length;
+}
+
+/** Checks that one-hot moves [N, M, 3] are one global alignment path, (0, 0) to (n − 1, m − 1); returns its cells. */
+function alignmentPath(z: Float64Array, [, M]: number[], n: number, m: number): number {
+  let [i, j, cells] = [n - 1, m - 1, 0];
+  for (;;) {
+    const ops = [0, 1, 2].filter((op) => z[(i * M + j) * 3 + op] !== 0);
+    expect(ops).toHaveLength(1);
+    cells++;
+    if (i === 0 && j === 0) {
+      expect(ops[0]).toBe(1);
+      return cells;
+    }
+    [i, j] = ops[0] === 0 ? [i, j - 1] : ops[0] === 1 ? [i - 1, j - 1] : [i - 1, j];
+    expect(i >= 0 && j >= 0).toBe(true);
+  }
+}

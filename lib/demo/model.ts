@@ -14,7 +14,7 @@ import type { Estimator } from '../estimators/types';
 import { Tensor } from '../tensor';
 import type { Device } from '../tensor';
 import { Random } from './random';
-import { Example, LatentTask, partScores } from './tasks';
+import { Example, LatentTask, partScores, targetLengths } from './tasks';
 
 /** A trainable array with its gradient. */
 interface Parameter {
@@ -67,6 +67,8 @@ interface Batch {
   /** φ `[B, Q, F]`. */
   features: Float64Array;
   lengths: Int32Array;
+  /** The target sequences' lengths (AlignmentCRF), else undefined. */
+  targetLengths?: Int32Array;
   /** y `[B, P]`. */
   targets: Float64Array;
 }
@@ -115,7 +117,7 @@ export class LatentRegressionModel {
       features.set(this.task.features(e), b * this.parts * F);
       targets.set(e.target, b * P);
     });
-    return { examples, features, lengths: Int32Array.from(examples, (e) => e.length), targets };
+    return { examples, features, lengths: Int32Array.from(examples, (e) => e.length), targetLengths: targetLengths(examples), targets };
   }
 
   /**
@@ -190,7 +192,7 @@ export class LatentRegressionModel {
     const scores = new Float64Array(B * this.parts);
     const stride = this.parts * this.task.featureCount;
     for (let b = 0; b < B; b++) partScores(batch.features.subarray(b * stride, (b + 1) * stride), this.encoder.value, scores, b * this.parts);
-    return this.task.make(new Tensor(scores, [B, ...this.task.partsShape]), batch.lengths, this.device === 'cuda' ? 'cuda' : undefined);
+    return this.task.make(new Tensor(scores, [B, ...this.task.partsShape]), batch.lengths, this.device === 'cuda' ? 'cuda' : undefined, batch.targetLengths);
   }
 
   /** r_{b,q,p} = ⟨φ_{b,q}, V_p⟩, `[B, Q, P]`: what part q adds to output p. */

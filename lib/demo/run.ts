@@ -396,7 +396,8 @@ export function formatReport(report: DemoReport): string {
     ...(report.skipped.length > 0 ? ['', ...formatSkipped(report.skipped)] : []),
     '',
     'NMSE: test mean squared error of the prediction from the MAP structure over the variance of the target (1 = predicting the mean).',
-    'recovery: label accuracy up to a renaming of labels (Categorical, LinearChainCRF), fraction of true arcs (dependencies) or of true non-trivial spans (TreeCRF).',
+    'recovery: label accuracy up to a renaming of labels (Categorical, LinearChainCRF), fraction of true arcs (dependencies), of true non-trivial spans (TreeCRF),',
+    '  of true labelled segments up to a renaming of labels (SemiMarkovCRF) or of the true alignment\'s pairs other than the first and last (AlignmentCRF).',
   ];
   return lines.join('\n');
 }
