@@ -133,21 +133,26 @@ export function checkDevice(device: unknown): Device | undefined {
 }
 
 /** Checks optional lengths: B integers in [1, N]; null when absent. */
-export function checkLengths(lengths: Int32Array | readonly number[] | undefined, batch: number, length: number): Int32Array | null {
+export function checkLengths(
+  lengths: Int32Array | readonly number[] | undefined,
+  batch: number,
+  length: number,
+  name = 'lengths',
+): Int32Array | null {
   if (lengths === undefined) return null;
   if (!Array.isArray(lengths) && !ArrayBuffer.isView(lengths)) {
-    throw typeError('ERR_INVALID_ARG_TYPE', 'lengths must be an Int32Array or an array of integers');
+    throw typeError('ERR_INVALID_ARG_TYPE', `${name} must be an Int32Array or an array of integers`);
   }
   const values = Int32Array.from(lengths as ArrayLike<number>);
   if (values.length !== batch) {
-    throw rangeError('ERR_SHAPE_MISMATCH', `lengths must hold B = ${batch} entries, got ${values.length}`);
+    throw rangeError('ERR_SHAPE_MISMATCH', `${name} must hold B = ${batch} entries, got ${values.length}`);
   }
   Array.from(lengths as ArrayLike<number>).forEach((v, b) => {
     if (!Number.isInteger(v)) {
-      throw rangeError('ERR_OUT_OF_RANGE', `lengths[${b}] = ${String(v)} must be an integer in [1, ${length}]`);
+      throw rangeError('ERR_OUT_OF_RANGE', `${name}[${b}] = ${String(v)} must be an integer in [1, ${length}]`);
     }
     if (v < 1 || v > length) {
-      throw rangeError('ERR_OUT_OF_RANGE', `lengths[${b}] = ${v} is outside [1, ${length}]`);
+      throw rangeError('ERR_OUT_OF_RANGE', `${name}[${b}] = ${v} is outside [1, ${length}]`);
     }
   });
   return values;

@@ -27,7 +27,7 @@
  */
 import { optionsObject, rangeError, typeError } from '../errors';
 import { FloatArray } from '../native';
-import { AnyTensor, Device, DeviceTensor, Like, Tensor, requireTensor } from '../tensor';
+import { AnyTensor, Device, DeviceTensor, Like, Tensor, isFloatArray, requireTensor, shapeSize } from '../tensor';
 import { requireSamePlace } from '../ops/placement';
 import { OutOptions, PerturbOptions, SparseMapOptions, checkDevice, checkLengths } from './common';
 import { ChainArgmax, ChainDecoded, ChainSparseMap, FactoredParts, FactoredPotentials, LinearChainCRF } from './linear_chain';
@@ -116,6 +116,23 @@ function integers(values: ArrayLike<number>, N: number): Int32Array {
   return out;
 }
 
+/**
+ * A tensor (or DeviceTensor) argument whose shape is valid and, for a Tensor, agrees with its float data: the HMM
+ * reads its parameters and gradients here, not in the addon, whose checks would otherwise catch a Tensor whose
+ * fields were replaced.
+ */
+function requireConsistent(value: unknown, name: string): AnyTensor {
+  const t = requireTensor(value, name);
+  const size = shapeSize(t.shape, `${name}.shape`);
+  if (t instanceof Tensor) {
+    if (!isFloatArray(t.data)) throw typeError('ERR_INVALID_ARG_TYPE', `${name}.data must be a Float32Array or Float64Array`);
+    if (t.data.length !== size) {
+      throw rangeError('ERR_SHAPE_MISMATCH', `${name} has shape [${t.shape.join(', ')}] (${size} elements) but ${t.data.length} data elements`);
+    }
+  }
+  return t;
+}
+
 /** A host copy's data (for a DeviceTensor, copied from the device). */
 function hostData(t: AnyTensor): FloatArray {
   return t instanceof Tensor ? t.data : t.toHost().data;
@@ -179,9 +196,9 @@ export class HMM<X extends AnyTensor = AnyTensor> {
     if (params === null || typeof params !== 'object') {
       throw typeError('ERR_INVALID_ARG_TYPE', 'params must be { transition [C, C], emission [V, C], init [C] }');
     }
-    const transition = requireTensor(params.transition, 'params.transition');
-    const emission = requireTensor(params.emission, 'params.emission');
-    const init = requireTensor(params.init, 'params.init');
+    const transition = requireConsistent(params.transition, 'params.transition');
+    const emission = requireConsistent(params.emission, 'params.emission');
+    const init = requireConsistent(params.init, 'params.init');
     requireSamePlace([transition, emission, init], ['params.transition', 'params.emission', 'params.init']);
     if (emission.dtype !== transition.dtype || init.dtype !== transition.dtype) {
       const [name, other] = emission.dtype !== transition.dtype ? ['emission', emission] : ['init', init];
@@ -376,8 +393,8 @@ export class HMM<X extends AnyTensor = AnyTensor> {
     if (grad === null || typeof grad !== 'object' || !('unary' in grad) || !('transition' in grad)) {
       throw typeError('ERR_INVALID_ARG_TYPE', 'grad must be { unary, transition }');
     }
-    const unary = requireTensor(grad.unary, 'grad.unary');
-    const transition = requireTensor(grad.transition, 'grad.transition');
+    const unary = requireConsistent(grad.unary, 'grad.unary');
+    const transition = requireConsistent(grad.transition, 'grad.transition');
     const [B, N, C] = [this.batch, this.length, this.labels];
     if (unary.size !== B * N * C) {
       throw rangeError('ERR_SHAPE_MISMATCH', `grad.unary must have shape [${B}, ${N}, ${C}], got [${unary.shape.join(', ')}]`);

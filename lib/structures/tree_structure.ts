@@ -103,7 +103,10 @@ export abstract class TreeStructure<X extends AnyTensor, D> {
     this.potentials = this.placement.place(t) as X;
     this.spec = { structure, scores: toNative(this.potentials), lengths: this.lengths, singleRoot: given.singleRoot ?? true };
     if (structure === 'alignment') {
-      this.spec.targetLengths = checkLengths(given.targetLengths, this.batch, t.shape[2]);
+      this.spec.targetLengths = checkLengths(given.targetLengths, this.batch, t.shape[2], 'targetLengths');
+      if (given.local !== undefined && typeof given.local !== 'boolean') {
+        throw typeError('ERR_INVALID_ARG_TYPE', `options.local must be a boolean, got ${typeof given.local}`);
+      }
       this.spec.local = given.local ?? false;
     }
   }

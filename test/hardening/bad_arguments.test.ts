@@ -6,12 +6,16 @@
  * ("Cannot read properties of null").
  */
 import {
+  AlignmentCRF,
   AnyTensor,
   Categorical,
   DependencyCRF,
   DeviceTensor,
+  HMM,
+  HMMParams,
   LinearChainCRF,
   NonProjectiveDependencyCRF,
+  SemiMarkovCRF,
   Tensor,
   TreeCRF,
   backendInfo,
@@ -55,6 +59,18 @@ const constructors: { name: string; make: Construct; scores: () => unknown }[] =
     name: 'NonProjectiveDependencyCRF',
     make: (s, o) => new NonProjectiveDependencyCRF(s as Tensor, o as object),
     scores: () => host([2, 3, 3]),
+  },
+  { name: 'SemiMarkovCRF', make: (s, o) => new SemiMarkovCRF(s as Tensor, o as object), scores: () => host([2, 3, 3, 2, 2]) },
+  { name: 'AlignmentCRF', make: (s, o) => new AlignmentCRF(s as Tensor, o as object), scores: () => host([2, 3, 4, 3]) },
+  {
+    name: 'AlignmentCRF (local)',
+    make: (s, o) => new AlignmentCRF(s as Tensor, o === undefined || (o !== null && typeof o === 'object' && !Array.isArray(o)) ? { ...(o as object), local: true } : (o as object)),
+    scores: () => host([2, 3, 4, 3]),
+  },
+  {
+    name: 'HMM',
+    make: (s, o) => new HMM(s as HMMParams<Tensor>, { data: Int32Array.of(0, 1, 2, 2, 1, 0), shape: [2, 3] }, o as object),
+    scores: () => ({ transition: host([2, 2], 3), emission: host([3, 2], 4), init: host([2], 5) }),
   },
 ];
 
@@ -102,10 +118,56 @@ describe('structure constructors', () => {
     }
   });
 
+  test('AlignmentCRF names targetLengths and local when they are bad', () => {
+    const scores = (): Tensor => host([2, 3, 4, 3]);
+    const make = (options: unknown) => () => new AlignmentCRF(scores(), options as object);
+    for (const [targetLengths, code] of [
+      ['x', 'ERR_INVALID_ARG_TYPE'],
+      [null, 'ERR_INVALID_ARG_TYPE'],
+      [[1, 2, 3], 'ERR_SHAPE_MISMATCH'],
+      [[0, 1], 'ERR_OUT_OF_RANGE'],
+      [[1, 5], 'ERR_OUT_OF_RANGE'],
+      [[1, 1.5], 'ERR_OUT_OF_RANGE'],
+      [[1, Number.NaN], 'ERR_OUT_OF_RANGE'],
+    ] as const) {
+      expectThrowsCoded(make({ targetLengths }), `targetLengths ${JSON.stringify(targetLengths)}`, code, /targetLengths/);
+    }
+    for (const local of ['yes', 1, null, {}, 'false']) {
+      expectThrowsCoded(make({ local }), `local ${JSON.stringify(local)}`, 'ERR_INVALID_ARG_TYPE', /local must be a boolean/);
+    }
+    expect(new AlignmentCRF(scores(), { local: false }).local).toBe(false);
+  });
+
+  test('HMM rejects bad observations, naming them', () => {
+    const params = (): HMMParams<Tensor> => ({ transition: host([2, 2], 3), emission: host([3, 2], 4), init: host([2], 5) });
+    const cases: [unknown, string][] = [
+      [null, 'ERR_INVALID_ARG_TYPE'],
+      [3, 'ERR_INVALID_ARG_TYPE'],
+      [{}, 'ERR_INVALID_ARG_TYPE'],
+      [[], 'ERR_INVALID_SHAPE'],
+      [[[0, 1], [1]], 'ERR_SHAPE_MISMATCH'],
+      [[['a', 'b']], 'ERR_OUT_OF_RANGE'],
+      [[[0, 3]], 'ERR_OUT_OF_RANGE'],
+      [[[0, -1]], 'ERR_OUT_OF_RANGE'],
+      [{ data: new Float64Array(2), shape: [1, 2] }, 'ERR_INVALID_ARG_TYPE'],
+      [{ data: Int32Array.of(0, 1), shape: [2, 2] }, 'ERR_SHAPE_MISMATCH'],
+      [{ data: Int32Array.of(0, 1), shape: [2] }, 'ERR_INVALID_SHAPE'],
+      [{ data: Int32Array.of(0, 1), shape: 'x' }, 'ERR_INVALID_SHAPE'],
+    ];
+    for (const [observations, code] of cases) {
+      expectThrowsCoded(() => new HMM(params(), observations as never), `observations ${JSON.stringify(observations)}`, code, /observations/);
+    }
+  });
+
   test('the messages name the argument', () => {
     expect(() => new LinearChainCRF(host([2, 2, 2, 2]), null as unknown as object)).toThrow(/options must be an object, got null/);
     expect(() => new Categorical(host([2, 3]), 3 as unknown as object)).toThrow(/options must be an object, got number/);
     expect(() => new TreeCRF(host([2, 3, 3]), [] as unknown as object)).toThrow(/options must be an object, got an array/);
+    expect(() => new SemiMarkovCRF(host([2, 3, 1, 2, 2]))).toThrow(/edges must have shape \[B, N - 1, K, C, C\] with N ≥ 2, K ≥ 2/);
+    expect(() => new SemiMarkovCRF(host([2, 3, 2, 2, 3]))).toThrow(/edges must have shape/);
+    expect(() => new AlignmentCRF(host([2, 3, 4, 2]))).toThrow(/scores must have shape \[B, N, M, 3\]/);
+    expect(() => new AlignmentCRF(host([2, 3, 4, 3]), { lengths: [1, 4] })).toThrow(/lengths\[1\] = 4 is outside \[1, 3\]/);
+    expect(() => new AlignmentCRF(host([2, 3, 4, 3]), { targetLengths: [5, 4] })).toThrow(/targetLengths\[0\] = 5 is outside \[1, 4\]/);
   });
 });
 

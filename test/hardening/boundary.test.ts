@@ -4,7 +4,7 @@
  */
 import * as path from 'node:path';
 
-import { Categorical, Tensor, gumbelMax, gumbelNoise, gumbelSoftmax, softmax, tensor } from '../../lib';
+import { Categorical, HMM, Tensor, gumbelMax, gumbelNoise, gumbelSoftmax, softmax, tensor } from '../../lib';
 import { native } from '../../lib/native';
 import { errorCode } from '../helpers';
 import { describeFailure, runTypeScript } from '../support/isolated';
@@ -22,11 +22,14 @@ describe('inputs that crashed the process', () => {
         'async logProb, index detached while it runs',
         'sync call, input detached by a later argument',
         'host result larger than a typed array',
+        'async semi-Markov and alignment ops, inputs detached while they run',
+        'sync alignment call, input detached by targetLengths or local',
+        'semi-Markov and alignment results larger than a typed array',
       ],
       { nodeOptions: ['--expose-gc'] },
     );
     if (result.status !== 0) throw new Error(describeFailure(result));
-    expect(result.stdout.match(/^pass /gm)).toHaveLength(6);
+    expect(result.stdout.match(/^pass /gm)).toHaveLength(9);
   });
 
   test('a host result larger than memory raises ERR_OUT_OF_MEMORY instead of a V8 abort', () => {
@@ -81,6 +84,21 @@ describe('what the fuzz found in the TypeScript layer', () => {
       const dist = new Categorical(tensor(new Float64Array([0, bad, 1, 2]), [2, 2]));
       expect(errorCode(() => dist.gumbelPair({ seed: 1 }))).toBe('RangeError:ERR_INVALID_SCORES');
     }
+  });
+
+  test('HMM refuses a parameter Tensor whose data or shape were replaced instead of reading it in JS', () => {
+    // The HMM reads its parameters on the host (the gather of emission rows): the addon's checks of a tensor's data
+    // against its shape never see them.
+    const host = (shape: number[]): Tensor => tensor(Float64Array.from({ length: shape.reduce((a, b) => a * b, 1) }, (_, i) => Math.sin(i)), shape);
+    const tampered = (field: 'data' | 'shape', value: unknown): Tensor => Object.defineProperty(host([3, 2]), field, { value });
+    const make = (emission: Tensor) => () => new HMM({ transition: host([2, 2]), emission, init: host([2]) }, [[0, 1]]);
+    expect(errorCode(make(tampered('data', new Int32Array(6))))).toBe('TypeError:ERR_INVALID_ARG_TYPE');
+    expect(errorCode(make(tampered('data', new Float64Array(5))))).toBe('RangeError:ERR_SHAPE_MISMATCH');
+    expect(errorCode(make(tampered('shape', [Number.NaN, 2])))).toBe('RangeError:ERR_INVALID_SHAPE');
+    expect(errorCode(make(tampered('shape', [2 ** 31 - 1, 2])))).toBe('RangeError:ERR_SHAPE_MISMATCH');
+    const hmm = new HMM({ transition: host([2, 2]), emission: host([3, 2]), init: host([2]) }, [[0, 1]]);
+    const grad = { unary: Object.defineProperty(host([1, 2, 2]), 'data', { value: [1, 2, 3, 4] }), transition: host([1, 2, 2]) };
+    expect(errorCode(() => hmm.partsBackward(grad))).toBe('TypeError:ERR_INVALID_ARG_TYPE');
   });
 
   test('Categorical.supportParts refuses supports that are not classes instead of reading them as class 0', () => {

@@ -6,7 +6,7 @@
  *
  * Usage: node -r test/support/register_ts.js test/hardening/boundary_cases.ts [case names]
  */
-import { DependencyCRF, Tensor, TreeCRF, gumbelNoise, logProb, softmax, tensor } from '../../lib';
+import { AlignmentCRF, DependencyCRF, SemiMarkovCRF, Tensor, TreeCRF, gumbelNoise, logProb, softmax, tensor } from '../../lib';
 import { native } from '../../lib/native';
 
 /** JS code that runs while an async op is in flight: it detaches, shrinks or overwrites the op's input. */
@@ -118,6 +118,52 @@ const cases: Record<string, () => Promise<void> | void> = {
   'host result larger than a typed array'() {
     expectCode(() => gumbelNoise([2 ** 25, 2 ** 25], { seed: 1 }), 'RangeError', 'ERR_SIZE_OVERFLOW');
     expectCode(() => Tensor.zeros([2 ** 25, 2 ** 25]), 'RangeError', 'ERR_SIZE_OVERFLOW');
+  },
+
+  /** The same for the lattice sweeps: semi-Markov edges and alignment scores detached (and freed) while they run. */
+  async 'async semi-Markov and alignment ops, inputs detached while they run'() {
+    const edges = new Tensor(randomData(B * 40 * 6 * 4 * 4, 6), [B, 40, 6, 4, 4]);
+    const moves = new Tensor(randomData(B * 60 * 70 * 3, 7), [B, 60, 70, 3]);
+    const copy = (t: Tensor) => new Tensor(Float64Array.from(t.data), [...t.shape]);
+    const expected = [new SemiMarkovCRF(copy(edges)).marginals(), new AlignmentCRF(copy(moves), { local: true }).entropy()];
+    const pending = [new SemiMarkovCRF(edges).marginalsAsync(), new AlignmentCRF(moves, { local: true }).entropyAsync()];
+    detach(edges.data.buffer as ArrayBuffer);
+    detach(moves.data.buffer as ArrayBuffer);
+    churn(moves.size * 8);
+    const results = await Promise.all(pending);
+    results.forEach((r, i) => expectSame(r.data, expected[i].data));
+  },
+
+  /** The spec's alignment fields are read after its scores: a getter of either detaching them must not be a read of freed memory. */
+  'sync alignment call, input detached by targetLengths or local'() {
+    for (const field of ['targetLengths', 'local'] as const) {
+      const data = randomData(2 * 3 * 4 * 3, 8);
+      const spec = {
+        structure: 'alignment' as const,
+        scores: { data, shape: [2, 3, 4, 3] },
+        lengths: null,
+        singleRoot: true,
+        targetLengths: null as Int32Array | null,
+        local: false,
+      };
+      Object.defineProperty(spec, field, {
+        get() {
+          detach(data.buffer as ArrayBuffer);
+          return field === 'local' ? false : null;
+        },
+      });
+      expectCode(() => native.treeLogPartition(spec, false), 'TypeError', 'ERR_BUFFER_DETACHED');
+    }
+  },
+
+  /** Samples of more elements than a typed array holds: ERR_SIZE_OVERFLOW, not an abort. */
+  'semi-Markov and alignment results larger than a typed array'() {
+    const edges = new SemiMarkovCRF(new Tensor(randomData(2 * 3 * 2 * 2 * 2, 9), [2, 3, 2, 2, 2]));
+    const moves = new AlignmentCRF(new Tensor(randomData(2 * 3 * 4 * 3, 10), [2, 3, 4, 3]), { local: true });
+    for (const k of [2 ** 31 - 1, 2 ** 30]) {
+      expectCode(() => edges.sample(k, { seed: 1 }), 'RangeError', 'ERR_SIZE_OVERFLOW');
+      expectCode(() => moves.sample(k, { seed: 1 }), 'RangeError', 'ERR_SIZE_OVERFLOW');
+    }
   },
 
   /**

@@ -6,7 +6,7 @@
  */
 import * as path from 'node:path';
 
-import { DependencyCRF, LinearChainCRF, NonProjectiveDependencyCRF, Tensor, TreeCRF } from '../../lib';
+import { AlignmentCRF, DependencyCRF, HMM, LinearChainCRF, NonProjectiveDependencyCRF, SemiMarkovCRF, Tensor, TreeCRF } from '../../lib';
 import { randomTensor, rng } from '../helpers';
 import { describeFailure, runTypeScript } from '../support/isolated';
 
@@ -18,6 +18,14 @@ test('64 async tasks at once give the results of sequential sync calls', async (
   const tree = new TreeCRF(randomTensor([4, 14, 14], random, 2), { lengths: [14, 2, 9, 1] });
   const projective = new DependencyCRF(randomTensor([4, 16, 16], random, 2));
   const nonprojective = new NonProjectiveDependencyCRF(randomTensor([4, 16, 16], random, 2));
+  const semiMarkov = new SemiMarkovCRF(randomTensor([4, 13, 4, 3, 3], random, 2), { lengths: [14, 1, 6, 9] });
+  const alignment = new AlignmentCRF(randomTensor([4, 9, 12, 3], random, 2), { lengths: [9, 1, 4, 7], targetLengths: [12, 5, 1, 8] });
+  const local = new AlignmentCRF(randomTensor([4, 9, 12, 3], random, 2), { local: true });
+  const hmm = new HMM(
+    { transition: randomTensor([4, 4], random, 2), emission: randomTensor([6, 4], random, 2), init: randomTensor([4], random, 2) },
+    Array.from({ length: 4 }, (_, b) => Array.from({ length: 10 }, (__, n) => (b * 7 + n * 3) % 6)),
+    { lengths: [10, 2, 7, 1] },
+  );
   const calls: [string, () => number[], () => Promise<number[]>][] = [
     ['chain marginals', () => data(chain.marginals()), async () => data(await chain.marginalsAsync())],
     ['chain samples', () => data(chain.sample(3, { seed: 5 })), async () => data((await chain.sampleAsync(3, { seed: 5 })).parts)],
@@ -27,6 +35,12 @@ test('64 async tasks at once give the results of sequential sync calls', async (
     ['projective sparsemap', () => data(projective.sparsemap().marginals), async () => data((await projective.sparsemapAsync()).marginals)],
     ['nonprojective marginals', () => data(nonprojective.marginals()), async () => data(await nonprojective.marginalsAsync())],
     ['nonprojective perturbAndMap', () => data(nonprojective.perturbAndMap({ seed: 3 })), async () => data((await nonprojective.perturbAndMapAsync({ seed: 3 })).parts)],
+    ['semi-Markov marginals', () => data(semiMarkov.marginals()), async () => data(await semiMarkov.marginalsAsync())],
+    ['semi-Markov samples', () => data(semiMarkov.sample(3, { seed: 4 })), async () => data((await semiMarkov.sampleAsync(3, { seed: 4 })).parts)],
+    ['alignment entropy', () => data(alignment.entropy()), async () => data(await alignment.entropyAsync())],
+    ['alignment sparsemap', () => data(alignment.sparsemap().marginals), async () => data((await alignment.sparsemapAsync()).marginals)],
+    ['local alignment argmax', () => data(local.argmax()), async () => data((await local.argmaxAsync()).parts)],
+    ['HMM marginals', () => data(hmm.marginals().unary), async () => data((await hmm.marginalsAsync()).unary)],
   ];
   const expected = calls.map(([, sync]) => sync());
   const tasks = Array.from({ length: 64 }, (_, i) => i % calls.length);

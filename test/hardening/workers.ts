@@ -8,7 +8,7 @@
 import * as path from 'node:path';
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
 
-import { DependencyCRF, LinearChainCRF, NonProjectiveDependencyCRF, Tensor, TreeCRF, softmax, softmaxAsync } from '../../lib';
+import { AlignmentCRF, DependencyCRF, HMM, LinearChainCRF, NonProjectiveDependencyCRF, SemiMarkovCRF, Tensor, TreeCRF, softmax, softmaxAsync } from '../../lib';
 import { randomTensor, rng } from '../helpers';
 
 /** The computations compared: name → sync and async forms over fixed inputs (the same in every thread). */
@@ -18,11 +18,18 @@ function computations(): Record<string, { sync: () => Float64Array; async: () =>
   const spans = randomTensor([8, 20, 20], random, 3);
   const edges = randomTensor([8, 15, 6, 6], random, 3);
   const rows = randomTensor([64, 50], random, 3);
+  const segments = randomTensor([8, 15, 5, 3, 3], random, 3);
+  const moves = randomTensor([8, 12, 14, 3], random, 3);
+  const hmmParams = { transition: randomTensor([5, 5], random, 3), emission: randomTensor([7, 5], random, 3), init: randomTensor([5], random, 3) };
   const data = (t: unknown): Float64Array => (t as Tensor).data as Float64Array;
   const chain = new LinearChainCRF(edges);
   const tree = new TreeCRF(spans);
   const projective = new DependencyCRF(arcs);
   const nonprojective = new NonProjectiveDependencyCRF(arcs, { singleRoot: false });
+  const semiMarkov = new SemiMarkovCRF(segments, { lengths: [16, 1, 2, 9, 16, 5, 12, 3] });
+  const alignment = new AlignmentCRF(moves, { targetLengths: [14, 1, 3, 9, 14, 7, 2, 11] });
+  const local = new AlignmentCRF(moves, { local: true });
+  const hmm = new HMM(hmmParams, Array.from({ length: 8 }, (_, b) => Array.from({ length: 16 }, (__, n) => (b * 5 + n * 3) % 7)));
   return {
     'chain marginals': { sync: () => data(chain.marginals()), async: async () => data(await chain.marginalsAsync()) },
     'chain samples': { sync: () => data(chain.sample(4, { seed: 9 })), async: async () => data((await chain.sampleAsync(4, { seed: 9 })).parts) },
@@ -34,6 +41,11 @@ function computations(): Record<string, { sync: () => Float64Array; async: () =>
       sync: () => data(nonprojective.sparsemap({ maxActive: 8 }).marginals),
       async: async () => data((await nonprojective.sparsemapAsync({ maxActive: 8 })).marginals),
     },
+    'semi-Markov marginals': { sync: () => data(semiMarkov.marginals()), async: async () => data(await semiMarkov.marginalsAsync()) },
+    'semi-Markov samples': { sync: () => data(semiMarkov.sample(3, { seed: 11 })), async: async () => data((await semiMarkov.sampleAsync(3, { seed: 11 })).parts) },
+    'alignment marginals': { sync: () => data(alignment.marginals()), async: async () => data(await alignment.marginalsAsync()) },
+    'local alignment entropy': { sync: () => data(local.entropy()), async: async () => data(await local.entropyAsync()) },
+    'HMM log Z': { sync: () => data(hmm.logPartition()), async: async () => data(await hmm.logPartitionAsync()) },
     softmax: { sync: () => data(softmax(rows)), async: async () => data(await softmaxAsync(rows)) },
   };
 }

@@ -114,6 +114,88 @@ function tensorArbitrary(rank?: number): fc.Arbitrary<unknown> {
   );
 }
 
+/** Deterministic values in [−2, 2) from a seed. */
+function valuesFrom(seed: number, count: number): number[] {
+  let state = seed >>> 0;
+  return Array.from({ length: count }, () => {
+    state = (Math.imul(state, 1103515245) + 12345) >>> 0;
+    return (state / 2 ** 32) * 4 - 2;
+  });
+}
+
+/**
+ * Specs of SemiMarkovCRF ('semi_markov', edges `[B, N − 1, K, C, C]`) and AlignmentCRF ('alignment', scores
+ * `[B, N, M, 3]`), mostly valid, with the mistakes the binding must catch: K < 2, the two label dimensions
+ * differing, a last dimension other than 3, lengths and targetLengths out of range or of the wrong count, NaN and
+ * +Infinity scores, an instance (or all) of −Infinity scores, and `local` of any kind.
+ */
+const pathSpecArbitrary: fc.Arbitrary<unknown> = fc
+  .record({
+    structure: fc.constantFrom('semi_markov', 'alignment'),
+    B: fc.integer({ min: 1, max: 3 }),
+    N: fc.integer({ min: 1, max: 6 }),
+    K: fc.oneof({ weight: 5, arbitrary: fc.integer({ min: 2, max: 4 }) }, { weight: 1, arbitrary: fc.constantFrom(0, 1) }),
+    C: fc.integer({ min: 1, max: 3 }),
+    otherC: fc.oneof({ weight: 5, arbitrary: fc.constant(undefined) }, { weight: 1, arbitrary: fc.integer({ min: 1, max: 4 }) }),
+    ops: fc.oneof({ weight: 5, arbitrary: fc.constant(3) }, { weight: 1, arbitrary: fc.constantFrom(1, 2, 4) }),
+    float64: fc.boolean(),
+    fill: fc.constantFrom('random', 'random', 'random', 'nan', '+inf', '-inf instance', '-inf all'),
+    lengths: fc.oneof({ weight: 3, arbitrary: fc.constant('valid') }, { weight: 1, arbitrary: fc.constantFrom('null', 'zero', 'over', 'count', 'negative') }),
+    targetLengths: fc.oneof({ weight: 3, arbitrary: fc.constant('valid') }, { weight: 1, arbitrary: fc.constantFrom('null', 'zero', 'over', 'count', 'negative') }),
+    local: fc.oneof({ weight: 4, arbitrary: fc.boolean() }, { weight: 1, arbitrary: junk }),
+    seed: fc.nat(),
+  })
+  .map((p) => {
+    // Semi-Markov: N positions, K-wide segments; alignment: N rows, K columns (M), C unused
+    const shape = p.structure === 'semi_markov' ? [p.B, p.N - 1, p.K, p.C, p.otherC ?? p.C] : [p.B, p.N, p.K, p.ops];
+    const size = shape.reduce((a, d) => a * d, 1);
+    const data = Float64Array.from(valuesFrom(p.seed, size));
+    const block = size / p.B;
+    if (p.fill === 'nan' || p.fill === '+inf') data[p.seed % Math.max(1, size)] = p.fill === 'nan' ? Number.NaN : Infinity;
+    if (p.fill === '-inf instance') data.fill(-Infinity, (p.seed % p.B) * block, ((p.seed % p.B) + 1) * block);
+    if (p.fill === '-inf all') data.fill(-Infinity);
+    const lengthsOf = (how: string, max: number): Int32Array | null => {
+      const valid = Int32Array.from(valuesFrom(p.seed + 1, p.B), (v) => 1 + (Math.floor((v + 2) * 1e6) % max));
+      if (how === 'null') return null;
+      if (how === 'zero') return valid.map((v, b) => (b === 0 ? 0 : v));
+      if (how === 'over') return valid.map((v, b) => (b === p.B - 1 ? max + 1 : v));
+      if (how === 'negative') return valid.map((v, b) => (b === 0 ? -1 : v));
+      if (how === 'count') return Int32Array.from({ length: p.B + 1 }, () => 1);
+      return valid;
+    };
+    return {
+      structure: p.structure,
+      scores: { data: p.float64 ? data : Float32Array.from(data), shape },
+      lengths: lengthsOf(p.lengths, Math.max(1, p.N)),
+      singleRoot: true,
+      targetLengths: lengthsOf(p.targetLengths, Math.max(1, p.K)),
+      local: p.local,
+    };
+  });
+
+/**
+ * treeSparsemapBackward's support arguments for a spec: `rows` of maxActive structures of the decoded width per
+ * instance (semi-Markov labels, alignment path rows, CKY spans, heads), mostly in range, sometimes not (a label of
+ * C or −2, a cell outside the grid, an op of 3), and `sizes` per instance.
+ */
+function supportRows(spec: unknown): fc.Arbitrary<[number, Int32Array, Int32Array]> {
+  const s = spec as { structure?: unknown; scores?: { shape?: unknown } };
+  const shape = Array.isArray(s?.scores?.shape) ? (s.scores!.shape as unknown[]).map((d) => (Number.isInteger(d) && (d as number) > 0 && (d as number) < 64 ? (d as number) : 1)) : [1, 1, 1];
+  const B = shape[0] ?? 1;
+  const width = s?.structure === 'alignment' ? ((shape[1] ?? 1) + (shape[2] ?? 1) - 1) * 3 : s?.structure === 'semi_markov' ? (shape[1] ?? 0) + 1 : s?.structure === 'cky' ? (2 * (shape[1] ?? 1) - 1) * 3 : shape[1] ?? 1;
+  const hi = Math.max(1, ...shape.slice(1));
+  return fc
+    .record({
+      maxActive: fc.integer({ min: 1, max: 3 }),
+      entries: fc.array(fc.oneof({ weight: 8, arbitrary: fc.integer({ min: 0, max: hi - 1 }) }, { weight: 1, arbitrary: fc.constantFrom(-2, -1, hi, 3, 1 << 20, -(2 ** 31)) }), { minLength: 1, maxLength: 3 * B * width }),
+      sizes: fc.array(fc.integer({ min: -1, max: 4 }), { minLength: B, maxLength: B }),
+    })
+    .map(({ maxActive, entries, sizes }) => {
+      const rows = Int32Array.from({ length: maxActive * B * width }, (_, q) => entries[q % entries.length]);
+      return [maxActive, rows, Int32Array.from(sizes, (n) => (n === 4 ? maxActive : n))];
+    });
+}
+
 function near(kind: Kind): fc.Arbitrary<unknown> {
   switch (kind) {
     case 'tensor':
@@ -125,12 +207,20 @@ function near(kind: Kind): fc.Arbitrary<unknown> {
     case 'chainGrad':
       return fc.oneof(tensorArbitrary(4).map((edges) => ({ edges })), fc.record({ unary: tensorArbitrary(3), transition: tensorArbitrary(3) }));
     case 'spec':
-      return fc.record({
-        structure: fc.oneof(fc.constantFrom('cky', 'eisner', 'matrix_tree'), junk),
-        scores: fc.oneof(tensorArbitrary(3), tensorArbitrary(4)),
-        lengths: near('lengths'),
-        singleRoot: fc.oneof(fc.boolean(), junk),
-      });
+      return fc.oneof(
+        {
+          weight: 3,
+          arbitrary: fc.record({
+            structure: fc.oneof(fc.constantFrom('cky', 'eisner', 'matrix_tree', 'semi_markov', 'alignment'), junk),
+            scores: fc.oneof(tensorArbitrary(3), tensorArbitrary(4), tensorArbitrary(5)),
+            lengths: near('lengths'),
+            singleRoot: fc.oneof(fc.boolean(), junk),
+            targetLengths: fc.oneof(near('lengths'), junk),
+            local: fc.oneof(fc.boolean(), junk),
+          }),
+        },
+        { weight: 2, arbitrary: pathSpecArbitrary },
+      );
     case 'lengths':
       return fc.oneof(fc.constant(null), fc.array(fc.integer({ min: -1, max: 5 }), { maxLength: 5 }).map((a) => Int32Array.from(a)));
     case 'count':
@@ -184,7 +274,21 @@ const names = (Object.keys(signatures) as (keyof typeof signatures)[]).filter(
   (name) => !['setThreads', 'setHostPoolLimit', 'measureExpRate', 'measureCopyBandwidth'].includes(name),
 );
 
-export const nativeCaseArbitrary: fc.Arbitrary<NativeCase> = fc
+/**
+ * treeSparsemapBackward of a semi-Markov or alignment spec with supports of the decoded width, in range or not, and
+ * a gradient of the scores' shape: the binding reads the supports (labels, path rows) itself.
+ */
+const pathSupportCase: fc.Arbitrary<NativeCase> = pathSpecArbitrary.chain((spec) =>
+  fc.tuple(supportRows(spec), fc.boolean()).map(([[maxActive, rows, sizes], async]) => {
+    const scores = (spec as { scores: { data: Float32Array | Float64Array; shape: number[] } }).scores;
+    const grad = { data: scores.data.map((_, q) => Math.sin(q)), shape: scores.shape };
+    const args = [spec, maxActive, rows, sizes, grad, async];
+    return { name: 'treeSparsemapBackward', args, description: `treeSparsemapBackward(${args.map(describeValue).join(', ')})` };
+  }),
+);
+
+/** Any addon function, each argument near-valid or arbitrary JS. */
+const anyCall: fc.Arbitrary<NativeCase> = fc
   .oneof(
     { weight: 20, arbitrary: fc.constantFrom(...names) },
     { weight: 1, arbitrary: fc.constantFrom('DeviceBuffer.fromHost', 'new DeviceBuffer') },
@@ -198,6 +302,8 @@ export const nativeCaseArbitrary: fc.Arbitrary<NativeCase> = fc
       return { name, args: all, description: `${name}(${all.map(describeValue).join(', ')})` };
     });
   });
+
+export const nativeCaseArbitrary: fc.Arbitrary<NativeCase> = fc.oneof({ weight: 12, arbitrary: anyCall }, { weight: 1, arbitrary: pathSupportCase });
 
 /** Calls the addon: it may return or resolve, or throw or reject a coded library error; anything else fails. */
 export async function runNative(c: NativeCase): Promise<void> {

@@ -4,19 +4,22 @@
  * equal to the sync ones, and invalid calls — bad potentials, lengths, shapes, dtypes, devices, tampered or fake
  * device tensors, bad method arguments — that must raise a coded TypeError or RangeError.
  *
- * The method table is keyed by the public method names of the five classes (a compile error when a class gains a
+ * The method table is keyed by the public method names of the eight classes (a compile error when a class gains a
  * method the fuzz does not call).
  */
 import fc from 'fast-check';
 
 import {
+  AlignmentCRF,
   AnyTensor,
   Categorical,
   DependencyCRF,
   DeviceTensor,
   ErrorCode,
+  HMM,
   LinearChainCRF,
   NonProjectiveDependencyCRF,
+  SemiMarkovCRF,
   Tensor,
   TreeCRF,
   backendInfo,
@@ -32,11 +35,15 @@ import {
   dims,
   ensure,
   exact,
+  extent,
+  isAlignment,
+  isFactored,
   lengthOf,
   logCount,
   partTolerance,
   scoreTolerance,
   scoresOfParts,
+  targetLengthOf,
   tensorsOf,
 } from './instances';
 import { FuzzFailure, Outcome, expectLibraryError, outcomeOf } from './outcome';
@@ -51,7 +58,10 @@ export type StructureMethod =
   | MethodNames<LinearChainCRF>
   | MethodNames<TreeCRF>
   | MethodNames<DependencyCRF>
-  | MethodNames<NonProjectiveDependencyCRF>;
+  | MethodNames<NonProjectiveDependencyCRF>
+  | MethodNames<HMM>
+  | MethodNames<SemiMarkovCRF>
+  | MethodNames<AlignmentCRF>;
 
 /** One call: the instance, its structure, and a seeded source for the arguments. */
 export interface Ctx {
@@ -95,7 +105,7 @@ function randomTensor(shape: number[], ctx: Ctx, dtype = ctx.inst.dtype): Tensor
 /** A gradient over the parts (the layout of marginals()); a factored chain's transition equal across the batch. */
 function partsGrad(ctx: Ctx): Tensor | { unary: Tensor; transition: Tensor } {
   const { B, N, C } = dims(ctx.inst);
-  if (ctx.inst.kind !== 'chain-factored') return randomTensor(ctx.inst.shape, ctx);
+  if (!isFactored(ctx.inst.kind)) return randomTensor(ctx.inst.shape, ctx);
   const shared = randomTensor([C, C], ctx);
   const transition = new Tensor(ctx.inst.dtype === 'float64' ? new Float64Array(B * C * C) : new Float32Array(B * C * C), [B, C, C]);
   for (let b = 0; b < B; b++) transition.data.set(shared.data, b * C * C);
@@ -161,7 +171,7 @@ function expectIdentical(actual: unknown, expected: unknown, what: string): void
 /** A decoded structure (argmax, sample, perturb-and-MAP) agrees with its one-hot parts. */
 function checkDecoded(ctx: Ctx, result: unknown, what: string): void {
   const { inst } = ctx;
-  const r = result as { index?: Int32Array; labels?: Int32Array; spans?: Int32Array; heads?: Int32Array; onehot?: unknown; parts?: unknown; score?: unknown };
+  const r = result as { index?: Int32Array; labels?: Int32Array; spans?: Int32Array; heads?: Int32Array; path?: Int32Array; onehot?: unknown; parts?: unknown; score?: unknown };
   const parts = viewOf(r.onehot ?? r.parts, `${what} parts`);
   checkParts(inst, parts, true, `${what} parts`);
   const { B, N, C } = dims(inst);
@@ -171,7 +181,50 @@ function checkDecoded(ctx: Ctx, result: unknown, what: string): void {
     ensure(parts.main[row * block + q] === 1, () => `${what}: the decoded ${label} of structure ${row} is not in its parts`);
   for (let row = 0; row < count; row++) {
     const n = lengthOf(inst, row % B);
-    if (r.index) {
+    if (inst.kind === 'semi-markov') {
+      // a label at position 0 and at the last position of each segment, −1 inside segments and past the length
+      ensure(r.labels !== undefined, () => `${what}: no labels`);
+      const K = extent(inst);
+      const y = r.labels!.subarray(row * N, (row + 1) * N);
+      let previous = 0;
+      for (let t = 0; t < N; t++) {
+        const ends = t === 0 || t === n - 1;
+        ensure(t < n ? y[t] >= (ends ? 0 : -1) && y[t] < C : y[t] === -1, () => `${what}: label ${t} of structure ${row} is ${y[t]}`);
+        if (t === 0 || t >= n || y[t] < 0) continue;
+        ensure(t - previous < K, () => `${what}: structure ${row} has a segment of ${t - previous} positions (K = ${K})`);
+        one(row, ((previous * K + t - previous) * C + y[t]) * C + y[previous], `segment (${previous}, ${t}]`);
+        previous = t;
+      }
+    } else if (isAlignment(inst.kind)) {
+      // path rows (i, j, op) in order, each a move from the previous cell, then rows of −1
+      ensure(r.path !== undefined, () => `${what}: no path`);
+      const [M, m] = [extent(inst), targetLengthOf(inst, row % B)];
+      const width = (N + M - 1) * 3;
+      const rows = r.path!.subarray(row * width, (row + 1) * width);
+      const steps: Record<number, [number, number]> = { 0: [0, 1], 1: [1, 1], 2: [1, 0] };
+      let length = 0;
+      while (length < N + M - 1 && rows[3 * length] !== -1) length++;
+      ensure(length >= 1, () => `${what}: structure ${row} has an empty path`);
+      for (let k = 0; k < N + M - 1; k++) {
+        const [i, j, op] = [rows[3 * k], rows[3 * k + 1], rows[3 * k + 2]];
+        if (k >= length) {
+          ensure(i === -1 && j === -1 && op === -1, () => `${what}: path row ${k} of structure ${row} is not −1`);
+          continue;
+        }
+        ensure(i >= 0 && i < n && j >= 0 && j < m && op >= 0 && op <= 2, () => `${what}: path row ${k} of structure ${row} is (${i}, ${j}, ${op})`);
+        if (k === 0) ensure(op === 1 && (inst.kind === 'alignment-local' || (i === 0 && j === 0)), () => `${what}: structure ${row} starts at (${i}, ${j}, ${op})`);
+        else {
+          const [pi, pj] = [rows[3 * k - 3], rows[3 * k - 2]];
+          ensure(i - pi === steps[op][0] && j - pj === steps[op][1], () => `${what}: path row ${k} of structure ${row}, (${i}, ${j}, ${op}), is no move from (${pi}, ${pj})`);
+        }
+        one(row, (i * M + j) * 3 + op, `move (${i}, ${j}, ${op})`);
+      }
+      const last = 3 * (length - 1);
+      if (inst.kind === 'alignment') ensure(rows[last] === n - 1 && rows[last + 1] === m - 1, () => `${what}: structure ${row} ends at (${rows[last]}, ${rows[last + 1]})`);
+      let ones = 0;
+      for (let q = 0; q < block; q++) ones += parts.main[row * block + q];
+      ensure(ones === length, () => `${what}: structure ${row} has ${length} path rows but ${ones} parts`);
+    } else if (r.index) {
       one(row, r.index[row], `class ${r.index[row]}`);
     } else if (r.labels) {
       const y = r.labels.subarray(row * N, (row + 1) * N);
@@ -267,6 +320,10 @@ function dot(a: PartsView, b: PartsView): number {
 
 /** A Hessian-vector product H g: finite, and ⟨h, H g⟩ = ⟨g, H h⟩ for a second direction h. */
 function checkHessianProduct(ctx: Ctx, method: 'marginalsBackward' | 'perturbedMarginalsBackward', result: unknown, args: unknown[]): void {
+  if (ctx.inst.kind === 'hmm') {
+    checkHmmGradient(ctx, result, (crf) => (crf as unknown as Record<string, Method>)[method](...args), method);
+    return;
+  }
   const view = viewOf(result, method);
   finiteAll(view.main, method);
   if (view.transition) finiteAll(view.transition, `${method}.transition`);
@@ -277,6 +334,33 @@ function checkHessianProduct(ctx: Ctx, method: 'marginalsBackward' | 'perturbedM
   const gh = dot(viewOf(g, 'g'), viewOf(call(ctx, method, [h, ...args.slice(1)]), method));
   const tol = 50 * partTolerance(ctx.inst, 0) * (viewOf(g, 'g').main.length + 1);
   ensure(Math.abs(hg - gh) <= tol * (1 + Math.abs(hg)), () => `${method} is not symmetric: <h, Hg> = ${hg}, <g, Hh> = ${gh}`);
+}
+
+/**
+ * An HMM's gradient w.r.t. its parameters `{ transition [C, C], emission [V, C], init [C] }`: the chain rule, done
+ * here, of the gradient w.r.t. its factored chain's potentials that `chainGradient` computes on the HMM's chain.
+ */
+function checkHmmGradient(ctx: Ctx, result: unknown, chainGradient: (crf: LinearChainCRF) => unknown, what: string): void {
+  const { inst } = ctx;
+  const { B, N, C } = dims(inst);
+  const h = inst.hmm!;
+  const r = result as { transition: unknown; emission: unknown; init: unknown };
+  const [transition, emission, init] = [hostData(r.transition, `${what}.transition`), hostData(r.emission, `${what}.emission`), hostData(r.init, `${what}.init`)];
+  const g = chainGradient((ctx.structure as HMM).crf as LinearChainCRF) as { unary: Tensor; transition: Tensor };
+  const expected = { transition: new Float64Array(C * C), emission: new Float64Array(h.V * C), init: new Float64Array(C) };
+  for (let b = 0; b < B; b++) {
+    for (let c = 0; c < C; c++) expected.init[c] += g.unary.data[b * N * C + c];
+    for (let n = 0; n < lengthOf(inst, b); n++) for (let c = 0; c < C; c++) expected.emission[h.observations[b * N + n] * C + c] += g.unary.data[(b * N + n) * C + c];
+  }
+  for (let q = 0; q < g.transition.size / (C * C); q++) {
+    for (let i = 0; i < C; i++) for (let j = 0; j < C; j++) expected.transition[j * C + i] += g.transition.data[(q * C + i) * C + j];
+  }
+  const tol = partTolerance(inst, 0) * (B * N + 1);
+  for (const [name, got] of Object.entries({ transition, emission, init })) {
+    const want = expected[name as keyof typeof expected];
+    ensure(got.length === want.length, () => `${what}.${name}: ${got.length} entries, expected ${want.length}`);
+    got.forEach((v, q) => ensure(Number.isFinite(v) && Math.abs(v - want[q]) <= tol * (1 + Math.abs(want[q])), () => `${what}.${name}[${q}] = ${v}, by the chain rule ${want[q]}`));
+  }
 }
 
 function checkSparseMap(ctx: Ctx, result: unknown): void {
@@ -361,14 +445,14 @@ export function fakeDeviceTensor(t: Tensor, disposed = false): DeviceTensor {
 
 /** Decoded structures of the argmax in the form logProb takes besides parts (labels, heads, class indices). */
 function decodedOfArgmax(ctx: Ctx): Int32Array | undefined {
-  const r = ctx.structure.argmaxDecoded() as { index?: Int32Array; labels?: Int32Array; heads?: Int32Array };
-  return r.index ?? r.labels ?? r.heads;
+  const r = ctx.structure.argmaxDecoded() as { index?: Int32Array; labels?: Int32Array; heads?: Int32Array; path?: Int32Array };
+  return r.index ?? r.labels ?? r.heads ?? r.path;
 }
 
 /** The MAP structure in a form logProb takes: labels for chains, parts for trees, either for the others. */
 function structureForLogProb(ctx: Ctx): unknown {
   const kind = ctx.inst.kind;
-  if (kind === 'chain' || kind === 'chain-factored') return decodedOfArgmax(ctx);
+  if (kind === 'chain' || isFactored(kind)) return decodedOfArgmax(ctx);
   if (kind === 'tree' || kind === 'tree-labelled' || ctx.random() < 0.5) return ctx.structure.argmax();
   return decodedOfArgmax(ctx);
 }
@@ -394,7 +478,7 @@ function badStructures(ctx: Ctx): BadCall[] {
   if (decoded && inst.kind !== 'tree' && inst.kind !== 'tree-labelled') {
     const { C, N } = dims(inst);
     const out = Int32Array.from(decoded);
-    out[0] = inst.kind === 'categorical' || inst.kind.startsWith('chain') ? C : N;
+    out[0] = inst.kind === 'categorical' || inst.kind.startsWith('chain') || inst.kind === 'hmm' || inst.kind === 'semi-markov' ? C : N;
     calls.push({ label: 'decoded out of range', args: [out], codes: ['ERR_OUT_OF_RANGE'] });
     const negative = Int32Array.from(decoded);
     negative[0] = -2;
@@ -415,12 +499,39 @@ function badSolutions(ctx: Ctx, optional = false): BadCall[] {
     { label: 'empty supports', args: [{ support: Array.from({ length: B }, () => []) }] },
     { label: 'support of wrong widths', args: [{ support: Array.from({ length: B }, () => [new Int32Array(decodedWidth(ctx) + 1)]) }] },
     { label: 'support entries out of range', args: [{ support: Array.from({ length: B }, () => [new Int32Array(decodedWidth(ctx)).fill(1 << 20)]), weights: [] }] },
+    ...(ctx.inst.kind === 'semi-markov' || isAlignment(ctx.inst.kind) ? badPathSupports(ctx) : []),
+  ];
+}
+
+/**
+ * SparseMAP supports of segmentations and alignments whose first structure is the MAP with one entry broken: a
+ * label of C or −2 (a position inside a segment at the first position), an op of 3, a cell outside the grid, a
+ * path that does not start by a match.
+ */
+function badPathSupports(ctx: Ctx): BadCall[] {
+  const map = decodedOfArgmax(ctx)!;
+  const width = decodedWidth(ctx);
+  const { B, C } = dims(ctx.inst);
+  const broken = (label: string, edit: (row: Int32Array) => void): BadCall => {
+    const support = Array.from({ length: B }, (_, b) => [map.slice(b * width, (b + 1) * width)]);
+    edit(support[Math.floor(ctx.random() * B)][0]);
+    return { label: `support with ${label}`, args: [{ support, weights: support.map(() => Float64Array.of(1)) }], codes: ['ERR_OUT_OF_RANGE'] };
+  };
+  if (ctx.inst.kind === 'semi-markov') {
+    return [broken(`label ${C}`, (row) => (row[0] = C)), broken('label −2', (row) => (row[0] = -2)), broken('label −1 at position 0', (row) => (row[0] = -1))];
+  }
+  return [
+    broken('op 3', (row) => (row[2] = 3)),
+    broken('op −2', (row) => (row[2] = -2)),
+    broken('a cell past N', (row) => (row[0] = dims(ctx.inst).N)),
+    broken('a cell at −5', (row) => (row[1] = -5)),
   ];
 }
 
 function decodedWidth(ctx: Ctx): number {
   const { N } = dims(ctx.inst);
   if (ctx.inst.kind === 'categorical') return 1;
+  if (isAlignment(ctx.inst.kind)) return (N + extent(ctx.inst) - 1) * 3;
   return ctx.inst.kind.startsWith('tree') ? (2 * N - 1) * 3 : N;
 }
 
@@ -540,8 +651,9 @@ export const methodCases: Record<StructureMethod, MethodCase> = {
   partsBackward: {
     ...pureReaders,
     args: (ctx) => [partsGrad(ctx)],
-    check: (_ctx, r) => finiteAll(viewOf(r, 'partsBackward').main, 'partsBackward'),
-    bad: (ctx) => (ctx.inst.kind === 'chain-factored' ? [{ label: 'grad null', args: [null] }, { label: 'grad {}', args: [{}] }] : [{ label: 'grad null', args: [null] }]),
+    check: (ctx, r, args) =>
+      ctx.inst.kind === 'hmm' ? checkHmmGradient(ctx, r, () => args[0], 'partsBackward') : finiteAll(viewOf(r, 'partsBackward').main, 'partsBackward'),
+    bad: (ctx) => (isFactored(ctx.inst.kind) ? [{ label: 'grad null', args: [null] }, { label: 'grad {}', args: [{}] }] : [{ label: 'grad null', args: [null] }]),
   },
   supportParts: {
     reads: false,
@@ -594,6 +706,10 @@ const classOf: Record<Kind, { prototype: object }> = {
   'tree-labelled': TreeCRF,
   dependency: DependencyCRF,
   nonprojective: NonProjectiveDependencyCRF,
+  hmm: HMM,
+  'semi-markov': SemiMarkovCRF,
+  alignment: AlignmentCRF,
+  'alignment-local': AlignmentCRF,
 };
 
 /** The public methods of a kind's class (the table's names that it has). */
@@ -612,7 +728,7 @@ function applicable(inst: Instance, method: StructureMethod): boolean {
 
 /** SparseMAP of a chain needs edge potentials: on the factored form these methods raise a TypeError. */
 function needsEdges(inst: Instance, method: StructureMethod): boolean {
-  return inst.kind === 'chain-factored' && (method.startsWith('sparsemap') || method === 'supportParts');
+  return isFactored(inst.kind) && (method.startsWith('sparsemap') || method === 'supportParts');
 }
 
 /** A valid call of one method on one instance. */
@@ -708,6 +824,9 @@ function mutatedCall(c: InvalidCase, random: () => number): { build: () => AnySt
   const { B, N } = dims(inst);
   const t = tensorsOf(inst);
   const withMain = (main: unknown) => () => buildStructure(inst, undefined, { ...t, main: main as Tensor });
+  if (inst.kind === 'hmm' && ['non-finite potential', 'instance without a structure', 'bad shape', 'tampered tensor', 'dtype mismatch', 'device tensor'].includes(mutation)) {
+    return mutatedHmmCall(c, random);
+  }
   switch (mutation) {
     case 'non-finite potential': {
       const bad = pick(random, [Number.NaN, Infinity]);
@@ -716,7 +835,10 @@ function mutatedCall(c: InvalidCase, random: () => number): { build: () => AnySt
       return { build: () => buildStructure(inst, undefined, t), label: `a ${bad} potential`, codes: ['ERR_INVALID_SCORES'] };
     }
     case 'instance without a structure': {
-      const b = Math.floor(random() * B);
+      // a segmentation of one position has no parts: its log Z is log C whatever the scores
+      const candidates = Array.from({ length: B }, (_, b) => b).filter((b) => inst.kind !== 'semi-markov' || lengthOf(inst, b) >= 2);
+      if (candidates.length === 0) return undefined;
+      const b = pick(random, candidates);
       const block = t.main.size / B;
       t.main.data.fill(-Infinity, b * block, (b + 1) * block);
       return { build: () => buildStructure(inst, undefined, t), label: `instance ${b} all −Infinity`, codes: ['ERR_INVALID_SCORES'] };
@@ -726,7 +848,13 @@ function mutatedCall(c: InvalidCase, random: () => number): { build: () => AnySt
       const lengths = pick(random, [[0], [N + 1], [-1], [1.5], [Number.NaN], 'x', {}, [null], new Float32Array([1.5])]);
       const full = Array.isArray(lengths) && lengths.length === 1 ? Array.from({ length: B }, (_, b) => (b === B - 1 ? lengths[0] : 1)) : lengths;
       const wrongCount = random() < 0.2 ? Array.from({ length: B + 1 }, () => 1) : full;
-      return { build: () => buildStructure({ ...inst, lengths: wrongCount as number[] }, undefined, t), label: `lengths ${JSON.stringify(wrongCount)}`, codes: ['ERR_OUT_OF_RANGE', 'ERR_SHAPE_MISMATCH', 'ERR_INVALID_ARG_TYPE'] };
+      const codes: ErrorCode[] = ['ERR_OUT_OF_RANGE', 'ERR_SHAPE_MISMATCH', 'ERR_INVALID_ARG_TYPE'];
+      if (isAlignment(inst.kind) && random() < 0.5) {
+        // the lengths over M: targetLengths, checked like lengths (M + 1 where lengths had N + 1)
+        const over = Array.isArray(wrongCount) ? wrongCount.map((v) => (v === N + 1 ? extent(inst) + 1 : v)) : wrongCount;
+        return { build: () => buildStructure({ ...inst, targetLengths: over as number[] }, undefined, t), label: `targetLengths ${JSON.stringify(over)}`, codes };
+      }
+      return { build: () => buildStructure({ ...inst, lengths: wrongCount as number[] }, undefined, t), label: `lengths ${JSON.stringify(wrongCount)}`, codes };
     }
     case 'bad shape': {
       const shapes = [[t.main.size], [1, 1, 1, 1, 1, t.main.size]];
@@ -735,6 +863,13 @@ function mutatedCall(c: InvalidCase, random: () => number): { build: () => AnySt
         const transition = new Tensor(t.transition!.data.slice(0, 1), [1, 1]);
         if (C > 1) return { build: () => buildStructure(inst, undefined, { ...t, transition }), label: 'transition [1, 1]', codes: ['ERR_SHAPE_MISMATCH'] };
       }
+      const { C } = dims(inst);
+      if (inst.kind === 'semi-markov') {
+        // K < 2, or the two label dimensions differing: [B, N − 1, K, C, C′]
+        const K = extent(inst);
+        shapes.push([B, N - 1, 1, C * C * K], [B, N - 1, K * C, C], ...(C > 1 ? [[B, N - 1, K * C, 1, C]] : []), [B * (N - 1), K, C, C]);
+      }
+      if (isAlignment(inst.kind)) shapes.push([B, N, extent(inst) * 3, 1], [B, N, extent(inst), 3, 1], [B * N, extent(inst), 3]);
       const shape = pick(random, shapes);
       return { build: withMain(t.main.reshape(shape)), label: `potentials reshaped to [${shape.join(', ')}]`, codes: ['ERR_INVALID_SHAPE', 'ERR_SHAPE_MISMATCH'] };
     }
@@ -786,6 +921,72 @@ function mutatedCall(c: InvalidCase, random: () => number): { build: () => AnySt
       if (bad.length === 0) return undefined;
       const chosen = pick(random, bad);
       return { build: () => ctx.structure, args: chosen.args, label: chosen.label, codes: chosen.codes };
+    }
+  }
+}
+
+/** The mutations of an HMM's parameters and observations (those of its potentials on the other kinds). */
+function mutatedHmmCall(c: InvalidCase, random: () => number): ReturnType<typeof mutatedCall> {
+  const { inst, mutation } = c;
+  const t = tensorsOf(inst);
+  const { params, observations } = t.hmm!;
+  const [B, N] = observations.shape;
+  const build = (p: Record<string, unknown> = params, o: unknown = observations) => () => buildStructure(inst, undefined, { ...t, hmm: { params: p as never, observations: o as never } });
+  const name = pick(random, ['transition', 'emission', 'init'] as const);
+  switch (mutation) {
+    case 'non-finite potential': {
+      const bad = pick(random, [Number.NaN, Infinity]);
+      params[name].data[Math.floor(random() * params[name].size)] = bad;
+      return { build: build(), label: `params.${name} with ${bad}`, codes: ['ERR_INVALID_SCORES'] };
+    }
+    case 'instance without a structure':
+      params.init.data.fill(-Infinity);
+      return { build: build(), label: 'init all −Infinity', codes: ['ERR_INVALID_SCORES'] };
+    case 'bad shape': {
+      const V = inst.hmm!.V;
+      const choices: [string, () => AnyStructure][] = [
+        ...(name === 'init' ? [] : ([[`params.${name} flattened`, build({ ...params, [name]: params[name].reshape([params[name].size]) })]] as [string, () => AnyStructure][])),
+        [`params.${name} with a unit dimension`, build({ ...params, [name]: params[name].reshape([1, ...params[name].shape]) })],
+        ['observations of the wrong count', build(params, { data: observations.data.slice(1), shape: [B, N] })],
+        ['observations shape [B·N]', build(params, { data: observations.data, shape: [B * N] })],
+        [`observation ${V}`, build(params, { data: observations.data.map((x, q) => (q === 0 ? V : x)), shape: [B, N] })],
+        ['observation −1', build(params, { data: observations.data.map((x, q) => (q === 0 ? -1 : x)), shape: [B, N] })],
+        ['observation 1.5', build(params, { data: Array.from(observations.data, (x, q) => (q === 0 ? 1.5 : x)), shape: [B, N] })],
+        ['ragged observation rows', build(params, Array.from({ length: B + 1 }, (_, b) => new Array(b === B ? N + 1 : N).fill(0)))],
+        ['observations null', build(params, null)],
+        ['observations a Float64Array', build(params, { data: Float64Array.from(observations.data), shape: [B, N] })],
+      ];
+      const [label, made] = pick(random, choices);
+      return { build: made, label, codes: ['ERR_INVALID_SHAPE', 'ERR_SHAPE_MISMATCH', 'ERR_OUT_OF_RANGE', 'ERR_INVALID_ARG_TYPE'] };
+    }
+    case 'tampered tensor': {
+      const tampered = params[name] as unknown as { data: unknown; shape: unknown };
+      const how = pick(random, ['Int32Array', 'Array', 'short', 'null', 'shape huge', 'shape zero', 'shape NaN', 'shape 2^32']);
+      const n = params[name].size;
+      const data: Record<string, () => unknown> = { Int32Array: () => new Int32Array(n), Array: () => Array.from(params[name].data), short: () => params[name].data.slice(0, Math.max(0, n - 1)), null: () => null };
+      if (how in data) Object.defineProperty(tampered, 'data', { value: data[how]() });
+      else {
+        const rest = params[name].shape.slice(1);
+        const shape = { 'shape huge': [2 ** 31 - 1, ...rest], 'shape zero': [0, ...rest], 'shape NaN': [Number.NaN, ...rest], 'shape 2^32': [65536, 65536, ...rest] }[how];
+        Object.defineProperty(tampered, 'shape', { value: shape });
+      }
+      return { build: build(), label: `params.${name} with ${how}` };
+    }
+    case 'dtype mismatch': {
+      const other = inst.dtype === 'float64' ? Float32Array.from(params[name].data) : Float64Array.from(params[name].data);
+      return { build: build({ ...params, [name]: new Tensor(other, [...params[name].shape]) }), label: `params.${name} of the other dtype`, codes: ['ERR_DTYPE_MISMATCH'] };
+    }
+    default: {
+      // 'device tensor': one parameter on a (fake or disposed) device, the others on the host
+      const disposed = random() < 0.5;
+      let device: DeviceTensor;
+      if (cudaAvailable) {
+        device = params[name].toDevice();
+        if (disposed) device.dispose();
+      } else {
+        device = fakeDeviceTensor(params[name], disposed);
+      }
+      return { build: build({ ...params, [name]: device }), label: `params.${name} a ${disposed ? 'disposed ' : ''}DeviceTensor`, codes: ['ERR_TENSOR_DISPOSED', 'ERR_INVALID_ARG_TYPE', 'ERR_MIXED_DEVICES', 'ERR_NO_CUDA'] };
     }
   }
 }
