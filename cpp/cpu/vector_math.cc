@@ -86,6 +86,24 @@ void log_sum_exp_of_sums_lanes(const float* a, const float* b, int64_t n, int64_
 void log_sum_exp_of_sums_lanes(const double* a, const double* b, int64_t n, int64_t lanes, double* out) {
   active().log_sum_exp_of_sums_lanes_double(a, b, n, lanes, out);
 }
+void log_sum_exp_terms(const float* const* a, const float* const* b, int64_t terms, int64_t n, float* out) {
+  active().log_sum_exp_terms_float(a, b, terms, n, out);
+}
+void log_sum_exp_terms(const double* const* a, const double* const* b, int64_t terms, int64_t n, double* out) {
+  active().log_sum_exp_terms_double(a, b, terms, n, out);
+}
+void max_terms(const float* const* a, const float* const* b, int64_t terms, int64_t n, float* out) {
+  active().max_terms_float(a, b, terms, n, out);
+}
+void max_terms(const double* const* a, const double* const* b, int64_t terms, int64_t n, double* out) {
+  active().max_terms_double(a, b, terms, n, out);
+}
+void exp_of_sums(const float* a, const float* b, const float* c, float shift, int64_t n, float* out) {
+  active().exp_of_sums_float(a, b, c, shift, n, out);
+}
+void exp_of_sums(const double* a, const double* b, const double* c, double shift, int64_t n, double* out) {
+  active().exp_of_sums_double(a, b, c, shift, n, out);
+}
 
 }  // namespace vec
 }  // namespace cpu

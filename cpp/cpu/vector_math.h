@@ -57,6 +57,18 @@ void scale_rows_sum_columns(double* m, const double* factor, int64_t rows, int64
 void log_sum_exp_of_sums_lanes(const float* a, const float* b, int64_t n, int64_t lanes, float* out);
 void log_sum_exp_of_sums_lanes(const double* a, const double* b, int64_t n, int64_t lanes, double* out);
 
+/// Terms (the wavefronts of Alignment: `terms` rows of n values, each the sum of a[k][t] and b[k][t], b[k] null for
+/// none; 1 <= terms <= 4): out[t] = log sum_k exp(a[k][t] + b[k][t]) (-inf when every sum is -inf), shifted by the
+/// largest sum, whose exp (1) is not computed.
+void log_sum_exp_terms(const float* const* a, const float* const* b, int64_t terms, int64_t n, float* out);
+void log_sum_exp_terms(const double* const* a, const double* const* b, int64_t terms, int64_t n, double* out);
+/// out[t] = max_k a[k][t] + b[k][t] (the same terms; each sum rounded as a + b, so exactly a scalar loop's).
+void max_terms(const float* const* a, const float* const* b, int64_t terms, int64_t n, float* out);
+void max_terms(const double* const* a, const double* const* b, int64_t terms, int64_t n, double* out);
+/// out[t] = exp(a[t] + b[t] + c[t] - shift), summed in that order; c null for none.
+void exp_of_sums(const float* a, const float* b, const float* c, float shift, int64_t n, float* out);
+void exp_of_sums(const double* a, const double* b, const double* c, double shift, int64_t n, double* out);
+
 }  // namespace vec
 }  // namespace cpu
 }  // namespace ls

@@ -29,6 +29,12 @@ struct Kernels {
   void (*scale_rows_sum_columns_double)(double*, const double*, int64_t, int64_t, double*);
   void (*log_sum_exp_of_sums_lanes_float)(const float*, const float*, int64_t, int64_t, float*);
   void (*log_sum_exp_of_sums_lanes_double)(const double*, const double*, int64_t, int64_t, double*);
+  void (*log_sum_exp_terms_float)(const float* const*, const float* const*, int64_t, int64_t, float*);
+  void (*log_sum_exp_terms_double)(const double* const*, const double* const*, int64_t, int64_t, double*);
+  void (*max_terms_float)(const float* const*, const float* const*, int64_t, int64_t, float*);
+  void (*max_terms_double)(const double* const*, const double* const*, int64_t, int64_t, double*);
+  void (*exp_of_sums_float)(const float*, const float*, const float*, float, int64_t, float*);
+  void (*exp_of_sums_double)(const double*, const double*, const double*, double, int64_t, double*);
 };
 
 #if defined(__x86_64__) || defined(_M_X64)

@@ -457,6 +457,114 @@ static void scale_array(T* out, T factor, int64_t n) {
   for (; k < n; ++k) out[k] *= factor;
 }
 
+/// Term k of the *_terms kernels at t..t + count - 1: a[k] + b[k] (a[k] alone when b[k] is null), -inf past count.
+template <typename T>
+static inline Vec<T> term_at(const T* a, const T* b, int64_t t, int64_t count) {
+  constexpr int64_t W = kWidth<T>;
+  if (count == W) return b ? load(a + t) + load(b + t) : load(a + t);
+  const Vec<T> x = load_partial(a + t, count, T(-__builtin_inf()));
+  return b ? x + load_partial(b + t, count, T(0)) : x;
+}
+template <typename T>
+static inline Vec<T> vmin(Vec<T> a, Vec<T> b) {
+  return a < b ? a : b;
+}
+template <typename T>
+static inline void store_count(T* p, Vec<T> v, int64_t count) {
+  if (count == kWidth<T>) {
+    store(p, v);
+  } else {
+    store_partial(p, v, count);
+  }
+}
+
+/// out[t] = log sum_k exp(a[k][t] + b[k][t]) over K terms: the largest term found by a sorting network, which also
+/// yields the K - 1 others, so that only their exps are taken (the largest contributes exactly 1).
+template <typename T, int K>
+static void log_sum_exp_terms_k(const T* const* a, const T* const* b, int64_t n, T* out) {
+  constexpr int64_t W = kWidth<T>;
+  const T neg_inf = -__builtin_inf();
+  for (int64_t t = 0; t < n; t += W) {
+    const int64_t count = n - t < W ? n - t : W;
+    Vec<T> x[K];
+    for (int k = 0; k < K; ++k) x[k] = term_at(a[k], b[k], t, count);
+    if constexpr (K == 1) {
+      store_count(out + t, x[0], count);
+      continue;
+    }
+    Vec<T> top, rest[K - 1 > 0 ? K - 1 : 1];
+    if constexpr (K == 2) {
+      top = vmax<T>(x[0], x[1]);
+      rest[0] = vmin<T>(x[0], x[1]);
+    } else if constexpr (K == 3) {
+      const Vec<T> high = vmax<T>(x[0], x[1]);
+      rest[0] = vmin<T>(x[0], x[1]);
+      top = vmax<T>(high, x[2]);
+      rest[1] = vmin<T>(high, x[2]);
+    } else {
+      const Vec<T> high01 = vmax<T>(x[0], x[1]), high23 = vmax<T>(x[2], x[3]);
+      rest[0] = vmin<T>(x[0], x[1]);
+      rest[1] = vmin<T>(x[2], x[3]);
+      top = vmax<T>(high01, high23);
+      rest[2] = vmin<T>(high01, high23);
+    }
+    const auto empty = top == neg_inf;
+    const Vec<T> shift = empty ? splat(T(0)) : top;
+    Vec<T> total = splat(T(1));
+    for (int k = 0; k < K - 1; ++k) total += exp_lanes(rest[k] - shift);
+    store_count(out + t, empty ? top : top + log_lanes(total), count);
+  }
+}
+
+template <typename T>
+static void log_sum_exp_terms_array(const T* const* a, const T* const* b, int64_t terms, int64_t n, T* out) {
+  switch (terms) {
+    case 1: return log_sum_exp_terms_k<T, 1>(a, b, n, out);
+    case 2: return log_sum_exp_terms_k<T, 2>(a, b, n, out);
+    case 3: return log_sum_exp_terms_k<T, 3>(a, b, n, out);
+    default: return log_sum_exp_terms_k<T, 4>(a, b, n, out);
+  }
+}
+
+template <typename T, int K>
+static void max_terms_k(const T* const* a, const T* const* b, int64_t n, T* out) {
+  constexpr int64_t W = kWidth<T>;
+  for (int64_t t = 0; t < n; t += W) {
+    const int64_t count = n - t < W ? n - t : W;
+    Vec<T> top = term_at(a[0], b[0], t, count);
+    for (int k = 1; k < K; ++k) top = vmax<T>(top, term_at(a[k], b[k], t, count));
+    store_count(out + t, top, count);
+  }
+}
+
+template <typename T>
+static void max_terms_array(const T* const* a, const T* const* b, int64_t terms, int64_t n, T* out) {
+  switch (terms) {
+    case 1: return max_terms_k<T, 1>(a, b, n, out);
+    case 2: return max_terms_k<T, 2>(a, b, n, out);
+    case 3: return max_terms_k<T, 3>(a, b, n, out);
+    default: return max_terms_k<T, 4>(a, b, n, out);
+  }
+}
+
+/// out[t] = exp(a[t] + b[t] + c[t] - shift) (c null: none).
+template <typename T>
+static void exp_of_sums_array(const T* a, const T* b, const T* c, T shift, int64_t n, T* out) {
+  constexpr int64_t W = kWidth<T>;
+  int64_t t = 0;
+  if (c) {
+    for (; t + W <= n; t += W) store(out + t, exp_lanes(load(a + t) + load(b + t) + load(c + t) - shift));
+  } else {
+    for (; t + W <= n; t += W) store(out + t, exp_lanes(load(a + t) + load(b + t) - shift));
+  }
+  if (t < n) {
+    const int64_t count = n - t;
+    Vec<T> x = load_partial(a + t, count, T(0)) + load_partial(b + t, count, T(0));
+    if (c) x += load_partial(c + t, count, T(0));
+    store_partial(out + t, exp_lanes(x - shift), count);
+  }
+}
+
 const Kernels kernels = {
     LS_VEC_ISA_NAME,
     exp_array<float>,
@@ -479,6 +587,12 @@ const Kernels kernels = {
     scale_rows_sum_columns_array<double>,
     log_sum_exp_of_sums_lanes_array<float>,
     log_sum_exp_of_sums_lanes_array<double>,
+    log_sum_exp_terms_array<float>,
+    log_sum_exp_terms_array<double>,
+    max_terms_array<float>,
+    max_terms_array<double>,
+    exp_of_sums_array<float>,
+    exp_of_sums_array<double>,
 };
 
 }  // namespace LS_VEC_ISA

@@ -298,6 +298,68 @@ void check_matrix(const Kernels& k) {
   }
 }
 
+/// The term kernels (Alignment's wavefronts) against plain loops: 1 to 4 terms, with and without b, every length up
+/// to 37, -inf entries and all--inf positions; max_terms exactly.
+template <typename T>
+void check_terms(const Kernels& k) {
+  const std::string where = std::string(k.name) + (sizeof(T) == 4 ? " float" : " double");
+  const T neg_inf = -std::numeric_limits<T>::infinity();
+  const T tolerance = sizeof(T) == 4 ? T(3e-6) : T(1e-14);
+  const auto close = [&](long double want, T got) {
+    if (want == neg_inf) return got == neg_inf;
+    return std::fabs(static_cast<long double>(got) - want) <= tolerance * (1 + std::fabs(want));
+  };
+  uint64_t state = 6;
+  for (int64_t terms = 1; terms <= 4; ++terms) {
+    for (int64_t n = 0; n <= 37; ++n) {
+      std::vector<std::vector<T>> a(terms, std::vector<T>(n)), b(terms, std::vector<T>(n));
+      std::vector<T> c(n), out(n), top(n), exps(n);
+      for (int64_t q = 0; q < terms; ++q) {
+        for (int64_t t = 0; t < n; ++t) {
+          a[q][t] = static_cast<T>(static_cast<double>(splitmix64(state) % 20000) / 1000.0 - 10.0);
+          b[q][t] = static_cast<T>(static_cast<double>(splitmix64(state) % 20000) / 1000.0 - 10.0);
+          if (t % 3 == 0 || splitmix64(state) % 4 == 0) a[q][t] = neg_inf;  // t % 3 == 0: every term -inf
+        }
+      }
+      for (auto& x : c) x = static_cast<T>(static_cast<double>(splitmix64(state) % 20000) / 1000.0 - 10.0);
+      const T* ap[4];
+      const T* bp[4];
+      for (int64_t q = 0; q < terms; ++q) {
+        ap[q] = a[q].data();
+        bp[q] = q == 1 ? nullptr : b[q].data();  // term 1 without b
+      }
+      const std::string at = " at terms=" + std::to_string(terms) + " n=" + std::to_string(n);
+      if constexpr (sizeof(T) == 4) {
+        k.log_sum_exp_terms_float(ap, bp, terms, n, out.data());
+        k.max_terms_float(ap, bp, terms, n, top.data());
+      } else {
+        k.log_sum_exp_terms_double(ap, bp, terms, n, out.data());
+        k.max_terms_double(ap, bp, terms, n, top.data());
+      }
+      for (int64_t t = 0; t < n; ++t) {
+        const auto term = [&](int64_t q) { return q == 1 ? a[q][t] : a[q][t] + b[q][t]; };
+        T want_top = neg_inf;
+        for (int64_t q = 0; q < terms; ++q) want_top = std::max(want_top, term(q));
+        long double sum = 0;
+        for (int64_t q = 0; q < terms && want_top != neg_inf; ++q) sum += std::exp(static_cast<long double>(term(q)) - want_top);
+        const long double want = want_top == neg_inf ? neg_inf : want_top + std::log(sum);
+        if (!close(want, out[t])) failures.push_back(where + " log_sum_exp_terms wrong" + at);
+        if (top[t] != want_top) failures.push_back(where + " max_terms wrong" + at);
+      }
+      for (int with_c = 0; with_c < 2; ++with_c) {
+        const T shift = T(3.5);
+        const T* cp = with_c ? c.data() : nullptr;
+        if constexpr (sizeof(T) == 4) k.exp_of_sums_float(a[0].data(), b[0].data(), cp, shift, n, exps.data());
+        else k.exp_of_sums_double(a[0].data(), b[0].data(), cp, shift, n, exps.data());
+        for (int64_t t = 0; t < n; ++t) {
+          const T x = with_c ? a[0][t] + b[0][t] + c[t] - shift : a[0][t] + b[0][t] - shift;
+          if (!close(std::exp(static_cast<long double>(x)), exps[t])) failures.push_back(where + " exp_of_sums wrong" + at);
+        }
+      }
+    }
+  }
+}
+
 /// The lane reduction against plain loops: every lane count up to 37 (whole vectors and partial ones), rows 0 to 9,
 /// -inf entries and all--inf lanes.
 template <typename T>
@@ -349,6 +411,8 @@ int main() {
     check_matrix<double>(*k);
     check_lanes<float>(*k);
     check_lanes<double>(*k);
+    check_terms<float>(*k);
+    check_terms<double>(*k);
     std::printf("%s{\"isa\": \"%s\", \"expFloat\": %.4f, \"expFloatAt\": %.9g, \"logFloat\": %.4f, \"logFloatAt\": %.9g, "
                 "\"expDouble\": %.4f, \"expDoubleAt\": %.17g, \"logDouble\": %.4f, \"logDoubleAt\": %.17g}",
                 first ? "" : ", ", name, a.ulps, a.input, b.ulps, b.input, c.ulps, c.input, d.ulps, d.input);
