@@ -25,6 +25,11 @@ const suites = ['test/parity', 'test/emulator', 'test/hardening/fuzz.test.ts'];
 if (run(process.execPath, [jest, ...suites, ...process.argv.slice(2)], env) !== 0) process.exit(1);
 // The faster parity suites again with the threads of each block started and resumed in a shuffled order: a kernel
 // whose result depends on the order has a race across its barriers. (Trees pass too, in ~4 min: not in every run.)
-const shuffled = ['test/parity/categorical.parity.test.ts', 'test/parity/linear_chain.parity.test.ts', 'test/parity/sparsemap.parity.test.ts'];
+const shuffled = [
+  'test/parity/categorical.parity.test.ts',
+  'test/parity/linear_chain.parity.test.ts',
+  'test/parity/sparsemap.parity.test.ts',
+  'test/parity/paths.parity.test.ts',
+];
 const order = { ...env, LATENT_STRUCT_EMULATED_SCHEDULE: process.env.LATENT_STRUCT_EMULATED_SCHEDULE || 'random:1' };
 process.exit(run(process.execPath, [jest, ...shuffled, ...process.argv.slice(2)], order) === 0 ? 0 : 1);
