@@ -1,6 +1,7 @@
 // CUDA runtime services: device status, the memory pool, copies and error translation.
 #include <cuda_runtime.h>
 
+#include <atomic>
 #include <mutex>
 #include <string>
 
@@ -96,12 +97,36 @@ void release(void* pointer) {
   cudaGetLastError();
 }
 
+namespace {
+std::atomic<uint64_t> to_device_count{0}, to_device_bytes{0}, to_host_count{0}, to_host_bytes{0};
+}  // namespace
+
+Transfers transfers() {
+  Transfers t;
+  t.to_device_count = to_device_count.load();
+  t.to_device_bytes = to_device_bytes.load();
+  t.to_host_count = to_host_count.load();
+  t.to_host_bytes = to_host_bytes.load();
+  return t;
+}
+
+void reset_transfers() {
+  to_device_count = 0;
+  to_device_bytes = 0;
+  to_host_count = 0;
+  to_host_bytes = 0;
+}
+
 void copy_to_device(void* device, const void* host, std::size_t bytes) {
+  ++to_device_count;
+  to_device_bytes += bytes;
   check(cudaMemcpyAsync(device, host, bytes, cudaMemcpyHostToDevice, stream()), "cudaMemcpy to device");
   check(cudaStreamSynchronize(stream()), "cudaMemcpy to device");
 }
 
 void copy_to_host(void* host, const void* device, std::size_t bytes) {
+  ++to_host_count;
+  to_host_bytes += bytes;
   check(cudaMemcpyAsync(host, device, bytes, cudaMemcpyDeviceToHost, stream()), "cudaMemcpy to host");
   check(cudaStreamSynchronize(stream()), "cudaMemcpy to host");
 }

@@ -155,7 +155,7 @@ int64_t first_flagged(Launch launch) {
   unsigned long long* first_bad = static_cast<unsigned long long*>(allocate(sizeof(unsigned long long)));
   const unsigned long long none = ~0ull;
   try {
-    check(cudaMemcpyAsync(first_bad, &none, sizeof(none), cudaMemcpyHostToDevice, stream()), "cudaMemcpy");
+    copy_to_device(first_bad, &none, sizeof(none));
     launch(first_bad);
     unsigned long long result = none;
     copy_to_host(&result, first_bad, sizeof(result));

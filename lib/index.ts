@@ -3,11 +3,11 @@
  * (marginals, MAP, sampling, SparseMAP) on CUDA and CPU, and the estimators built from them.
  * See docs/CONVENTIONS.md for the conventions (batch-first, torch-struct's part layouts).
  */
-import { BackendInfo, native } from './native';
+import { BackendInfo, CudaTransfers, native } from './native';
 
 export { Tensor, DeviceTensor, tensor, shapeSize } from './tensor';
 export type { AnyTensor, DType, Device, Like } from './tensor';
-export type { FloatArray, BackendInfo, CudaInfo } from './native';
+export type { FloatArray, BackendInfo, CudaInfo, CudaTransfers } from './native';
 export type { CodedError, ErrorCode } from './errors';
 export type { OpOptions } from './ops/placement';
 export * as ops from './ops/categorical';
@@ -76,6 +76,20 @@ export * as estimators from './estimators';
  */
 export function backendInfo(): BackendInfo {
   return native.backendInfo();
+}
+
+/**
+ * The host ↔ device copies this process's library calls have made since start-up or the last
+ * {@link resetCudaTransfers}: `{ toDevice: { count, bytes }, toHost: { count, bytes } }` (zeros without CUDA). Every
+ * copy the library makes is counted; use it to check that a training step stays on the GPU.
+ */
+export function cudaTransfers(): CudaTransfers {
+  return native.cudaTransfers();
+}
+
+/** Zeros the counts of {@link cudaTransfers}. */
+export function resetCudaTransfers(): void {
+  native.resetCudaTransfers();
 }
 
 /**

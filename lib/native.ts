@@ -51,6 +51,16 @@ export interface CudaInfo {
   driverVersion?: number;
   deviceCount?: number;
   device?: { name: string; computeCapability: string; totalMemory: number };
+  /** The host ↔ device copies the library made since start-up or {@link resetCudaTransfers} (CUDA builds). */
+  transfers?: CudaTransfers;
+}
+
+/** Counts and bytes of the library's host ↔ device copies (every copy it makes goes through one counter). */
+export interface CudaTransfers {
+  /** Host → device copies: inputs moved with `toDevice()`, host inputs of `{ device: 'cuda' }`, lengths, … */
+  toDevice: { count: number; bytes: number };
+  /** Device → host copies: `toHost()`, results brought back, and the scalars ops read (e.g. a log Z check). */
+  toHost: { count: number; bytes: number };
 }
 
 /** Which backends this process can use. */
@@ -144,6 +154,8 @@ export interface NativeAddon {
   setThreads(threads: number): void;
   /** Device bytes in use (cudaMemGetInfo); throws ERR_NO_CUDA without a device. */
   cudaMemoryInUse(): number;
+  cudaTransfers(): CudaTransfers;
+  resetCudaTransfers(): void;
   /** Internal (bench): exp/s of the CPU vector exp on every thread over cache-resident data. */
   measureExpRate(dtype: 'float32' | 'float64', elementsPerThread: number, repeats: number): number;
   /** Internal (bench): bytes/s (read + written) of large memcpys on every thread. */

@@ -15,6 +15,23 @@ namespace ls {
 namespace binding {
 namespace {
 
+#if LS_WITH_CUDA
+/// { toDevice: { count, bytes }, toHost: { count, bytes } } of cuda::transfers().
+Napi::Object transfers_object(Napi::Env env) {
+  const cuda::Transfers t = cuda::transfers();
+  auto pair = [&](uint64_t count, uint64_t bytes) {
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("count", static_cast<double>(count));
+    o.Set("bytes", static_cast<double>(bytes));
+    return o;
+  };
+  Napi::Object result = Napi::Object::New(env);
+  result.Set("toDevice", pair(t.to_device_count, t.to_device_bytes));
+  result.Set("toHost", pair(t.to_host_count, t.to_host_bytes));
+  return result;
+}
+#endif
+
 Napi::Value backend_info(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Napi::Object result = Napi::Object::New(env);
@@ -36,6 +53,7 @@ Napi::Value backend_info(const Napi::CallbackInfo& info) {
   cuda_info.Set("runtimeVersion", s.runtime_version);
   cuda_info.Set("driverVersion", s.driver_version);
   cuda_info.Set("deviceCount", s.device_count);
+  cuda_info.Set("transfers", transfers_object(env));
   if (s.available) {
     Napi::Object device = Napi::Object::New(env);
     device.Set("name", s.name);
@@ -89,6 +107,35 @@ Napi::Value cuda_memory_in_use(const Napi::CallbackInfo& info) {
   });
 }
 
+
+/// cudaTransfers(): the host <-> device copies counted since start-up or the last reset (zeros without CUDA).
+Napi::Value cuda_transfers(const Napi::CallbackInfo& info) {
+  return guarded(info.Env(), [&]() -> Napi::Value {
+#if LS_WITH_CUDA
+    return transfers_object(info.Env());
+#else
+    Napi::Object zero = Napi::Object::New(info.Env());
+    for (const char* side : {"toDevice", "toHost"}) {
+      Napi::Object o = Napi::Object::New(info.Env());
+      o.Set("count", 0);
+      o.Set("bytes", 0);
+      zero.Set(side, o);
+    }
+    return zero;
+#endif
+  });
+}
+
+/// resetCudaTransfers(): zeros the counts.
+Napi::Value reset_cuda_transfers(const Napi::CallbackInfo& info) {
+  return guarded(info.Env(), [&]() -> Napi::Value {
+#if LS_WITH_CUDA
+    cuda::reset_transfers();
+#endif
+    return info.Env().Undefined();
+  });
+}
+
 /// Internal (tests and the bench): the host result pool's state (host_pool.h).
 Napi::Value host_pool_stats_op(const Napi::CallbackInfo& info) {
   return guarded(info.Env(), [&]() -> Napi::Value { return host_pool_stats(info.Env()); });
@@ -110,6 +157,8 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
   exports.Set("backendInfo", Napi::Function::New(env, backend_info, "backendInfo"));
   exports.Set("synchronize", Napi::Function::New(env, synchronize, "synchronize"));
   exports.Set("setThreads", Napi::Function::New(env, set_threads, "setThreads"));
+  exports.Set("cudaTransfers", Napi::Function::New(env, cuda_transfers, "cudaTransfers"));
+  exports.Set("resetCudaTransfers", Napi::Function::New(env, reset_cuda_transfers, "resetCudaTransfers"));
   exports.Set("cudaMemoryInUse", Napi::Function::New(env, cuda_memory_in_use, "cudaMemoryInUse"));
   exports.Set("hostPoolStats", Napi::Function::New(env, host_pool_stats_op, "hostPoolStats"));
   exports.Set("setHostPoolLimit", Napi::Function::New(env, set_host_pool_limit, "setHostPoolLimit"));

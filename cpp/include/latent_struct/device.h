@@ -36,5 +36,14 @@ void check_launch(const char* kernel);
 /// Device memory in use (allocated by anyone, the pool's reserve included), in bytes.
 std::size_t memory_in_use();
 
+/// Host <-> device copies made by the library since start-up or the last reset_transfers(): every copy goes through
+/// copy_to_device / copy_to_host, which count them.
+struct Transfers {
+  uint64_t to_device_count = 0, to_device_bytes = 0;
+  uint64_t to_host_count = 0, to_host_bytes = 0;
+};
+Transfers transfers();
+void reset_transfers();
+
 }  // namespace cuda
 }  // namespace ls
