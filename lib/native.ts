@@ -156,6 +156,18 @@ export interface NativeAddon {
   cudaMemoryInUse(): number;
   cudaTransfers(): CudaTransfers;
   resetCudaTransfers(): void;
+  /** Σ_t coefs[t·B + b] · terms[t][b, ...] in `like`'s shape, dtype and place (float64 sums; zero coefficients skipped). */
+  partsCombine(like: NativeTensorArg, terms: NativeTensorArg[], coefs: Float64Array, batch: number): NativeFloat;
+  /** Per-instance Σ over x ≠ 0 of x·y, `[B]` on the host. */
+  partsDot(x: NativeTensorArg, y: NativeTensorArg, batch: number): Float64Array;
+  /** x with −Infinity entries replaced by 0. */
+  partsFinite(x: NativeTensorArg): NativeFloat;
+  /** x with −Infinity wherever mask is −Infinity. */
+  partsMasked(x: NativeTensorArg, mask: NativeTensorArg): NativeFloat;
+  /** Row s of stacked parts `[S, ...]`, where they live. */
+  partsRow(stacked: NativeTensorArg, s: number): NativeFloat;
+  /** Zeros of `shape` in `like`'s dtype and place with 1 at each flat position. */
+  partsOneHot(like: NativeTensorArg, positions: Int32Array, shape: readonly number[]): NativeFloat;
   /** Internal (bench): exp/s of the CPU vector exp on every thread over cache-resident data. */
   measureExpRate(dtype: 'float32' | 'float64', elementsPerThread: number, repeats: number): number;
   /** Internal (bench): bytes/s (read + written) of large memcpys on every thread. */

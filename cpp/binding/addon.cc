@@ -166,6 +166,7 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
   register_categorical_ops(env, exports);
   register_linear_chain_ops(env, exports);
   register_tree_ops(env, exports);
+  register_parts_ops(env, exports);
   register_roofline_ops(env, exports);
   return exports;
 }

@@ -1,10 +1,13 @@
 /**
  * Arithmetic over {@link Parts} (one tensor or named tensors) for the estimators: per-instance linear
- * combinations, dot products and masks, in float64 on the host; results take the layout, dtype and device of a
- * template. @internal
+ * combinations, dot products, masks and slices, by native kernels (cpp/cpu/parts_ops.cc, cuda/parts_ops.cu) where
+ * the parts live. For DeviceTensor parts nothing proportional to the parts crosses to the host: only per-instance
+ * coefficients (up) and per-instance dot products (down), O(B) scalars each. Sums are in float64; results take the
+ * layout, dtype and device of a template. @internal
  */
 import { rangeError, typeError } from '../errors';
-import { AnyTensor, DeviceTensor, Tensor } from '../tensor';
+import { native } from '../native';
+import { AnyTensor, DeviceTensor, Tensor, fromNative, toNative } from '../tensor';
 import type { Parts } from './types';
 
 /** Whether parts are a single tensor. */
@@ -33,16 +36,19 @@ export function rebuild<Z extends Parts>(like: Z, leaves: AnyTensor[]): Z {
   return Object.fromEntries(keys.map((key, i) => [key, leaves[i]])) as Z;
 }
 
-/** The host data of a tensor (a copy for a DeviceTensor). */
-function hostData(t: AnyTensor): ArrayLike<number> {
-  return t instanceof Tensor ? t.data : t.toHost().data;
-}
-
-/** A float64 buffer as a tensor like `like` (its dtype, shape and device). */
-function tensorLike(like: AnyTensor, values: Float64Array): AnyTensor {
-  const data = like.dtype === 'float64' ? values : Float32Array.from(values);
-  const host = new Tensor(data, like.shape);
-  return like instanceof DeviceTensor ? host.toDevice() : host;
+/**
+ * `leaf` with the dtype and place of `template` (itself when they match; a converted copy otherwise, e.g. a
+ * decoder's host gradient for device parts — the only case where parts cross, at the caller's choice).
+ */
+function alignedWith(leaf: AnyTensor, template: AnyTensor): { tensor: AnyTensor; temporary: boolean } {
+  if (leaf.size !== template.size) {
+    throw rangeError('ERR_SHAPE_MISMATCH', `parts of shape [${leaf.shape.join(', ')}] where [${template.shape.join(', ')}] was expected`);
+  }
+  const onDevice = template instanceof DeviceTensor;
+  if ((leaf instanceof DeviceTensor) === onDevice && leaf.dtype === template.dtype) return { tensor: leaf, temporary: false };
+  const host = leaf instanceof DeviceTensor ? leaf.toHost() : leaf;
+  const cast = host.dtype === template.dtype ? host : new Tensor(template.dtype === 'float64' ? Float64Array.from(host.data) : Float32Array.from(host.data), host.shape);
+  return { tensor: onDevice ? cast.toDevice() : cast, temporary: onDevice };
 }
 
 /** One term of a combination: coefficient (one number, or one per instance `[B]`) times parts. */
@@ -54,32 +60,30 @@ export interface Term<Z extends Parts> {
 /**
  * Σ_t coef_t · parts_t, laid out like `like`; per-instance coefficients scale each instance's block (the leading
  * `[B]` of every tensor). Terms with a zero coefficient are skipped, so their −Infinity entries do not matter.
+ * Per-instance coefficients need B = their length; a combination of scalar coefficients only treats each leaf
+ * as one block.
  */
 export function combine<Z extends Parts>(like: Z, terms: Term<Z>[]): Z {
   const templates = leavesOf(like);
-  const sums = templates.map((t) => new Float64Array(t.size));
-  for (const { coef, parts } of terms) {
-    const leaves = leavesOf(parts);
-    leaves.forEach((leaf, i) => {
-      const sum = sums[i];
-      if (leaf.size !== sum.length) {
-        throw rangeError('ERR_SHAPE_MISMATCH', `parts of shape [${leaf.shape.join(', ')}] where [${templates[i].shape.join(', ')}] was expected`);
-      }
-      const data = hostData(leaf);
-      if (typeof coef === 'number') {
-        if (coef === 0) return;
-        for (let q = 0; q < sum.length; q++) sum[q] += coef * data[q];
-        return;
-      }
-      const stride = sum.length / coef.length;
-      for (let b = 0; b < coef.length; b++) {
-        const c = coef[b];
-        if (c === 0) continue;
-        for (let q = b * stride; q < (b + 1) * stride; q++) sum[q] += c * data[q];
-      }
-    });
-  }
-  return rebuild(like, templates.map((t, i) => tensorLike(t, sums[i])));
+  const perInstance = terms.find((t) => typeof t.coef !== 'number');
+  const batch = perInstance === undefined ? 1 : (perInstance.coef as ArrayLike<number>).length;
+  const coefs = new Float64Array(terms.length * batch);
+  terms.forEach(({ coef }, t) => {
+    if (typeof coef === 'number') coefs.fill(coef, t * batch, (t + 1) * batch);
+    else if (coef.length !== batch) throw rangeError('ERR_SHAPE_MISMATCH', `per-instance coefficients of ${coef.length} instances where ${batch} were expected`);
+    else for (let b = 0; b < batch; b++) coefs[t * batch + b] = coef[b];
+  });
+  const leavesOfTerms = terms.map(({ parts }) => leavesOf(parts));
+  const results = templates.map((template, i) => {
+    const inputs = leavesOfTerms.map((leaves) => alignedWith(leaves[i], template));
+    try {
+      const result = native.partsCombine(toNative(template), inputs.map(({ tensor }) => toNative(tensor)), coefs, batch);
+      return fromNative(result, template.shape);
+    } finally {
+      for (const { tensor, temporary } of inputs) if (temporary) (tensor as DeviceTensor).dispose();
+    }
+  });
+  return rebuild(like, results);
 }
 
 /** a − b. */
@@ -95,31 +99,27 @@ export function sum<Z extends Parts>(first: Z, ...rest: Z[]): Z {
   return combine(first, [first, ...rest].map((parts) => ({ coef: 1, parts })));
 }
 
-/** ⟨z, scores⟩ per instance over the entries where z ≠ 0 (so −Infinity scores of unused parts do not matter). */
+/**
+ * ⟨z, scores⟩ per instance over the entries where z ≠ 0 (so −Infinity scores of unused parts do not matter), in
+ * float64, `[B]` on the host (the only thing that crosses for device parts).
+ */
 export function scoreOf<Z extends Parts>(z: Z, scores: Z, batch: number): Float64Array {
   const out = new Float64Array(batch);
   const right = leavesOf(scores);
   leavesOf(z).forEach((leaf, i) => {
-    const x = hostData(leaf);
-    const y = hostData(right[i]);
-    const stride = leaf.size / batch;
-    for (let n = 0; n < batch; n++) {
-      for (let q = n * stride; q < (n + 1) * stride; q++) if (x[q] !== 0) out[n] += x[q] * y[q];
+    const other = alignedWith(right[i], leaf);
+    try {
+      native.partsDot(toNative(leaf), toNative(other.tensor), batch).forEach((v, b) => (out[b] += v));
+    } finally {
+      if (other.temporary) (other.tensor as DeviceTensor).dispose();
     }
   });
   return out;
 }
 
-/** Row s of stacked parts `[S, ...]` as parts without the leading dimension (on the host). */
+/** Row s of stacked parts `[S, ...]` as parts without the leading dimension, where the stack lives (no host copy). */
 export function row<Z extends Parts>(stacked: Z, s: number): Z {
-  const leaves = leavesOf(stacked).map((leaf) => {
-    const host = leaf instanceof Tensor ? leaf : leaf.toHost();
-    const shape = host.shape.slice(1);
-    const size = host.size / host.shape[0];
-    const data = host.data.slice(s * size, (s + 1) * size);
-    const t = new Tensor(data, shape);
-    return leaf instanceof DeviceTensor ? t.toDevice() : t;
-  });
+  const leaves = leavesOf(stacked).map((leaf) => fromNative(native.partsRow(toNative(leaf), s), leaf.shape.slice(1)));
   return rebuild(stacked, leaves);
 }
 
@@ -127,7 +127,7 @@ export function row<Z extends Parts>(stacked: Z, s: number): Z {
 export function finitePart<Z extends Parts>(z: Z): Z {
   return rebuild(
     z,
-    leavesOf(z).map((leaf) => tensorLike(leaf, Float64Array.from(hostData(leaf), (v) => (v === -Infinity ? 0 : v)))),
+    leavesOf(z).map((leaf) => fromNative(native.partsFinite(toNative(leaf)), leaf.shape)),
   );
 }
 
@@ -137,39 +137,23 @@ export function masked<Z extends Parts>(z: Z, mask: Z): Z {
   return rebuild(
     z,
     leavesOf(z).map((leaf, i) => {
-      const m = hostData(masks[i]);
-      return tensorLike(leaf, Float64Array.from(hostData(leaf), (v, q) => (m[q] === -Infinity ? -Infinity : v)));
+      const m = alignedWith(masks[i], leaf);
+      try {
+        return fromNative(native.partsMasked(toNative(leaf), toNative(m.tensor)), leaf.shape);
+      } finally {
+        if (m.temporary) (m.tensor as DeviceTensor).dispose();
+      }
     }),
   );
 }
 
-/** Each instance's block of parts as one float64 vector (the tensors' blocks concatenated). */
-export function instanceVectors<Z extends Parts>(z: Z, batch: number): Float64Array[] {
-  const leaves = leavesOf(z).map((leaf) => ({ data: hostData(leaf), stride: leaf.size / batch }));
-  const width = leaves.reduce((a, l) => a + l.stride, 0);
-  return Array.from({ length: batch }, (_, b) => {
-    const v = new Float64Array(width);
-    let offset = 0;
-    for (const { data, stride } of leaves) {
-      for (let q = 0; q < stride; q++) v[offset + q] = Number(data[b * stride + q]);
-      offset += stride;
-    }
-    return v;
-  });
-}
-
-/** Parts laid out like `like` from per-instance vectors (the inverse of {@link instanceVectors}). */
-export function fromInstanceVectors<Z extends Parts>(like: Z, vectors: Float64Array[]): Z {
-  const batch = vectors.length;
-  let offset = 0;
-  const leaves = leavesOf(like).map((leaf) => {
-    const stride = leaf.size / batch;
-    const values = new Float64Array(leaf.size);
-    vectors.forEach((v, b) => values.set(v.subarray(offset, offset + stride), b * stride));
-    offset += stride;
-    return tensorLike(leaf, values);
-  });
-  return rebuild(like, leaves);
+/**
+ * One-hot parts: zeros of `shape` with the dtype and place of `like`, and 1 at each flat position (row-major).
+ * For device parts only the positions cross to the device (4 bytes each: as many as the decoded structures have
+ * parts, not as many as the parts tensor has entries).
+ */
+export function oneHotParts(like: AnyTensor, positions: Int32Array, shape: readonly number[]): AnyTensor {
+  return fromNative(native.partsOneHot(toNative(like), positions, shape), shape);
 }
 
 /** Frees the DeviceTensors among parts (host tensors need nothing). */

@@ -7,7 +7,7 @@ import { optionsObject, rangeError, typeError } from '../errors';
 import type { SparseMapOptions } from '../structures/common';
 import { checkStepArguments, decode, positiveOption, seedOption, uniformWeights } from './decoding';
 import { seedCounter } from './layer';
-import { combine, disposeParts, finitePart, fromInstanceVectors, instanceVectors, leavesOf, row, scoreOf, sum } from './parts';
+import { combine, disposeParts, finitePart, leavesOf, row, scoreOf, sum } from './parts';
 import { kindOf } from './relaxation';
 import type { Decoder, Estimator, EstimatorResult, LatentStructure, Parts, SparseSolution } from './types';
 
@@ -136,24 +136,20 @@ export function sparseMarginalization(options: SparseMapOptions = {}): Estimator
       const { samples, weights, losses, loss } = weightedRows(support, decoder, B, (i) =>
         Float64Array.from(solution.weights, (ws) => (i < ws.length ? ws[i] : 0)),
       );
-      const vectors = samples.map((z) => instanceVectors(z, B));
-      const grads = Array.from({ length: B }, (_, b) => {
+      // Per instance b with support size s: the Gram matrix A_ij = ⟨z_i, z_j⟩ (per-instance dot products, [B] each),
+      // x = Z ℓ from the bordered system, and ∇ = Σ_i x_i z_i (a per-instance combination: x_i[b] = 0 past s).
+      const S = samples.length;
+      const gramRows = Array.from({ length: S }, (_, i) => Array.from({ length: i + 1 }, (_, j) => scoreOf(samples[i], samples[j], B)));
+      const coefs = Array.from({ length: S }, () => new Float64Array(B));
+      for (let b = 0; b < B; b++) {
         const s = solution.weights[b].length;
         const gram = new Float64Array(s * s);
-        for (let i = 0; i < s; i++) {
-          for (let j = 0; j <= i; j++) {
-            let d = 0;
-            const [u, v] = [vectors[i][b], vectors[j][b]];
-            for (let q = 0; q < u.length; q++) d += u[q] * v[q];
-            gram[i * s + j] = gram[j * s + i] = d;
-          }
-        }
+        for (let i = 0; i < s; i++) for (let j = 0; j <= i; j++) gram[i * s + j] = gram[j * s + i] = gramRows[i][j][b];
         const x = solveBordered(gram, Float64Array.from({ length: s }, (_, i) => losses[i][b]), s);
-        const g = new Float64Array(vectors[0][b].length);
-        x.forEach((xi, i) => vectors[i][b].forEach((v, q) => (g[q] += xi * v)));
-        return g;
-      });
-      const gradScores = structure.partsBackward(fromInstanceVectors(solution.marginals, grads));
+        x.forEach((xi, i) => (coefs[i][b] = xi));
+      }
+      const direction = combine(solution.marginals, samples.map((parts, i) => ({ coef: coefs[i], parts })));
+      const gradScores = structure.partsBackward(direction);
       disposeParts(support);
       return { loss, gradScores, samples, weights, solution };
     },

@@ -12,7 +12,8 @@
  * pair, anti-diagonal wavefronts on CUDA (a thread per cell).
  */
 import { rangeError } from '../errors';
-import { AnyTensor, DeviceTensor, Like, Tensor } from '../tensor';
+import { AnyTensor, Like } from '../tensor';
+import { oneHotParts } from '../estimators/parts';
 import { TreeOptions, TreeStructure } from './tree_structure';
 
 /** Options of an AlignmentCRF. */
@@ -69,7 +70,7 @@ export class AlignmentCRF<X extends AnyTensor = AnyTensor> extends TreeStructure
     const [B, N, M] = [this.batch, this.length, this.targetLength];
     const width = this.decodedWidth();
     const block = N * M * 3;
-    const data = this.potentials.dtype === 'float64' ? new Float64Array(count * B * block) : new Float32Array(count * B * block);
+    const positions: number[] = [];
     for (let r = 0; r < count * B; r++) {
       const b = r % B;
       const n = this.lengths ? this.lengths[b] : N;
@@ -80,10 +81,10 @@ export class AlignmentCRF<X extends AnyTensor = AnyTensor> extends TreeStructure
         if (!(Number.isInteger(i) && Number.isInteger(j) && i >= 0 && i < n && j >= 0 && j < m && (op === 0 || op === 1 || op === 2))) {
           throw rangeError('ERR_OUT_OF_RANGE', `path row (${i}, ${j}, ${op}) is outside a ${n} x ${m} alignment grid`);
         }
-        data[r * block + (i * M + j) * 3 + op] = 1;
+        positions.push(r * block + (i * M + j) * 3 + op);
       }
     }
-    const parts = new Tensor(data, [count, ...this.potentials.shape]);
-    return this.potentials instanceof DeviceTensor ? parts.toDevice() : parts;
+    // One-hot on the device for device potentials: only the positions (one per part of each structure) cross.
+    return oneHotParts(this.potentials, Int32Array.from(positions), [count, ...this.potentials.shape]);
   }
 }

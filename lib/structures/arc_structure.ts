@@ -4,7 +4,8 @@
  * `logProb` of heads as well as of parts. @internal
  */
 import { rangeError } from '../errors';
-import { AnyTensor, DeviceTensor, Like, Tensor, typedArrayKind } from '../tensor';
+import { AnyTensor, DeviceTensor, Like, typedArrayKind } from '../tensor';
+import { oneHotParts } from '../estimators/parts';
 import { TreeOptions, TreeStructure } from './tree_structure';
 
 /** Options of the dependency-tree structures. */
@@ -68,7 +69,7 @@ export abstract class ArcStructure<X extends AnyTensor> extends TreeStructure<X,
     }
     const S = heads.length / tree;
     const size = S * tree * N;
-    const data = this.potentials.dtype === 'float64' ? new Float64Array(size) : new Float32Array(size);
+    const positions: number[] = [];
     for (let r = 0; r < S * B; r++) {
       const b = r % B;
       const n = this.lengths ? this.lengths[b] : N;
@@ -77,10 +78,10 @@ export abstract class ArcStructure<X extends AnyTensor> extends TreeStructure<X,
         if (!Number.isInteger(h) || h < 0 || h >= n) {
           throw rangeError('ERR_OUT_OF_RANGE', `heads[${r * N + m}] = ${h} is outside [0, ${n}) (sentence ${b} has ${n} words)`);
         }
-        data[(r * N + h) * N + m] = 1;
+        positions.push((r * N + h) * N + m);
       }
     }
-    const parts = new Tensor(data, S === 1 ? [B, N, N] : [S, B, N, N]);
-    return this.potentials instanceof DeviceTensor ? parts.toDevice() : parts;
+    // One-hot on the device for device potentials: only the positions (one per part of each structure) cross.
+    return oneHotParts(this.potentials, Int32Array.from(positions), S === 1 ? [B, N, N] : [S, B, N, N]);
   }
 }

@@ -9,6 +9,7 @@ import { resultToHost } from '../ops/placement';
 import { PerturbOptions, temperatureOf } from './common';
 import { AnyTensor, Device, DeviceTensor, Like, Tensor, requireTensor, typedArrayKind } from '../tensor';
 import type { GumbelPair } from '../estimators/types';
+import { oneHotParts } from '../estimators/parts';
 
 /** Options of a Categorical. */
 export interface CategoricalOptions {
@@ -351,15 +352,15 @@ export class Categorical<X extends AnyTensor = AnyTensor> {
     }
   }
 
-  /** One-hot rows `[S, B, K]` of class indices (row-major `[S, B]`), in the scores' dtype, where results go. */
+  /**
+   * One-hot rows `[S, B, K]` of class indices (row-major `[S, B]`), in the scores' dtype, where results go: built
+   * where they go from the S·B flat positions r·K + index[r] (for device scores only those cross, not the S·B·K parts).
+   */
   private oneHots(index: Int32Array, S: number): Like<X> {
     const K = this.classes;
-    const data = this.scores.dtype === 'float64' ? new Float64Array(index.length * K) : new Float32Array(index.length * K);
-    index.forEach((k, r) => {
-      data[r * K + k] = 1;
-    });
-    const host = new Tensor(data, [S, this.batch, K]);
-    return (this.scores instanceof DeviceTensor && !this.ownsScores ? host.toDevice() : host) as Like<X>;
+    const positions = Int32Array.from(index, (k, r) => r * K + k);
+    const like = this.ownsScores ? new Tensor(new (this.scores.dtype === 'float64' ? Float64Array : Float32Array)(1), [1]) : this.scores;
+    return oneHotParts(like, positions, [S, this.batch, K]) as Like<X>;
   }
 
   private decodeOneHot(z: AnyTensor): Int32Array {

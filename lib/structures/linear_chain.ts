@@ -17,6 +17,7 @@ import { optionsObject, rangeError, typeError } from '../errors';
 import { NativeChainGrad, NativeChainParts, NativeChainPotentials, NativeFloat, NativeOut, NativeSparseMap, NativeTensorArg, native } from '../native';
 import { AnyTensor, Device, DeviceTensor, Like, Tensor, fromNative, requireTensor, toNative } from '../tensor';
 import { requireSamePlace, resultToHost } from '../ops/placement';
+import { oneHotParts } from '../estimators/parts';
 import {
   OutOptions,
   PerturbOptions,
@@ -441,7 +442,7 @@ export class LinearChainCRF<P extends ChainPotentials = ChainPotentials> {
     this.requireEdges();
     const [B, N, C] = [this.batch, this.length, this.labels];
     const { rows, sizes, maxActive: S } = packedSupport(solution, B, N);
-    const data = (this.potentials as AnyTensor).dtype === 'float64' ? new Float64Array(S * B * (N - 1) * C * C) : new Float32Array(S * B * (N - 1) * C * C);
+    const positions: number[] = [];
     for (let i = 0; i < S; i++) {
       for (let b = 0; b < B; b++) {
         if (sizes[b] === 0) throw rangeError('ERR_OUT_OF_RANGE', `solution.support[${b}] is empty`);
@@ -452,13 +453,14 @@ export class LinearChainCRF<P extends ChainPotentials = ChainPotentials> {
           if (!(from >= 0 && from < C && to >= 0 && to < C)) {
             throw rangeError('ERR_OUT_OF_RANGE', `solution.support[${b}] has label ${from < 0 || from >= C ? from : to} outside [0, ${C})`);
           }
-          data[((((i * B + b) * (N - 1) + t) * C + to) * C) + from] = 1;
+          positions.push((((i * B + b) * (N - 1) + t) * C + to) * C + from);
         }
       }
     }
-    const parts = new Tensor(data, [S, B, N - 1, C, C]);
+    // Built where results go (on the device for device edges: only the S·B·(N−1) positions cross).
     const edges = this.potentials as AnyTensor;
-    return (edges instanceof DeviceTensor && !this.movedToDevice ? parts.toDevice() : parts) as ChainParts<P>;
+    const like = this.movedToDevice ? new Tensor(new (edges.dtype === 'float64' ? Float64Array : Float32Array)(1), [1]) : edges;
+    return oneHotParts(like, Int32Array.from(positions), [S, B, N - 1, C, C]) as ChainParts<P>;
   }
 
   /**

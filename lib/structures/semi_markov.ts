@@ -13,7 +13,8 @@
  * (position, label): O(N·K·C²) per sequence, on CPU and CUDA.
  */
 import { rangeError } from '../errors';
-import { AnyTensor, DeviceTensor, Like, Tensor } from '../tensor';
+import { AnyTensor, Like } from '../tensor';
+import { oneHotParts } from '../estimators/parts';
 import { TreeOptions, TreeStructure } from './tree_structure';
 
 /** Options of a SemiMarkovCRF: `lengths` (positions, each in [1, N]) and `device`. */
@@ -61,7 +62,7 @@ export class SemiMarkovCRF<X extends AnyTensor = AnyTensor> extends TreeStructur
   protected partsOfDecoded(rows: Int32Array, count: number): AnyTensor {
     const [B, N, K, C] = [this.batch, this.length, this.span, this.labels];
     const block = (N - 1) * K * C * C;
-    const data = this.potentials.dtype === 'float64' ? new Float64Array(count * B * block) : new Float32Array(count * B * block);
+    const positions: number[] = [];
     for (let r = 0; r < count * B; r++) {
       const b = r % B;
       const n = this.lengths ? this.lengths[b] : N;
@@ -76,11 +77,11 @@ export class SemiMarkovCRF<X extends AnyTensor = AnyTensor> extends TreeStructur
         if (q - previous >= K) {
           throw rangeError('ERR_OUT_OF_RANGE', `labels row ${r} has a segment of ${q - previous} positions; at most K - 1 = ${K - 1}`);
         }
-        data[r * block + ((previous * K + (q - previous)) * C + y) * C + row[previous]] = 1;
+        positions.push(r * block + ((previous * K + (q - previous)) * C + y) * C + row[previous]);
         previous = q;
       }
     }
-    const parts = new Tensor(data, [count, ...this.potentials.shape]);
-    return this.potentials instanceof DeviceTensor ? parts.toDevice() : parts;
+    // One-hot on the device for device potentials: only the positions (one per part of each structure) cross.
+    return oneHotParts(this.potentials, Int32Array.from(positions), [count, ...this.potentials.shape]);
   }
 }

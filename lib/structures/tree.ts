@@ -10,7 +10,8 @@
  * forbids a span (or label); NaN and `+Infinity` are errors, as is a sentence whose every tree scores `-Infinity`.
  */
 import { rangeError } from '../errors';
-import { AnyTensor, DeviceTensor, Like, Tensor } from '../tensor';
+import { AnyTensor, Like } from '../tensor';
+import { oneHotParts } from '../estimators/parts';
 import { TreeStructure, TreeOptions } from './tree_structure';
 
 /** A decoded constituency tree. */
@@ -55,8 +56,7 @@ export class TreeCRF<X extends AnyTensor = AnyTensor> extends TreeStructure<X, {
   protected partsOfDecoded(rows: Int32Array, count: number): AnyTensor {
     const [B, N, L] = [this.batch, this.length, this.labels];
     const width = this.decodedWidth();
-    const size = count * B * N * N * L;
-    const data = this.potentials.dtype === 'float64' ? new Float64Array(size) : new Float32Array(size);
+    const positions: number[] = [];
     for (let r = 0; r < count * B; r++) {
       for (let q = r * width; q < (r + 1) * width; q += 3) {
         const [i, j, label] = [rows[q], rows[q + 1], rows[q + 2]];
@@ -64,10 +64,10 @@ export class TreeCRF<X extends AnyTensor = AnyTensor> extends TreeStructure<X, {
         if (!(i <= j && j < N && label >= 0 && label < L)) {
           throw rangeError('ERR_OUT_OF_RANGE', `span row (${i}, ${j}, ${label}) is outside a tree of ${N} words and ${L} labels`);
         }
-        data[((r * N + i) * N + j) * L + label] = 1;
+        positions.push(((r * N + i) * N + j) * L + label);
       }
     }
-    const parts = new Tensor(data, [count, ...this.potentials.shape]);
-    return this.potentials instanceof DeviceTensor ? parts.toDevice() : parts;
+    // One-hot on the device for device potentials: only the positions (one per part of each structure) cross.
+    return oneHotParts(this.potentials, Int32Array.from(positions), [count, ...this.potentials.shape]);
   }
 }

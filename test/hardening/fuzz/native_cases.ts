@@ -17,6 +17,8 @@ const signatures: Record<Exclude<keyof NativeAddon, 'DeviceBuffer'>, Kind[]> = {
   backendInfo: [],
   synchronize: [],
   cudaMemoryInUse: [],
+  cudaTransfers: [],
+  resetCudaTransfers: [],
   setThreads: ['number'], // not fuzzed (see `names`): test/threads.test.ts checks its arguments
   hostPoolStats: [],
   setHostPoolLimit: ['number'], // not fuzzed (see `names`): it changes the whole process
@@ -36,6 +38,12 @@ const signatures: Record<Exclude<keyof NativeAddon, 'DeviceBuffer'>, Kind[]> = {
   gumbelMax: ['rows', 'count', 'seed', 'number', 'bool'],
   gumbelSoftmax: ['rows', 'number', 'seed', 'bool'],
   philox4x32: ['counter', 'seed'],
+  partsCombine: ['tensor', 'options', 'hostData', 'count'],
+  partsDot: ['tensor', 'tensor', 'count'],
+  partsFinite: ['tensor'],
+  partsMasked: ['tensor', 'tensor'],
+  partsRow: ['tensor', 'count'],
+  partsOneHot: ['tensor', 'int32s', 'shape'],
   chainLogPartition: ['chain', 'lengths', 'bool'],
   chainMarginals: ['chain', 'lengths', 'bool', 'bool', 'tensor'], // the last: out
   chainMarginalsBackward: ['chain', 'lengths', 'chainGrad', 'bool', 'tensor'],
