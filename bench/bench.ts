@@ -17,6 +17,7 @@ import { logLogPlotSvg } from './plot';
 import { MachineInfo, Speedup, markdownReport, speedupsOf, throughputPanels } from './report';
 import { alignmentSuite, semiMarkovSuite } from './paths';
 import { sparsemapSuite } from './sparsemap';
+import { stepsSuite } from './steps';
 import { dependencySuite, measureExpCeiling, nonProjectiveSuite, treeSuite } from './trees';
 
 const SUITES: Record<SuiteName, (context: SuiteContext) => Row[]> = {
@@ -28,6 +29,7 @@ const SUITES: Record<SuiteName, (context: SuiteContext) => Row[]> = {
   semimarkov: semiMarkovSuite,
   alignment: alignmentSuite,
   sparsemap: sparsemapSuite,
+  steps: stepsSuite,
 };
 
 /** The contents of bench.json. */

@@ -137,6 +137,16 @@ export interface Row {
   };
   /** Matrix-Tree ops with an elimination: 2 flops per entry update, against the backend's FP64 ceiling. */
   flops?: { gflopPerS: number; flopFraction: number };
+  /**
+   * Full estimator steps (bench/steps.ts): steps/s, and on CUDA rows the library's host ↔ device bytes over one step
+   * (null on the CPU) and the toy decoder's own copies, apart.
+   */
+  step?: {
+    stepsPerS: number;
+    toDeviceBytesPerStep: number | null;
+    toHostBytesPerStep: number | null;
+    decoderBytesPerStep: number | null;
+  };
   /** SparseMAP: the solution's statistics over the batch (for sparsemapBackward, those of the solution it uses). */
   sparsemap?: {
     msPerInstance: number;

@@ -6,12 +6,18 @@
 import type { DType } from '../lib';
 
 /** The suites, in the order they run. */
-export const SUITE_NAMES = ['categorical', 'chain', 'tree', 'dependency', 'nonprojective', 'semimarkov', 'alignment', 'sparsemap'] as const;
+export const SUITE_NAMES = ['categorical', 'chain', 'tree', 'dependency', 'nonprojective', 'semimarkov', 'alignment', 'sparsemap', 'steps'] as const;
 export type SuiteName = (typeof SUITE_NAMES)[number];
 
 /** The structures of the SparseMAP suite. */
 export const SPARSEMAP_STRUCTURES = ['chain', 'tree', 'dependency', 'nonprojective'] as const;
 export type SparseMapStructure = (typeof SPARSEMAP_STRUCTURES)[number];
+
+/** The structures of the steps suite (bench/steps.ts). */
+export const STEP_STRUCTURES = ['chain', 'tree', 'dependency', 'semimarkov', 'alignment'] as const;
+export type StepStructure = (typeof STEP_STRUCTURES)[number];
+/** The estimators of the steps suite, as `--step-estimators` names them. */
+export const STEP_ESTIMATOR_NAMES: readonly string[] = ['marginals', 'sparsemap', 'perturbAndMap', 'reinforce(k=4)'];
 
 export type Preset = 'full' | 'quick' | 'smoke';
 
@@ -72,6 +78,19 @@ export interface BenchOptions {
     chainLabels: number;
     structures: SparseMapStructure[];
     ops: string[];
+  };
+  /**
+   * Full estimator steps (bench/steps.ts): structures × estimators, one size per structure — chain (B, N, C),
+   * tree and dependency (B, N), semimarkov (B, N, K, C), alignment (B, N, M). Timed as the tree suites.
+   */
+  steps: {
+    structures: StepStructure[];
+    estimators: string[];
+    chain: [number, number, number];
+    tree: [number, number];
+    dependency: [number, number];
+    semimarkov: [number, number, number, number];
+    alignment: [number, number, number];
   };
   /** Folder of bench.json, bench.md and throughput.svg. */
   outDir: string;
@@ -142,6 +161,15 @@ export function presetOptions(preset: Preset): BenchOptions {
       structures: [...SPARSEMAP_STRUCTURES],
       ops: [...SPARSEMAP_OPS],
     },
+    steps: {
+      structures: [...STEP_STRUCTURES],
+      estimators: [...STEP_ESTIMATOR_NAMES],
+      chain: smoke ? [2, 6, 3] : [32, 25, 20],
+      tree: smoke ? [2, 6] : [32, 25],
+      dependency: smoke ? [2, 6] : [32, 25],
+      semimarkov: smoke ? [2, 6, 3, 3] : [32, 25, 4, 10],
+      alignment: smoke ? [2, 6, 6] : [32, 25, 25],
+    },
     outDir: 'bench/results',
     jsonPath: null,
   };
@@ -155,6 +183,7 @@ const VALUE_FLAGS = [
   'semimarkov-sizes', 'semimarkov-ops', 'alignment-sizes', 'alignment-ops',
   'tree-reps', 'tree-budget-ms', 'tree-min-reps',
   'sparsemap-sizes', 'sparsemap-labels', 'sparsemap-structures', 'sparsemap-ops',
+  'step-structures', 'step-estimators',
   'cpu-gbs', 'gpu-gbs', 'cpu-exp-gs', 'gpu-exp-gs', 'cpu-gflops', 'gpu-gflops', 'exp-ceiling-size',
 ] as const;
 const BARE_FLAGS = ['smoke', 'quick', 'no-cuda', 'no-one-thread'] as const;
@@ -264,6 +293,8 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
   set('sparsemap-labels', (t) => count(t, 'sparsemap-labels'), (v) => (options.sparsemap.chainLabels = v));
   set('sparsemap-structures', (t) => oneOf(list(t), SPARSEMAP_STRUCTURES, 'sparsemap-structures'), (v) => (options.sparsemap.structures = v));
   set('sparsemap-ops', (t) => oneOf(list(t), SPARSEMAP_OPS, 'sparsemap-ops'), (v) => (options.sparsemap.ops = v));
+  set('step-structures', (t) => oneOf(list(t), STEP_STRUCTURES, 'step-structures'), (v) => (options.steps.structures = v));
+  set('step-estimators', (t) => oneOf(list(t), STEP_ESTIMATOR_NAMES, 'step-estimators'), (v) => (options.steps.estimators = v));
   set('cpu-gbs', (t) => positive(t, 'cpu-gbs'), (v) => (options.ceilings.cpuGbPerS = v));
   set('gpu-gbs', (t) => positive(t, 'gpu-gbs'), (v) => (options.ceilings.gpuGbPerS = v));
   set('cpu-exp-gs', (t) => positive(t, 'cpu-exp-gs'), (v) => (options.ceilings.cpuExpGPerS = v));

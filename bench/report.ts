@@ -105,6 +105,8 @@ const bandwidth: Array<Column<Row>> = [
   { title: 'roofline', numeric: true, cell: (r) => percent(r.rooflineFraction) },
 ];
 
+const bytesOrDash = (v: number | null | undefined): string => (v === null || v === undefined ? DASH : String(Math.round(v)));
+
 const TABLES: Array<{ heading: string; note: string; families: readonly string[]; columns: Array<Column<Row>> }> = [
   {
     heading: 'Categorical and LinearChainCRF',
@@ -166,6 +168,24 @@ const TABLES: Array<{ heading: string; note: string; families: readonly string[]
       { title: 'iterations mean (max)', numeric: true, cell: (r) => `${r.sparsemap!.meanIterations.toFixed(1)} (${r.sparsemap!.maxIterations})` },
       { title: 'support mean (min–max)', numeric: true, cell: (r) => `${r.sparsemap!.meanSupport.toFixed(1)} (${r.sparsemap!.minSupport}–${r.sparsemap!.maxSupport})` },
       { title: 'converged', numeric: true, cell: (r) => percent(r.sparsemap!.convergedFraction) },
+      ...bandwidth,
+    ],
+  },
+  {
+    heading: 'Estimator steps (structure + estimator + toy decoder)',
+    note:
+      'One `estimator.step(structure, decoder)` per run, the structure built from the step\'s scores inside it; the toy decoder is linear (L = ⟨w, z⟩, ∂L/∂z = w). ' +
+      'Backends: CPU; CUDA with host arrays (`{ device: \'cuda\' }`, copies in and out included) and device-resident (DeviceTensor scores). ' +
+      'Bytes/step: the library\'s host ↔ device copies over one step (`cudaTransfers()`), and apart the decoder\'s own reads of device-resident z (its loss is computed on the host); — on the CPU. ' +
+      'GB/s: the scores read once + the gradient written once (a floor).',
+    families: ['steps'],
+    columns: [
+      ...identity,
+      { title: 'steps/s', numeric: true, cell: (r) => (r.step ? r.step.stepsPerS.toFixed(1) : DASH) },
+      { title: 'instances/s', numeric: true, cell: (r) => rate(r.itemsPerS) },
+      { title: 'to device B/step', numeric: true, cell: (r) => bytesOrDash(r.step?.toDeviceBytesPerStep) },
+      { title: 'to host B/step', numeric: true, cell: (r) => bytesOrDash(r.step?.toHostBytesPerStep) },
+      { title: 'decoder B/step', numeric: true, cell: (r) => bytesOrDash(r.step?.decoderBytesPerStep) },
       ...bandwidth,
     ],
   },
@@ -231,6 +251,8 @@ function plotAxes(r: Row): { x: number; y: number; xLabel: string; yLabel: strin
     case 'categorical':
       // Rows/s spans the orders of magnitude of K; elements/s compares the sizes.
       return { x: r.elements, y: r.elements / seconds, xLabel: 'elements per call (B·K)', yLabel: 'elements/s', byBatch: false };
+    case 'steps':
+      return { x: r.elements, y: 1 / seconds, xLabel: 'scores per step', yLabel: 'steps/s', byBatch: false };
     case 'sparsemap':
       return { x: r.elements, y: r.itemsPerS, xLabel: 'scores per call', yLabel: 'instances/s', byBatch: false };
     case 'chain':
@@ -252,10 +274,10 @@ export function throughputPanels(rows: readonly Row[]): PlotPanel[] {
   const panels = new Map<string, { panel: PlotPanel; series: Map<string, PlotSeries> }>();
   for (const r of rows) {
     const axes = plotAxes(r);
-    const title = r.family === 'sparsemap' ? 'sparsemap' : r.suite;
+    const title = r.family === 'sparsemap' || r.family === 'steps' ? r.family : r.suite;
     if (!panels.has(title)) panels.set(title, { panel: { title, xLabel: axes.xLabel, yLabel: axes.yLabel, series: [] }, series: new Map() });
     const entry = panels.get(title)!;
-    const color = r.family === 'sparsemap' ? `${r.suite.replace(/^sparsemap \((.*)\)$/, '$1')} ${r.op}` : r.op;
+    const color = r.family === 'sparsemap' || r.family === 'steps' ? `${r.suite.replace(/^\w+ \((.*)\)$/, '$1')} ${r.op}` : r.op;
     const dash = severalDtypes ? `${r.backend} · ${r.dtype}` : r.backend;
     const marker = axes.byBatch ? `B = ${r.size.split(' × ')[0]}` : undefined;
     const key = `${color}\u0000${dash}\u0000${marker}`;

@@ -15,7 +15,7 @@ import * as path from 'node:path';
 import { BenchJson, BenchReport, runBench } from '../bench/bench';
 import { Row, bytesPerElement } from '../bench/harness';
 import { chainOpsMeasured } from '../bench/linear_chain';
-import { PATH_OPS, SPARSEMAP_OPS, SPARSEMAP_STRUCTURES, parseBenchArgs, presetOptions } from '../bench/options';
+import { PATH_OPS, SPARSEMAP_OPS, SPARSEMAP_STRUCTURES, STEP_ESTIMATOR_NAMES, STEP_STRUCTURES, parseBenchArgs, presetOptions } from '../bench/options';
 import { alignmentEdges, semiMarkovEdges } from '../bench/paths';
 import { decadeLabel, decadeRange, logLogPlotSvg } from '../bench/plot';
 import { backends } from './helpers';
@@ -90,7 +90,7 @@ describe('bench --smoke, in-process', () => {
 
   test('every suite produced a CPU row for every op it was asked for', () => {
     const opsOf = (family: string): Set<string> => new Set(report.rows.filter((r) => r.family === family && r.backend === 'cpu').map((r) => r.op));
-    expect(options.suites).toEqual(['categorical', 'chain', 'tree', 'dependency', 'nonprojective', 'semimarkov', 'alignment', 'sparsemap']);
+    expect(options.suites).toEqual(['categorical', 'chain', 'tree', 'dependency', 'nonprojective', 'semimarkov', 'alignment', 'sparsemap', 'steps']);
     expect(opsOf('categorical')).toEqual(new Set(options.categorical.ops));
     expect(opsOf('chain')).toEqual(new Set(chainOpsMeasured(options.chain.ops)));
     expect(opsOf('tree')).toEqual(new Set(options.tree.ops));
@@ -101,6 +101,9 @@ describe('bench --smoke, in-process', () => {
     expect(opsOf('sparsemap')).toEqual(new Set(SPARSEMAP_OPS));
     const suites = new Set(report.rows.map((r) => r.suite));
     for (const structure of SPARSEMAP_STRUCTURES) expect(suites).toContain(`sparsemap (${structure})`);
+    for (const structure of STEP_STRUCTURES) {
+      expect(new Set(report.rows.filter((r) => r.suite === `steps (${structure})` && r.backend === 'cpu').map((r) => r.op))).toEqual(new Set(STEP_ESTIMATOR_NAMES));
+    }
     for (const suite of ['chain (edges)', 'chain (factored)', 'tree (labelled)', 'dependency (any roots)', 'nonprojective (any roots)']) expect(suites).toContain(suite);
     expect(new Set(report.rows.map((r) => r.dtype))).toEqual(new Set(options.dtypes));
   });
@@ -191,6 +194,28 @@ describe('bench --smoke, in-process', () => {
     }
   });
 
+  test('steps rows: steps/s is the inverse of the median; copy counts only on CUDA rows, the host-array form copying the scores in', () => {
+    const steps = report.rows.filter((r) => r.family === 'steps');
+    const perBackend = STEP_STRUCTURES.length * STEP_ESTIMATOR_NAMES.length * options.dtypes.length;
+    const cpuBackends = report.machine.backends.cpu.threads > 1 ? 2 : 1;
+    expect(steps.length).toBe(perBackend * (cpuBackends + (cudaPresent ? 2 : 0)));
+    for (const r of steps) {
+      const where = `${r.suite} ${r.op} ${r.backend} ${r.dtype}`;
+      expect(r.step).toBeDefined();
+      expect({ where, inverse: Math.abs(r.step!.stepsPerS * r.medianMs - 1e3) < 1e-9 }).toEqual({ where, inverse: true });
+      expect(r.itemUnit).toBe('instances');
+      expect(r.items).toBe(Number(r.size.split(' × ')[0]));
+      const counts = [r.step!.toDeviceBytesPerStep, r.step!.toHostBytesPerStep, r.step!.decoderBytesPerStep];
+      if (r.backend.startsWith('cpu')) {
+        expect(counts).toEqual([null, null, null]);
+      } else {
+        for (const c of counts) expect(Number.isInteger(c) && (c as number) >= 0).toBe(true);
+        if (r.backend === 'cuda (host arrays)') expect(r.step!.toDeviceBytesPerStep!).toBeGreaterThanOrEqual(r.elements * bytesPerElement(r.dtype));
+        else expect(r.step!.decoderBytesPerStep!).toBeGreaterThan(0);
+      }
+    }
+  });
+
   test('CUDA rows and speedups exist exactly when a GPU does', () => {
     const cpuRows = report.rows.filter((r) => r.backend === 'cpu');
     expect(report.speedups).toHaveLength(cpuRows.length);
@@ -228,6 +253,7 @@ describe('bench --smoke, in-process', () => {
       '## NonProjectiveDependencyCRF (Matrix-Tree)',
       '## SemiMarkovCRF and AlignmentCRF (lattice forward-backward)',
       '## SparseMAP',
+      '## Estimator steps (structure + estimator + toy decoder)',
       '## CUDA / CPU speedup',
     ]) {
       expect(markdown).toContain(heading);
@@ -250,7 +276,7 @@ describe('bench --smoke, in-process', () => {
     const series = new Set(report.rows.map((r) => `${r.suite}|${r.op}|${r.backend}|${r.dtype}|${byBatch(r)}`));
     expect((svg.match(/<polyline /g) ?? []).length).toBe(series.size);
     expect((svg.match(/class="point"/g) ?? []).length).toBe(report.rows.length);
-    for (const title of ['categorical', 'chain (edges)', 'tree', 'dependency', 'nonprojective', 'semimarkov', 'alignment', 'sparsemap']) expect(svg).toContain(`>${title}</text>`);
+    for (const title of ['categorical', 'chain (edges)', 'tree', 'dependency', 'nonprojective', 'semimarkov', 'alignment', 'sparsemap', 'steps']) expect(svg).toContain(`>${title}</text>`);
   });
 });
 
@@ -315,6 +341,9 @@ describe('parseBenchArgs', () => {
     expect(paths.semimarkov.sizes).toEqual([[8, 12, 3, 5]]);
     expect(paths.alignment.sizes).toEqual([[2, 30, 40]]);
     expect(paths.alignment.ops).toEqual(['logPartition + marginals', 'argmax']);
+    const steps = parseBenchArgs(['--step-structures', 'chain,alignment', '--step-estimators', 'marginals,reinforce(k=4)']);
+    expect(steps.steps.structures).toEqual(['chain', 'alignment']);
+    expect(steps.steps.estimators).toEqual(['marginals', 'reinforce(k=4)']);
   });
 
   test('the full preset has the sizes of issues 3–6 and 19', () => {
@@ -327,6 +356,15 @@ describe('parseBenchArgs', () => {
     expect(full.semimarkov).toEqual({ sizes: [[32, 25, 4, 10]], ops: ['logPartition', 'logPartition + marginals', 'argmax'] });
     expect(full.alignment).toEqual({ sizes: [[32, 25, 25], [8, 1000, 1000]], ops: ['logPartition', 'logPartition + marginals', 'argmax'] });
     expect(presetOptions('quick').alignment.sizes).toEqual([[32, 25, 25]]);
+    expect(full.steps).toEqual({
+      structures: ['chain', 'tree', 'dependency', 'semimarkov', 'alignment'],
+      estimators: ['marginals', 'sparsemap', 'perturbAndMap', 'reinforce(k=4)'],
+      chain: [32, 25, 20],
+      tree: [32, 25],
+      dependency: [32, 25],
+      semimarkov: [32, 25, 4, 10],
+      alignment: [32, 25, 25],
+    });
     expect(full.outDir).toBe('bench/results');
   });
 
@@ -338,6 +376,7 @@ describe('parseBenchArgs', () => {
     expect(() => parseBenchArgs(['--chain-ops', 'marginal'])).toThrow(/--chain-ops marginal/);
     expect(() => parseBenchArgs(['--semimarkov-sizes', '32x25x4'])).toThrow(/4 dimensions/);
     expect(() => parseBenchArgs(['--alignment-ops', 'logZ'])).toThrow(/--alignment-ops logZ/);
+    expect(() => parseBenchArgs(['--step-estimators', 'spigot'])).toThrow(/--step-estimators spigot/);
     expect(() => parseBenchArgs(['--out'])).toThrow(/needs a value/);
   });
 });
