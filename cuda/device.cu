@@ -33,18 +33,48 @@ DeviceStatus query_status() {
     s.reason = "CUDA is compiled in but no CUDA device is present";
     return s;
   }
-  cudaDeviceProp prop;
-  if (cudaGetDeviceProperties(&prop, 0) != cudaSuccess) {
-    s.reason = "cudaGetDeviceProperties failed";
-    cudaGetLastError();
-    return s;
+  if (s.device_count > kMaxDevices) s.device_count = kMaxDevices;
+  for (int i = 0; i < s.device_count; ++i) {
+    cudaDeviceProp prop;
+    if (cudaGetDeviceProperties(&prop, i) != cudaSuccess) {
+      cudaGetLastError();
+      if (i == 0) {
+        s.reason = "cudaGetDeviceProperties failed";
+        return s;
+      }
+      s.device_count = i;  // list the devices that answer
+      break;
+    }
+    DeviceStatus::Device d;
+    d.index = i;
+    d.name = prop.name;
+    d.major = prop.major;
+    d.minor = prop.minor;
+    d.total_memory = prop.totalGlobalMem;
+    s.devices.push_back(d);
   }
-  s.name = prop.name;
-  s.major = prop.major;
-  s.minor = prop.minor;
-  s.total_memory = prop.totalGlobalMem;
+  s.name = s.devices[0].name;
+  s.major = s.devices[0].major;
+  s.minor = s.devices[0].minor;
+  s.total_memory = s.devices[0].total_memory;
   s.available = true;
   return s;
+}
+
+// The thread's device (what the library asked for) and the device cudaSetDevice was last called with on this
+// thread (-1: never; a fresh libuv worker thread starts there and gets the device before its first CUDA call).
+thread_local int thread_device = 0;
+thread_local int thread_set_device = -1;
+
+/// One non-blocking stream per device, made on first use with the device's pool kept (release threshold max).
+std::mutex streams_mutex;
+std::atomic<cudaStream_t> streams[kMaxDevices];
+
+/// cudaSetDevice(thread_device) unless this thread already did.
+void bind_thread() {
+  if (thread_set_device == thread_device) return;
+  check(cudaSetDevice(thread_device), "cudaSetDevice");
+  thread_set_device = thread_device;
 }
 }  // namespace
 
@@ -59,21 +89,50 @@ void require_device() {
   if (!status().available) throw BackendError("ERR_NO_CUDA", status().reason);
 }
 
-cudaStream_t stream() {
-  static std::once_flag once;
-  static cudaStream_t instance = nullptr;
-  std::call_once(once, [] {
-    require_device();
-    check(cudaSetDevice(0), "cudaSetDevice");
-    check(cudaStreamCreateWithFlags(&instance, cudaStreamNonBlocking), "cudaStreamCreate");
-    // Keep freed blocks in the pool instead of returning them to the driver at each synchronization.
-    cudaMemPool_t pool;
-    if (cudaDeviceGetDefaultMemPool(&pool, 0) == cudaSuccess) {
-      uint64_t keep = UINT64_MAX;
-      cudaMemPoolSetAttribute(pool, cudaMemPoolAttrReleaseThreshold, &keep);
-    }
+int current_device() { return thread_device; }
+
+void set_device(int device) {
+  require_device();
+  const int count = status().device_count;
+  if (device < 0 || device >= count) {
+    throw ArgumentError(false, "ERR_NO_DEVICE",
+                        "device cuda:" + std::to_string(device) + " does not exist: this machine has " +
+                            std::to_string(count) + " CUDA device" + (count == 1 ? "" : "s") + " (cuda:0" +
+                            (count > 1 ? " .. cuda:" + std::to_string(count - 1) : std::string()) + ")");
+  }
+  thread_device = device;
+  bind_thread();
+}
+
+DeviceScope::~DeviceScope() {
+  if (previous_ == thread_device) return;
+  thread_device = previous_;
+  if (cudaSetDevice(previous_) == cudaSuccess) {
+    thread_set_device = previous_;
+  } else {
+    thread_set_device = -1;
     cudaGetLastError();
-  });
+  }
+}
+
+cudaStream_t stream() {
+  require_device();
+  bind_thread();
+  const int device = thread_device;
+  cudaStream_t instance = streams[device].load(std::memory_order_acquire);
+  if (instance != nullptr) return instance;
+  std::lock_guard<std::mutex> lock(streams_mutex);
+  instance = streams[device].load(std::memory_order_relaxed);
+  if (instance != nullptr) return instance;
+  check(cudaStreamCreateWithFlags(&instance, cudaStreamNonBlocking), "cudaStreamCreate");
+  // Keep freed blocks in the device's pool instead of returning them to the driver at each synchronization.
+  cudaMemPool_t pool;
+  if (cudaDeviceGetDefaultMemPool(&pool, device) == cudaSuccess) {
+    uint64_t keep = UINT64_MAX;
+    cudaMemPoolSetAttribute(pool, cudaMemPoolAttrReleaseThreshold, &keep);
+  }
+  cudaGetLastError();
+  streams[device].store(instance, std::memory_order_release);
   return instance;
 }
 
@@ -136,7 +195,7 @@ void synchronize() { check(cudaStreamSynchronize(stream()), "cudaStreamSynchroni
 void check_launch(const char* kernel) { check(cudaGetLastError(), kernel); }
 
 std::size_t memory_in_use() {
-  stream();  // the device is set and its context exists
+  stream();  // the thread's device is set and its context exists
   std::size_t free = 0, total = 0;
   check(cudaMemGetInfo(&free, &total), "cudaMemGetInfo");
   return total - free;

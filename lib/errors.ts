@@ -14,6 +14,7 @@ export type ErrorCode =
   | 'ERR_OUT_ALIASES_INPUT'
   | 'ERR_ILLEGAL_CONSTRUCTOR'
   | 'ERR_NO_CUDA'
+  | 'ERR_NO_DEVICE'
   | 'ERR_CUDA'
   | 'ERR_CUDA_OOM'
   | 'ERR_OUT_OF_MEMORY'

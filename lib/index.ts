@@ -5,9 +5,9 @@
  */
 import { BackendInfo, CudaTransfers, native } from './native';
 
-export { Tensor, DeviceTensor, tensor, shapeSize } from './tensor';
+export { Tensor, DeviceTensor, tensor, shapeSize, setDefaultDevice, defaultDevice } from './tensor';
 export type { AnyTensor, DType, Device, Like } from './tensor';
-export type { FloatArray, BackendInfo, CudaInfo, CudaTransfers } from './native';
+export type { FloatArray, BackendInfo, CudaInfo, CudaDeviceInfo, CudaTransfers } from './native';
 export type { CodedError, ErrorCode } from './errors';
 export type { OpOptions } from './ops/placement';
 export * as ops from './ops/categorical';

@@ -16,6 +16,8 @@ export interface NativeDeviceBuffer {
   readonly shape: number[];
   readonly disposed: boolean;
   readonly bytes: number;
+  /** The index N of the CUDA device (cuda:N) holding the memory. */
+  readonly device?: number;
   toHost(): FloatArray;
   dispose(): void;
 }
@@ -50,9 +52,26 @@ export interface CudaInfo {
   runtimeVersion?: number;
   driverVersion?: number;
   deviceCount?: number;
+  /** Device 0 (kept for older callers; `devices[0]` is the same). */
   device?: { name: string; computeCapability: string; totalMemory: number };
+  /**
+   * Every CUDA device, by index: `{ device: 'cuda:N' }` and `toDevice(N)` address `devices[N]`. Empty when CUDA
+   * is not available (CPU-only builds, no driver).
+   */
+  devices?: CudaDeviceInfo[];
   /** The host ↔ device copies the library made since start-up or {@link resetCudaTransfers} (CUDA builds). */
   transfers?: CudaTransfers;
+}
+
+/** One CUDA device of `backendInfo().cuda.devices`. */
+export interface CudaDeviceInfo {
+  /** N of `cuda:N`. */
+  index: number;
+  name: string;
+  /** `'major.minor'`, e.g. `'9.0'`. */
+  computeCapability: string;
+  /** Bytes of device memory. */
+  totalMemory: number;
 }
 
 /** Counts and bytes of the library's host ↔ device copies (every copy it makes goes through one counter). */
@@ -153,7 +172,7 @@ export interface NativeAddon {
   /** The CPU backend's threads per op; throws coded errors outside [1, 1024] integers. */
   setThreads(threads: number): void;
   /** Device bytes in use (cudaMemGetInfo); throws ERR_NO_CUDA without a device. */
-  cudaMemoryInUse(): number;
+  cudaMemoryInUse(device?: number): number;
   cudaTransfers(): CudaTransfers;
   resetCudaTransfers(): void;
   /** Σ_t coefs[t·B + b] · terms[t][b, ...] in `like`'s shape, dtype and place (float64 sums; zero coefficients skipped). */
@@ -176,7 +195,7 @@ export interface NativeAddon {
   hostPoolStats(): HostPoolStats;
   /** Sets the host result pool's limit in bytes (0 turns it off; internal: tests and the bench). */
   setHostPoolLimit(bytes: number): void;
-  DeviceBuffer: { fromHost(data: FloatArray, shape: readonly number[]): NativeDeviceBuffer };
+  DeviceBuffer: { fromHost(data: FloatArray, shape: readonly number[], device?: number): NativeDeviceBuffer };
   logsumexp<A extends boolean>(scores: NativeTensorArg, async: A): MaybeAsync<NativeFloat, A>;
   logsumexpBackward<A extends boolean>(scores: NativeTensorArg, grad: NativeTensorArg, async: A): MaybeAsync<NativeFloat, A>;
   softmax<A extends boolean>(scores: NativeTensorArg, async: A): MaybeAsync<NativeFloat, A>;
@@ -198,7 +217,8 @@ export interface NativeAddon {
     dtype: 'float32' | 'float64',
     seed: number | bigint,
     stream: number | bigint,
-    onDevice: boolean,
+    /** false: host; true: cuda:0; N: cuda:N. */
+    onDevice: boolean | number,
     async: A,
   ): MaybeAsync<NativeFloat, A>;
   gumbelMax<A extends boolean>(

@@ -9,8 +9,65 @@ import { FloatArray, NativeDeviceBuffer, NativeFloat, NativeTensorArg, native } 
 /** Element type of a float tensor. */
 export type DType = 'float32' | 'float64';
 
-/** Where an op should run: `'cpu'`, `'cuda'`, or (default) where its inputs live. */
-export type Device = 'cpu' | 'cuda';
+/**
+ * Where an op should run: `'cpu'`, `'cuda:N'` (CUDA device N, as listed by `backendInfo().cuda.devices`),
+ * `'cuda'` (the default CUDA device: `cuda:0` unless {@link setDefaultDevice} changed it), or (no option) where
+ * its inputs live.
+ */
+export type Device = 'cpu' | 'cuda' | `cuda:${number}`;
+
+/** Most device indices the library addresses (cuda:0 .. cuda:63). */
+const MAX_DEVICES = 64;
+let defaultDeviceIndex = 0;
+
+function checkIndex(index: unknown, name: string): number {
+  if (typeof index !== 'number' || !Number.isInteger(index) || index < 0 || index >= MAX_DEVICES) {
+    throw rangeError('ERR_OUT_OF_RANGE', `${name} must be a device index, an integer in [0, ${MAX_DEVICES - 1}], got ${String(index)}`);
+  }
+  return index;
+}
+
+/**
+ * Sets the CUDA device that `'cuda'` and `toDevice()` mean in this JS realm (this thread: each `worker_thread`
+ * has its own): a data-parallel worker calls it once with its device. Default 0. Whether the device exists is
+ * checked when it is used (RangeError ERR_NO_DEVICE).
+ * @param index the device index N of `cuda:N`, an integer in [0, 63]
+ * @throws RangeError ERR_OUT_OF_RANGE
+ */
+export function setDefaultDevice(index: number): void {
+  defaultDeviceIndex = checkIndex(index, 'index');
+}
+
+/** The index of the CUDA device `'cuda'` and `toDevice()` mean (see {@link setDefaultDevice}). */
+export function defaultDevice(): number {
+  return defaultDeviceIndex;
+}
+
+/**
+ * Checks a `device` option: undefined, `'cpu'`, `'cuda'` or `'cuda:N'` (N a decimal integer in [0, 63]).
+ * @throws RangeError ERR_OUT_OF_RANGE for anything else
+ * @internal
+ */
+export function checkDevice(device: unknown, name = 'device'): Device | undefined {
+  if (device === undefined || device === 'cpu' || device === 'cuda') return device;
+  if (typeof device === 'string') {
+    const match = /^cuda:(0|[1-9][0-9]?)$/.exec(device);
+    if (match && Number(match[1]) < MAX_DEVICES) return device as Device;
+  }
+  throw rangeError('ERR_OUT_OF_RANGE', `${name} must be 'cpu', 'cuda' or 'cuda:N' (N in [0, ${MAX_DEVICES - 1}]), got ${String(device)}`);
+}
+
+/** The CUDA device index a device option names (`'cuda'`: the default device), or undefined for `'cpu'`. @internal */
+export function cudaIndex(device: Device): number | undefined {
+  if (device === 'cpu') return undefined;
+  if (device === 'cuda') return defaultDeviceIndex;
+  return Number(device.slice(5));
+}
+
+/** Where a tensor lives, for messages and comparisons: `'cpu'` or `'cuda:N'`. @internal */
+export function placeOf(t: Tensor | DeviceTensor): 'cpu' | `cuda:${number}` {
+  return t instanceof DeviceTensor ? `cuda:${t.deviceIndex}` : 'cpu';
+}
 
 const MAX_DIM = 2 ** 31 - 1;
 /** Most elements of a host tensor: V8's typed arrays hold at most 2^32 on 64-bit Node 20 (more in newer V8). */
@@ -150,15 +207,31 @@ export class Tensor {
     return build(0, 0);
   }
 
-  /** A copy in GPU memory. @throws Error ERR_NO_CUDA when no CUDA device is usable */
-  toDevice(): DeviceTensor {
-    return new DeviceTensor(native.DeviceBuffer.fromHost(this.data, this.shape));
+  /**
+   * A copy in GPU memory.
+   * @param device the CUDA device: an index N (`cuda:N`), `'cuda:N'`, or `'cuda'` / none for the default device
+   *   (cuda:0 unless {@link setDefaultDevice} changed it)
+   * @throws Error ERR_NO_CUDA when no CUDA device is usable, RangeError ERR_NO_DEVICE when device N does not
+   *   exist, RangeError ERR_OUT_OF_RANGE for a malformed device
+   */
+  toDevice(device?: number | Device): DeviceTensor {
+    return new DeviceTensor(native.DeviceBuffer.fromHost(this.data, this.shape, deviceArgument(device)));
   }
 
   /** This tensor (already on the host). */
   toHost(): Tensor {
     return this;
   }
+}
+
+/** The device index a `toDevice(device)` argument names. */
+function deviceArgument(device: number | Device | undefined): number {
+  if (device === undefined) return defaultDeviceIndex;
+  if (typeof device === 'number') return checkIndex(device, 'device');
+  const checked = checkDevice(device);
+  const index = checked === undefined ? undefined : cudaIndex(checked);
+  if (index === undefined) throw rangeError('ERR_OUT_OF_RANGE', `toDevice needs a CUDA device, got ${String(device)}`);
+  return index;
 }
 
 /** What a value is, for messages: `null`, `an array`, or its typeof. */
@@ -214,9 +287,14 @@ export class DeviceTensor {
     return this.shape.reduce((a, b) => a * b, 1);
   }
 
-  /** Always `'cuda'`. */
+  /** Always `'cuda'`; {@link deviceIndex} says which device. */
   get device(): 'cuda' {
     return 'cuda';
+  }
+
+  /** The index N of the CUDA device (`cuda:N`) holding the memory; ops on this tensor run there. */
+  get deviceIndex(): number {
+    return typeof this.handle.device === 'number' ? this.handle.device : 0;
   }
 
   /** Whether dispose() was called. */
@@ -229,9 +307,14 @@ export class DeviceTensor {
     return new Tensor(this.handle.toHost(), this.shape);
   }
 
-  /** This tensor (already on the device). */
-  toDevice(): DeviceTensor {
-    return this;
+  /**
+   * This tensor when it is already on `device` (default: its own device), else a copy there (through host memory).
+   * @throws as {@link Tensor.toDevice}
+   */
+  toDevice(device?: number | Device): DeviceTensor {
+    if (device === undefined) return this;
+    const index = deviceArgument(device);
+    return index === this.deviceIndex ? this : this.toHost().toDevice(index);
   }
 
   /** Frees the GPU memory now (idempotent). Pending async ops that use it keep it alive until they finish. */

@@ -20,6 +20,8 @@ const env = {
   // and fewer calls per site in the device memory soak.
   LATENT_STRUCT_FUZZ_RUNS: process.env.LATENT_STRUCT_FUZZ_RUNS || '2000',
   LATENT_STRUCT_SOAK_CALLS: process.env.LATENT_STRUCT_SOAK_CALLS || '200',
+  // Two devices, for test/parity/devices.parity.test.ts (cuda:1, mixed devices); the other suites use cuda:0.
+  LATENT_STRUCT_EMULATED_DEVICES: process.env.LATENT_STRUCT_EMULATED_DEVICES || '2',
 };
 const suites = ['test/parity', 'test/emulator', 'test/hardening/fuzz.test.ts'];
 if (run(process.execPath, [jest, ...suites, ...process.argv.slice(2)], env) !== 0) process.exit(1);

@@ -146,6 +146,23 @@ describe('devices', () => {
     expectCoded(() => softmax(good, { device: 'cuda' }), Error, 'ERR_NO_CUDA', /CUDA/);
   });
 
+  (info.cuda.available ? test.skip : test)('without a usable GPU, device indices raise ERR_NO_CUDA and no device is listed', () => {
+    expectCoded(() => good.toDevice(1), Error, 'ERR_NO_CUDA', /CUDA/);
+    expectCoded(() => good.toDevice('cuda:1'), Error, 'ERR_NO_CUDA', /CUDA/);
+    expectCoded(() => softmax(good, { device: 'cuda:1' }), Error, 'ERR_NO_CUDA', /CUDA/);
+    expectCoded(() => new Categorical(good, { device: 'cuda:0' }), Error, 'ERR_NO_CUDA', /CUDA/);
+    expect(info.cuda.devices ?? []).toEqual([]);
+  });
+
+  test('a malformed device is RangeError ERR_OUT_OF_RANGE in every build', () => {
+    expectCoded(() => good.toDevice(-1), RangeError, 'ERR_OUT_OF_RANGE', /device/);
+    expectCoded(() => good.toDevice(0.5), RangeError, 'ERR_OUT_OF_RANGE', /device/);
+    expectCoded(() => good.toDevice('cuda:x' as 'cuda'), RangeError, 'ERR_OUT_OF_RANGE', /device/);
+    expectCoded(() => good.toDevice('cpu'), RangeError, 'ERR_OUT_OF_RANGE', /CUDA device/);
+    expectCoded(() => softmax(good, { device: 'gpu' as 'cuda' }), RangeError, 'ERR_OUT_OF_RANGE', /device/);
+    expectCoded(() => new Categorical(good, { device: 'cuda:64' as 'cuda' }), RangeError, 'ERR_OUT_OF_RANGE', /device/);
+  });
+
   (info.cuda.compiled ? test.skip : test)('a build without CUDA says so, and why as far as the build knows', () => {
     // Not "nvcc was not found" alone: the build may have had nvcc and been built with CUDA switched off.
     expect(info.cuda.reason).toMatch(/^this build has no CUDA backend \((nvcc was not found when the addon was built|it was built with CUDA off: LATENT_STRUCT_CUDA=0 or --cpu, no NVIDIA driver visible at install, or a failed CUDA build; LATENT_STRUCT_CUDA=1 npm install compiles it with nvcc|a CPU-only build: node-gyp's binding.gyp, no nvcc at install, or LATENT_STRUCT_CUDA=0 \/ --cpu)\)$/);

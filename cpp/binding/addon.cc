@@ -60,12 +60,25 @@ Napi::Value backend_info(const Napi::CallbackInfo& info) {
     device.Set("computeCapability", std::to_string(s.major) + "." + std::to_string(s.minor));
     device.Set("totalMemory", static_cast<double>(s.total_memory));
     cuda_info.Set("device", device);
+    Napi::Array devices = Napi::Array::New(env, s.devices.size());
+    for (std::size_t i = 0; i < s.devices.size(); ++i) {
+      const cuda::DeviceStatus::Device& d = s.devices[i];
+      Napi::Object entry = Napi::Object::New(env);
+      entry.Set("index", d.index);
+      entry.Set("name", d.name);
+      entry.Set("computeCapability", std::to_string(d.major) + "." + std::to_string(d.minor));
+      entry.Set("totalMemory", static_cast<double>(d.total_memory));
+      devices.Set(static_cast<uint32_t>(i), entry);
+    }
+    cuda_info.Set("devices", devices);
   } else {
+    cuda_info.Set("devices", Napi::Array::New(env, 0));
     cuda_info.Set("reason", s.reason);
   }
 #else
   cuda_info.Set("compiled", false);
   cuda_info.Set("available", false);
+  cuda_info.Set("devices", Napi::Array::New(env, 0));
   cuda_info.Set("reason", no_cuda_backend_reason());
 #endif
   result.Set("cuda", cuda_info);
@@ -75,7 +88,12 @@ Napi::Value backend_info(const Napi::CallbackInfo& info) {
 Napi::Value synchronize(const Napi::CallbackInfo& info) {
   return guarded(info.Env(), [&]() -> Napi::Value {
 #if LS_WITH_CUDA
-    if (cuda::status().available) cuda::synchronize();
+    if (cuda::status().available) {  // every device's stream
+      for (int d = 0; d < cuda::status().device_count; ++d) {
+        cuda::DeviceScope scope(d);
+        cuda::synchronize();
+      }
+    }
 #endif
     return info.Env().Undefined();
   });
@@ -100,6 +118,7 @@ Napi::Value cuda_memory_in_use(const Napi::CallbackInfo& info) {
   return guarded(info.Env(), [&]() -> Napi::Value {
 #if LS_WITH_CUDA
     cuda::require_device();
+    cuda::DeviceScope scope(parse_device_index(info[0], "device"));  // default cuda:0
     return Napi::Number::New(info.Env(), static_cast<double>(cuda::memory_in_use()));
 #else
     throw BackendError("ERR_NO_CUDA", "this build has no CUDA backend");

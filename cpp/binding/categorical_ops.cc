@@ -299,7 +299,9 @@ Napi::Value gumbel_op(const Napi::CallbackInfo& info) {
     const DType dtype = dtype_text == "float32" ? DType::Float32 : DType::Float64;
     const uint64_t seed = parse_seed(info[2], "seed");
     const uint64_t stream = parse_seed(info[3], "stream");
-    const bool on_device = info[4].ToBoolean().Value();
+    // onDevice: false (host), true (cuda:0) or a device index N (cuda:N).
+    const bool on_device = info[4].IsNumber() || info[4].ToBoolean().Value();
+    if (on_device) use_call_device(info[4].IsNumber() ? parse_device_index(info[4], "device") : 0, "device");
     Output result = make_output(env, dtype, shape, on_device);
     Job job;
     job.hold(result);

@@ -3,6 +3,11 @@
 namespace ls {
 namespace binding {
 
+CallDevice& call_device() {
+  static thread_local CallDevice state;
+  return state;
+}
+
 Napi::Error to_js_error(Napi::Env env, std::exception_ptr error) {
   std::string code = "ERR_INTERNAL";
   Napi::Error js;

@@ -37,9 +37,28 @@ inline std::string no_cuda_backend_reason() {
 /// The JS error for an exception caught from our code (anything else becomes ERR_INTERNAL).
 Napi::Error to_js_error(Napi::Env env, std::exception_ptr error);
 
+/// The CUDA device of the op call running on this thread: set by its first device tensor argument (parse_tensor)
+/// or an explicit device (DeviceBuffer.fromHost, gumbel); every other device tensor of the call must be on it
+/// (ERR_MIXED_DEVICES). guarded() starts a fresh one for each outermost call.
+struct CallDevice {
+  int device = -1;   // -1: no device yet
+  std::string name;  // the argument that chose it
+  int depth = 0;     // nesting of guarded() on this thread
+};
+CallDevice& call_device();
+
 /// Runs body, converting any C++ exception into a thrown JS error; returns undefined after a throw.
 template <typename Body>
 Napi::Value guarded(Napi::Env env, Body&& body) {
+  CallDevice& call = call_device();
+  if (call.depth++ == 0) {
+    call.device = -1;
+    call.name.clear();
+  }
+  struct Leave {
+    CallDevice& call;
+    ~Leave() { --call.depth; }
+  } leave{call};
   try {
     return body();
   } catch (const Napi::Error&) {

@@ -13,6 +13,9 @@
 
 #include "errors.h"
 #include "tensor.h"
+#if LS_WITH_CUDA
+#include "latent_struct/device.h"
+#endif
 
 namespace ls {
 namespace binding {
@@ -27,6 +30,9 @@ struct Job {
   std::vector<std::pair<std::shared_ptr<HostData>, std::string>> host_inputs;
   /// Outputs that are a caller's host `out` arrays: checked before a sync job runs, committed when an async one settles.
   std::vector<Output> host_outs;
+  /// The CUDA device the compute step runs on (the call's, CallDevice), -1 for host work: an async job sets it on
+  /// the libuv worker thread that runs it, so its launches, allocations and copies go to that device's stream.
+  int device = -1;
 
   void hold(const TensorArg& arg) {
     keep_js.push_back(arg.keep);
@@ -48,6 +54,9 @@ class JobWorker : public Napi::AsyncWorker {
  protected:
   void Execute() override {
     try {
+#if LS_WITH_CUDA
+      if (job_.device >= 0) cuda::set_device(job_.device);
+#endif
       job_.compute();
     } catch (...) {
       error_ = std::current_exception();
@@ -97,6 +106,7 @@ inline Napi::Value run_job(Napi::Env env, Job job, bool async) {
     return job.finish(env);
   }
   for (const auto& input : job.host_inputs) input.first->take_copy();
+  job.device = call_device().device;
   JobWorker* worker = new JobWorker(env, std::move(job));
   Napi::Promise promise = worker->promise();
   worker->Queue();

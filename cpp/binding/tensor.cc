@@ -79,6 +79,7 @@ constexpr std::size_t kProbedBytes = std::size_t(1) << 24;
 DeviceMemory::DeviceMemory(std::size_t bytes) : bytes_(bytes) {
 #if LS_WITH_CUDA
   data_ = cuda::allocate(bytes);
+  device_ = cuda::current_device();
 #else
   throw BackendError("ERR_NO_CUDA", no_cuda_backend_reason());
 #endif
@@ -86,8 +87,38 @@ DeviceMemory::DeviceMemory(std::size_t bytes) : bytes_(bytes) {
 
 DeviceMemory::~DeviceMemory() {
 #if LS_WITH_CUDA
-  cuda::release(data_);
+  // Freed in the order of its own device's stream, whatever thread (and device) drops the last reference.
+  try {
+    cuda::DeviceScope scope(device_);
+    cuda::release(data_);
+  } catch (...) {
+  }
 #endif
+}
+
+void use_call_device(int device, const std::string& name) {
+  CallDevice& call = call_device();
+  if (call.device >= 0 && call.device != device) {
+    type_error("ERR_MIXED_DEVICES", name + " is on cuda:" + std::to_string(device) + " but " + call.name + " is on cuda:" +
+                                        std::to_string(call.device));
+  }
+#if LS_WITH_CUDA
+  cuda::set_device(device);
+#else
+  throw BackendError("ERR_NO_CUDA", no_cuda_backend_reason());
+#endif
+  if (call.device < 0) {
+    call.device = device;
+    call.name = name;
+  }
+}
+
+int parse_device_index(Napi::Value value, const std::string& name) {
+  if (value.IsUndefined() || value.IsNull()) {
+    const int current = call_device().device;
+    return current >= 0 ? current : 0;
+  }
+  return static_cast<int>(parse_integer(value, name, 0, 63));
 }
 
 std::string shape_string(const std::vector<int64_t>& shape) {
@@ -143,6 +174,7 @@ TensorArg parse_tensor(Napi::Env env, Napi::Value value, const std::string& name
       }
     }
     arg.device_memory = buffer->memory();
+    use_call_device(arg.device_memory->device(), name);
     return arg;
   }
   const Napi::Value data = object.Get("data");
@@ -478,7 +510,8 @@ Napi::Function DeviceBuffer::define(Napi::Env env) {
        InstanceMethod("dispose", &DeviceBuffer::dispose), InstanceAccessor("dtype", &DeviceBuffer::get_dtype, nullptr),
        InstanceAccessor("shape", &DeviceBuffer::get_shape, nullptr),
        InstanceAccessor("disposed", &DeviceBuffer::get_disposed, nullptr),
-       InstanceAccessor("bytes", &DeviceBuffer::get_bytes, nullptr)});
+       InstanceAccessor("bytes", &DeviceBuffer::get_bytes, nullptr),
+       InstanceAccessor("device", &DeviceBuffer::get_device, nullptr)});
   AddonData* data = new AddonData();
   data->device_buffer = Napi::Persistent(constructor);
   env.SetInstanceData<AddonData>(data);
@@ -509,6 +542,7 @@ DeviceBuffer::DeviceBuffer(const Napi::CallbackInfo& info) : Napi::ObjectWrap<De
     shape_ = request->shape;
     const std::size_t bytes = static_cast<std::size_t>(product(shape_)) * dtype_size(dtype_);
     memory_ = std::make_shared<DeviceMemory>(bytes);
+    device_ = memory_->device();
     reported_bytes_ = static_cast<int64_t>(bytes);
     Napi::MemoryManagement::AdjustExternalMemory(info.Env(), reported_bytes_);
     return info.Env().Undefined();
@@ -531,6 +565,7 @@ Napi::Value DeviceBuffer::from_host(const Napi::CallbackInfo& info) {
     host.Set("data", info[0]);
     host.Set("shape", info[1]);
     const TensorArg source = parse_tensor(info.Env(), host, "tensor");
+    use_call_device(parse_device_index(info[2], "device"), "device");
     Napi::Object buffer = create(info.Env(), source.dtype, source.shape);
 #if LS_WITH_CUDA
     cuda::copy_to_device(Unwrap(buffer)->memory()->data(), source.data(),
@@ -545,6 +580,7 @@ Napi::Value DeviceBuffer::to_host(const Napi::CallbackInfo& info) {
     if (!memory_) type_error("ERR_TENSOR_DISPOSED", "this DeviceTensor was disposed");
     Output out = make_output(info.Env(), dtype_, shape_, false, Fill::Overwritten);
 #if LS_WITH_CUDA
+    cuda::DeviceScope scope(memory_->device());
     cuda::copy_to_host(out.data, memory_->data(), memory_->bytes());
 #endif
     return out.value;
@@ -565,6 +601,9 @@ Napi::Value DeviceBuffer::get_shape(const Napi::CallbackInfo& info) {
   for (size_t i = 0; i < shape_.size(); ++i) array.Set(static_cast<uint32_t>(i), Napi::Number::New(info.Env(), static_cast<double>(shape_[i])));
   return array;
 }
+
+/// The index N of the device (cuda:N) holding the memory; kept after dispose().
+Napi::Value DeviceBuffer::get_device(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), device_); }
 
 Napi::Value DeviceBuffer::get_disposed(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), !memory_); }
 

@@ -22,11 +22,22 @@ class DeviceMemory {
   DeviceMemory& operator=(const DeviceMemory&) = delete;
   void* data() const { return data_; }
   std::size_t bytes() const { return bytes_; }
+  /// The CUDA device it lives on (cuda:N): the calling thread's device when it was allocated.
+  int device() const { return device_; }
 
  private:
   void* data_ = nullptr;
   std::size_t bytes_ = 0;
+  int device_ = 0;
 };
+
+/// Makes `device` the device of the op call (CallDevice) and of the calling thread. Raises TypeError
+/// ERR_MIXED_DEVICES when the call already runs on another device (naming `name` and the argument that chose it),
+/// Error ERR_NO_CUDA without a usable CUDA backend, RangeError ERR_NO_DEVICE for an index that does not exist.
+void use_call_device(int device, const std::string& name);
+/// Reads an optional device index argument: undefined → the call's device when one is set, else 0; otherwise an
+/// integer in [0, 63] (RangeError ERR_OUT_OF_RANGE).
+int parse_device_index(Napi::Value value, const std::string& name);
 
 /// The native side of DeviceTensor: GPU memory, its dtype and shape.
 class DeviceBuffer : public Napi::ObjectWrap<DeviceBuffer> {
@@ -51,12 +62,14 @@ class DeviceBuffer : public Napi::ObjectWrap<DeviceBuffer> {
   Napi::Value get_shape(const Napi::CallbackInfo& info);
   Napi::Value get_disposed(const Napi::CallbackInfo& info);
   Napi::Value get_bytes(const Napi::CallbackInfo& info);
+  Napi::Value get_device(const Napi::CallbackInfo& info);
   void release(Napi::Env env);
 
   std::shared_ptr<DeviceMemory> memory_;
   DType dtype_ = DType::Float32;
   std::vector<int64_t> shape_;
   int64_t reported_bytes_ = 0;
+  int device_ = 0;
 };
 
 /// The elements a host tensor argument reads: at first the JS typed array's own. JS code may detach, shrink or

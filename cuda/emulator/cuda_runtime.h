@@ -117,8 +117,12 @@ const ThreadPlace& here();
 void run_grid(const char* name, dim3 grid, dim3 block, std::size_t shared_bytes, void (*invoke)(void*), void* body);
 
 /// Raises cudaErrorInvalidDevicePointer when `pointer`, parameter `index` of a kernel or carried by it, is not null
-/// and not device memory.
+/// and not memory of the current device (host memory, or another device's).
 bool check_device_pointer(const char* name, int index, const void* pointer);
+
+/// Raises cudaErrorInvalidResourceHandle when `stream` (not null) belongs to another device than the calling host
+/// thread's current one (cudaSetDevice): work is issued on a stream with its device current.
+bool check_stream(const char* what, cudaStream_t stream);
 
 /// Struct parameters that carry pointers list them: `std::array<const void*, N> pointers() const`.
 template <typename P, typename = void>
@@ -151,7 +155,8 @@ unsigned live_lanes();
 /// The launch itself: `kernel<<<grid, block, shared, stream>>>(params...)`, each thread with its own copies.
 template <typename... Params>
 void launch(const char* name, void (*kernel)(Params...), dim3 grid, dim3 block, std::size_t shared_bytes,
-            cudaStream_t, Params... params) {
+            cudaStream_t stream, Params... params) {
+  if (!check_stream(name, stream)) return;
   struct Closure {
     void (*kernel)(Params...);
     std::tuple<Params...> params;

@@ -20,12 +20,13 @@
 
 struct CUstream_st {
   unsigned flags;
+  int device;  // the device current when it was made: work on it must be issued with that device current
 };
 struct CUevent_st {
   int unused;
 };
 struct CUmemPoolHandle_st {
-  int unused;
+  int device;
 };
 
 namespace cuemu {
@@ -637,7 +638,20 @@ void run_grid(const char* name, dim3 grid, dim3 block, std::size_t shared_bytes,
 }
 
 bool check_device_pointer(const char* name, int index, const void* p) {
-  if (p == nullptr || is_device_range(p, 0)) return true;
+  if (p == nullptr) return true;
+  int device = -1;
+  {
+    std::lock_guard<std::mutex> lock(memory().mutex);
+    if (const Allocation* a = find_locked(p, 0)) device = a->device;
+  }
+  if (device == current_device) return true;
+  if (device >= 0) {
+    fail(cudaErrorInvalidDevicePointer, std::string("kernel ") + name + ": parameter " + std::to_string(index) +
+                                            " is or holds the pointer " + hex(p) + ", memory of device " +
+                                            std::to_string(device) + ", but the kernel runs on device " +
+                                            std::to_string(current_device) + " (no peer access)");
+    return false;
+  }
   fail(cudaErrorInvalidDevicePointer, std::string("kernel ") + name + ": parameter " + std::to_string(index) +
                                           " is or holds the pointer " + describe_address(p) +
                                           ": a kernel can only dereference device memory");
@@ -721,6 +735,14 @@ void warp_collective(unsigned mask, const char* what, Collective kind, const voi
     warp.arrived = 0;
   }
   if (result && size) std::memcpy(result, self->result, kind == Collective::Ballot ? sizeof(unsigned) : size);
+}
+
+bool check_stream(const char* what, cudaStream_t stream) {
+  if (stream == nullptr || stream->device == current_device) return true;
+  fail(cudaErrorInvalidResourceHandle, std::string(what) + ": the stream belongs to device " +
+                                           std::to_string(stream->device) + " but the current device is " +
+                                           std::to_string(current_device));
+  return false;
 }
 
 }  // namespace cuemu
@@ -826,7 +848,7 @@ cudaError_t cudaMemGetInfo(std::size_t* free, std::size_t* total) {
 // Launches, copies and frees run when called: a stream is always idle, an event always complete.
 cudaError_t cudaDeviceSynchronize() { return cudaGetLastError(); }
 cudaError_t cudaStreamCreateWithFlags(cudaStream_t* stream, unsigned flags) {
-  *stream = new CUstream_st{flags};
+  *stream = new CUstream_st{flags, cuemu::current_device};
   return cudaSuccess;
 }
 cudaError_t cudaStreamCreate(cudaStream_t* stream) { return cudaStreamCreateWithFlags(stream, 0); }
@@ -849,9 +871,13 @@ cudaError_t cudaEventDestroy(cudaEvent_t event) {
   delete event;
   return cudaSuccess;
 }
-cudaError_t cudaDeviceGetDefaultMemPool(cudaMemPool_t* pool, int) {
-  static CUmemPoolHandle_st the_pool{0};
-  *pool = &the_pool;
+cudaError_t cudaDeviceGetDefaultMemPool(cudaMemPool_t* pool, int device) {
+  static CUmemPoolHandle_st pools[64];
+  if (device < 0 || device >= cuemu::settings().devices || device >= 64) {
+    return fail(cudaErrorInvalidDevice, "device " + std::to_string(device) + " does not exist");
+  }
+  pools[device].device = device;
+  *pool = &pools[device];
   return cudaSuccess;
 }
 cudaError_t cudaMemPoolSetAttribute(cudaMemPool_t, cudaMemPoolAttr, void*) { return cudaSuccess; }
@@ -859,7 +885,10 @@ cudaError_t cudaMemPoolSetAttribute(cudaMemPool_t, cudaMemPoolAttr, void*) { ret
 // The stream-ordered pool: every allocation is fresh (and poisoned) memory, every free returns it at once.
 cudaError_t cudaMalloc(void** pointer, std::size_t bytes) { return cuemu::allocate(pointer, bytes); }
 cudaError_t cudaFree(void* pointer) { return cuemu::release(pointer); }
-cudaError_t cudaMallocAsync(void** pointer, std::size_t bytes, cudaStream_t) { return cuemu::allocate(pointer, bytes); }
+cudaError_t cudaMallocAsync(void** pointer, std::size_t bytes, cudaStream_t stream) {
+  if (!cuemu::check_stream("cudaMallocAsync", stream)) return cudaErrorInvalidResourceHandle;
+  return cuemu::allocate(pointer, bytes);
+}
 cudaError_t cudaFreeAsync(void* pointer, cudaStream_t) { return cuemu::release(pointer); }
 
 cudaError_t cudaMemcpy(void* dst, const void* src, std::size_t bytes, cudaMemcpyKind kind) {

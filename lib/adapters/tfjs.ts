@@ -121,7 +121,7 @@ export function latentLayerWith<O>(tf: TfNamespace, estimator: LayerEstimator, m
           const data = dy.dataSync();
           const like = z.dtype === 'float64' ? Float64Array.from(data) : Float32Array.from(data);
           const gradZ = new Tensor(like, z.shape);
-          return toTf(forward.backward(z instanceof DeviceTensor ? gradZ.toDevice() : gradZ), 'the gradient');
+          return toTf(forward.backward(z instanceof DeviceTensor ? gradZ.toDevice(z.deviceIndex) : gradZ), 'the gradient');
         },
       };
     });

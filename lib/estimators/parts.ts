@@ -48,7 +48,7 @@ function alignedWith(leaf: AnyTensor, template: AnyTensor): { tensor: AnyTensor;
   if ((leaf instanceof DeviceTensor) === onDevice && leaf.dtype === template.dtype) return { tensor: leaf, temporary: false };
   const host = leaf instanceof DeviceTensor ? leaf.toHost() : leaf;
   const cast = host.dtype === template.dtype ? host : new Tensor(template.dtype === 'float64' ? Float64Array.from(host.data) : Float32Array.from(host.data), host.shape);
-  return { tensor: onDevice ? cast.toDevice() : cast, temporary: onDevice };
+  return { tensor: template instanceof DeviceTensor ? cast.toDevice(template.deviceIndex) : cast, temporary: onDevice };
 }
 
 /** One term of a combination: coefficient (one number, or one per instance `[B]`) times parts. */

@@ -9,7 +9,20 @@
  */
 import { rangeError, typeError } from '../errors';
 import { NativeFloat, NativeIndexResult, NativeTensorArg, native } from '../native';
-import { AnyTensor, DType, DeviceTensor, Like, Tensor, fromNative, requireTensor, shapeSize, toNative } from '../tensor';
+import {
+  AnyTensor,
+  DType,
+  Device,
+  DeviceTensor,
+  Like,
+  Tensor,
+  checkDevice,
+  cudaIndex,
+  fromNative,
+  requireTensor,
+  shapeSize,
+  toNative,
+} from '../tensor';
 import { OpOptions, placed, placedAsync } from './placement';
 
 /** Indices and their one-hot encoding. */
@@ -230,8 +243,8 @@ export interface GumbelOptions {
   stream?: Seed;
   /** 'float32' (default) or 'float64'. */
   dtype?: DType;
-  /** 'cpu' (default) or 'cuda' (result stays on the device). */
-  device?: 'cpu' | 'cuda';
+  /** 'cpu' (default), 'cuda' (the default device) or 'cuda:N' (the result stays on the device). */
+  device?: Device;
 }
 
 /**
@@ -242,8 +255,9 @@ export function gumbelNoise(shape: readonly number[], options: GumbelOptions): T
   requireOptions(options);
   shapeSize(shape);
   const dtype = options.dtype ?? 'float32';
-  const onDevice = options.device === 'cuda';
-  return fromNative(native.gumbel(shape, dtype, options.seed, options.stream ?? 0, onDevice, false), shape);
+  const device = checkDevice(options.device);
+  const index = device === undefined ? undefined : cudaIndex(device);
+  return fromNative(native.gumbel(shape, dtype, options.seed, options.stream ?? 0, index ?? false, false), shape);
 }
 
 /** Options of Gumbel-max sampling / perturb-and-MAP. */

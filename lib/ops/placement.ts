@@ -1,10 +1,12 @@
 /**
- * Running an op where the caller asks: by default where its inputs live; with `{ device: 'cuda' }` host
- * inputs are copied to the GPU and results copied back (and the GPU copies freed); with
- * `{ device: 'cpu' }` device inputs are copied to the host. @internal
+ * Running an op where the caller asks: by default where its inputs live; with `{ device: 'cuda' }` (or
+ * `'cuda:N'`) host inputs are copied to that GPU and results copied back (and the GPU copies freed); with
+ * `{ device: 'cpu' }` device inputs are copied to the host. Device inputs on another GPU than the one asked for
+ * raise ERR_MIXED_DEVICES (no implicit copies between devices); plain `'cuda'` leaves device inputs on their
+ * device. @internal
  */
-import { rangeError, typeError } from '../errors';
-import { AnyTensor, Device, DeviceTensor, Tensor } from '../tensor';
+import { typeError } from '../errors';
+import { AnyTensor, Device, DeviceTensor, Tensor, checkDevice, cudaIndex, placeOf } from '../tensor';
 
 /** Options every op takes. */
 export interface OpOptions {
@@ -12,21 +14,26 @@ export interface OpOptions {
   device?: Device;
 }
 
-function checkDevice(device: unknown): Device | undefined {
-  if (device === undefined || device === 'cpu' || device === 'cuda') return device;
-  throw rangeError('ERR_OUT_OF_RANGE', `device must be 'cpu' or 'cuda', got ${String(device)}`);
-}
-
-/** Checks that all inputs live in one place (host or device). */
+/** Checks that all inputs live in one place (the host, or one CUDA device). */
 export function requireSamePlace(inputs: readonly AnyTensor[], names: readonly string[]): void {
   for (let i = 1; i < inputs.length; i++) {
-    if (inputs[i].device !== inputs[0].device) {
-      throw typeError(
-        'ERR_MIXED_DEVICES',
-        `${names[i]} is on ${inputs[i].device} but ${names[0]} is on ${inputs[0].device}`,
-      );
-    }
+    const here = placeOf(inputs[i]), first = placeOf(inputs[0]);
+    if (here !== first) throw typeError('ERR_MIXED_DEVICES', `${names[i]} is on ${here} but ${names[0]} is on ${first}`);
   }
+}
+
+/**
+ * Where tensors go for a checked `device` option: host tensors to CUDA device `index` (a copy); device tensors
+ * must already be there (ERR_MIXED_DEVICES otherwise). @internal
+ */
+export function onCudaDevice(t: AnyTensor, index: number, name: string): DeviceTensor {
+  if (t instanceof DeviceTensor) {
+    if (t.deviceIndex !== index) {
+      throw typeError('ERR_MIXED_DEVICES', `${name} is on cuda:${t.deviceIndex} but device is cuda:${index}`);
+    }
+    return t;
+  }
+  return t.toDevice(index);
 }
 
 /** Moves a tensor-bearing result (a tensor, or an object whose values may be tensors) to the host. */
@@ -54,11 +61,15 @@ interface Moved {
 function move(inputs: readonly AnyTensor[], names: readonly string[], device: Device | undefined): Moved {
   const target = checkDevice(device);
   requireSamePlace(inputs, names);
-  if (target === undefined || inputs.length === 0 || inputs[0].device === target) {
-    return { inputs: [...inputs], temporaries: [], back: false };
+  if (target === undefined || inputs.length === 0) return { inputs: [...inputs], temporaries: [], back: false };
+  const index = cudaIndex(target);
+  if (index === undefined) return { inputs: inputs.map((t) => t.toHost()), temporaries: [], back: false };
+  if (inputs[0] instanceof DeviceTensor) {
+    // 'cuda' (no index) keeps device inputs on the device they are on; 'cuda:N' requires that device.
+    if (target === 'cuda') return { inputs: [...inputs], temporaries: [], back: false };
+    return { inputs: inputs.map((t, i) => onCudaDevice(t, index, names[i])), temporaries: [], back: false };
   }
-  if (target === 'cpu') return { inputs: inputs.map((t) => t.toHost()), temporaries: [], back: false };
-  const temporaries = inputs.map((t) => (t as Tensor).toDevice());
+  const temporaries = inputs.map((t) => (t as Tensor).toDevice(index));
   return { inputs: temporaries, temporaries, back: true };
 }
 

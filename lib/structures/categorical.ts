@@ -6,7 +6,7 @@
 import { optionsObject, rangeError, typeError } from '../errors';
 import * as ops from '../ops/categorical';
 import { resultToHost } from '../ops/placement';
-import { PerturbOptions, temperatureOf } from './common';
+import { PerturbOptions, checkDevice, placeOn, temperatureOf } from './common';
 import { AnyTensor, Device, DeviceTensor, Like, Tensor, requireTensor, typedArrayKind } from '../tensor';
 import type { GumbelPair } from '../estimators/types';
 import { oneHotParts } from '../estimators/parts';
@@ -64,10 +64,7 @@ export class Categorical<X extends AnyTensor = AnyTensor> {
       throw rangeError('ERR_INVALID_SHAPE', `scores must have shape [B, K], got [${x.shape.join(', ')}]`);
     }
     options = optionsObject(options);
-    if (options.device !== undefined && options.device !== 'cpu' && options.device !== 'cuda') {
-      throw rangeError('ERR_OUT_OF_RANGE', `device must be 'cpu' or 'cuda', got ${String(options.device)}`);
-    }
-    const moved = options.device === 'cuda' ? x.toDevice() : options.device === 'cpu' ? x.toHost() : x;
+    const moved = placeOn(x, checkDevice(options.device), 'scores');
     this.ownsScores = moved !== x && moved instanceof DeviceTensor;
     this.scores = moved as X;
     this.batch = x.shape[0];
@@ -255,7 +252,7 @@ export class Categorical<X extends AnyTensor = AnyTensor> {
 
   /** A Categorical over other scores `[B, K]`, on the same device. */
   withScores(scores: X): Categorical<X> {
-    return new Categorical(scores, this.ownsScores ? { device: 'cuda' } : {});
+    return new Categorical(scores, this.ownsScores ? { device: `cuda:${(this.scores as DeviceTensor).deviceIndex}` } : {});
   }
 
   /**
@@ -297,7 +294,7 @@ export class Categorical<X extends AnyTensor = AnyTensor> {
     }
     const place = (values: Float64Array): Like<X> => {
       const host = new Tensor(this.scores.dtype === 'float64' ? values : Float32Array.from(values), [B, K]);
-      return (this.scores instanceof DeviceTensor && !this.ownsScores ? host.toDevice() : host) as Like<X>;
+      return (this.scores instanceof DeviceTensor && !this.ownsScores ? host.toDevice(this.scores.deviceIndex) : host) as Like<X>;
     };
     // dũ_k/dθ_j = p_j; for i ≠ k, dũ_i/dθ_j = a_i δ_ij + (1 − a_i) p_j with a_i = σ(ũ_k − θ_i − G'_i).
     const conditionalBackward = (grad: Like<X>): Like<X> => {
@@ -342,7 +339,7 @@ export class Categorical<X extends AnyTensor = AnyTensor> {
     grad: X,
   ): Like<X> {
     const moveGrad = this.ownsScores && requireTensor(grad, 'grad').device === 'cpu';
-    const g = (moveGrad ? (grad as AnyTensor).toDevice() : grad) as X;
+    const g = (moveGrad ? (grad as AnyTensor).toDevice((this.scores as DeviceTensor).deviceIndex) : grad) as X;
     const probs = forward(this.scores);
     try {
       return this.home(backward(probs as X, g));

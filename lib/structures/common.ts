@@ -4,8 +4,21 @@
  */
 import { rangeError, typeError } from '../errors';
 import { NativeFloat, NativeSparseMapOptions, NativeSparseMap, native } from '../native';
-import { AnyTensor, DType, Device, DeviceTensor, Like, Tensor, fromNative, requireTensor, toNative } from '../tensor';
-import { requireSamePlace, resultToHost } from '../ops/placement';
+import {
+  AnyTensor,
+  DType,
+  Device,
+  DeviceTensor,
+  Like,
+  Tensor,
+  checkDevice as checkTensorDevice,
+  cudaIndex,
+  fromNative,
+  placeOf,
+  requireTensor,
+  toNative,
+} from '../tensor';
+import { onCudaDevice, requireSamePlace, resultToHost } from '../ops/placement';
 
 /** Options of the Gumbel perturbations of a structure. */
 export interface PerturbOptions {
@@ -126,10 +139,22 @@ export function packedSupport(
   return { rows, sizes, maxActive: K };
 }
 
-/** Checks a `device` option. */
+/** Checks a `device` option: undefined, `'cpu'`, `'cuda'` or `'cuda:N'` (RangeError ERR_OUT_OF_RANGE otherwise). */
 export function checkDevice(device: unknown): Device | undefined {
-  if (device === undefined || device === 'cpu' || device === 'cuda') return device;
-  throw rangeError('ERR_OUT_OF_RANGE', `device must be 'cpu' or 'cuda', got ${String(device)}`);
+  return checkTensorDevice(device);
+}
+
+/**
+ * A structure's potentials placed per a checked `device` option: `'cpu'` → on the host; `'cuda:N'` → on device N
+ * (host tensors copied; device tensors must be there: ERR_MIXED_DEVICES); `'cuda'` → host tensors to the default
+ * device, device tensors where they are; undefined → as they are.
+ */
+export function placeOn(t: AnyTensor, device: Device | undefined, name: string): AnyTensor {
+  if (device === undefined) return t;
+  const index = cudaIndex(device);
+  if (index === undefined) return t.toHost();
+  if (device === 'cuda' && t instanceof DeviceTensor) return t;
+  return onCudaDevice(t, index, name);
 }
 
 /** Checks optional lengths: B integers in [1, N]; null when absent. */
@@ -171,9 +196,9 @@ export class Placement {
     this.target = checkDevice(device);
   }
 
-  /** The potentials on the target device (a copy when they live elsewhere). */
-  place(t: AnyTensor): AnyTensor {
-    const moved = this.target === 'cuda' ? t.toDevice() : this.target === 'cpu' ? t.toHost() : t;
+  /** The potentials on the target device (a copy when they live elsewhere; see {@link placeOn}). */
+  place(t: AnyTensor, name = 'potentials'): AnyTensor {
+    const moved = placeOn(t, this.target, name);
     if (moved !== t && moved instanceof DeviceTensor) this.owned.push(moved);
     return moved;
   }
@@ -195,7 +220,7 @@ export class Placement {
    */
   input(t: AnyTensor, name: string, home: AnyTensor, homeName: string): { tensor: AnyTensor; temporaries: DeviceTensor[] } {
     if (this.movedToDevice && t.device === 'cpu') {
-      const moved = t.toDevice();
+      const moved = t.toDevice(this.owned[0].deviceIndex);
       return { tensor: moved, temporaries: [moved] };
     }
     requireSamePlace([home, t], [homeName, name]);
@@ -230,13 +255,16 @@ export interface ResultSpec {
   dtype: DType;
   shape: readonly number[];
   device: Device;
+  /** The CUDA device of a device result (when known). */
+  deviceIndex?: number;
 }
 
 /** Checks a caller's `out` tensor (named `name`) against the result it receives. @internal */
 export function checkOut(value: unknown, name: string, spec: ResultSpec): AnyTensor {
   const t = requireTensor(value, name);
-  if (t.device !== spec.device) {
-    throw typeError('ERR_MIXED_DEVICES', `${name} is on ${t.device} but the result is on ${spec.device}`);
+  if (t.device !== spec.device || (spec.deviceIndex !== undefined && t instanceof DeviceTensor && t.deviceIndex !== spec.deviceIndex)) {
+    const where = spec.deviceIndex !== undefined ? `cuda:${spec.deviceIndex}` : spec.device;
+    throw typeError('ERR_MIXED_DEVICES', `${name} is on ${placeOf(t)} but the result is on ${where}`);
   }
   if (t instanceof DeviceTensor && t.disposed) throw typeError('ERR_TENSOR_DISPOSED', `${name} is a disposed DeviceTensor`);
   if (t.dtype !== spec.dtype) throw typeError('ERR_DTYPE_MISMATCH', `${name} is ${t.dtype} but the result is ${spec.dtype}`);

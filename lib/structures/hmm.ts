@@ -27,8 +27,8 @@
  */
 import { optionsObject, rangeError, typeError } from '../errors';
 import { FloatArray } from '../native';
-import { AnyTensor, Device, DeviceTensor, Like, Tensor, isFloatArray, requireTensor, shapeSize } from '../tensor';
-import { requireSamePlace } from '../ops/placement';
+import { AnyTensor, Device, DeviceTensor, Like, Tensor, cudaIndex, isFloatArray, requireTensor, shapeSize } from '../tensor';
+import { onCudaDevice, requireSamePlace } from '../ops/placement';
 import { OutOptions, PerturbOptions, SparseMapOptions, checkDevice, checkLengths } from './common';
 import { ChainArgmax, ChainDecoded, ChainSparseMap, FactoredParts, FactoredPotentials, LinearChainCRF } from './linear_chain';
 
@@ -178,6 +178,8 @@ export class HMM<X extends AnyTensor = AnyTensor> {
   private readonly dtype: 'float32' | 'float64';
   /** Whether results (and gradients) live on the GPU. */
   private readonly onDevice: boolean;
+  /** The CUDA device of device parameters. */
+  private readonly home: number;
   private readonly owned: DeviceTensor[] = [];
 
   /**
@@ -246,13 +248,14 @@ export class HMM<X extends AnyTensor = AnyTensor> {
 
     let potentials: FactoredPotentials = { unary: new Tensor(unary, [B, N, C]), transition: new Tensor(flipped, [C, C]) };
     const deviceParams = transition instanceof DeviceTensor;
+    const home = deviceParams && device !== 'cpu' ? onCudaDevice(transition, device === undefined || device === 'cuda' ? transition.deviceIndex : cudaIndex(device) ?? 0, 'params.transition').deviceIndex : 0;
     if (deviceParams && device !== 'cpu') {
-      potentials = { unary: potentials.unary.toDevice(), transition: potentials.transition.toDevice() };
+      potentials = { unary: potentials.unary.toDevice(home), transition: potentials.transition.toDevice(home) };
       this.owned.push(potentials.unary as DeviceTensor, potentials.transition as DeviceTensor);
     }
     this.crf = new LinearChainCRF(potentials as FactoredPotentials<X>, {
       lengths: lengths ?? undefined,
-      device: !deviceParams && device === 'cuda' ? 'cuda' : undefined,
+      device: !deviceParams && device !== undefined && device !== 'cpu' ? device : undefined,
     });
     this.params = params;
     this.observations = obs.data;
@@ -260,6 +263,7 @@ export class HMM<X extends AnyTensor = AnyTensor> {
     this.lengths = lengths;
     this.dtype = transition.dtype;
     this.onDevice = deviceParams && device !== 'cpu';
+    this.home = home;
   }
 
   /** log Z per sequence, `[B]`: log p(x) for normalized parameters. */
@@ -472,7 +476,7 @@ export class HMM<X extends AnyTensor = AnyTensor> {
     }
     const place = (values: Float64Array, shape: number[]): Like<X> => {
       const t = new Tensor(this.dtype === 'float64' ? values : Float32Array.from(values), shape);
-      return (this.onDevice ? t.toDevice() : t) as Like<X>;
+      return (this.onDevice ? t.toDevice(this.home) : t) as Like<X>;
     };
     return { transition: place(flipped, [C, C]), emission: place(emission, [V, C]), init: place(init, [C]) };
   }

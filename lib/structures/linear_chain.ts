@@ -23,6 +23,7 @@ import {
   PerturbOptions,
   SparseMapOptions,
   StructuredSparseMap,
+  checkDevice,
   checkLengths,
   checkOut,
   copyResultInto,
@@ -30,6 +31,7 @@ import {
   packedSupport,
   perturbNative,
   perturbNativeAsync,
+  placeOn,
   sparseMapOptions,
   temperatureOf,
   unpackSparseMap,
@@ -119,11 +121,9 @@ export class LinearChainCRF<P extends ChainPotentials = ChainPotentials> {
    */
   constructor(potentials: P, options: LinearChainOptions = {}) {
     options = optionsObject(options);
-    if (options.device !== undefined && options.device !== 'cpu' && options.device !== 'cuda') {
-      throw rangeError('ERR_OUT_OF_RANGE', `device must be 'cpu' or 'cuda', got ${String(options.device)}`);
-    }
-    const place = (t: AnyTensor): AnyTensor => {
-      const moved = options.device === 'cuda' ? t.toDevice() : options.device === 'cpu' ? t.toHost() : t;
+    const device = checkDevice(options.device);
+    const place = (t: AnyTensor, name = 'potentials'): AnyTensor => {
+      const moved = placeOn(t, device, name);
       if (moved !== t && moved instanceof DeviceTensor) this.owned.push(moved);
       return moved;
     };
@@ -143,7 +143,7 @@ export class LinearChainCRF<P extends ChainPotentials = ChainPotentials> {
       if (!((t.length === 2 && t[0] === C && t[1] === C) || (t.length === 3 && t[0] === this.batch && t[1] === C && t[2] === C))) {
         throw rangeError('ERR_SHAPE_MISMATCH', `transition must have shape [${C}, ${C}] or [${this.batch}, ${C}, ${C}], got [${t.join(', ')}]`);
       }
-      const placed = { unary: place(unary), transition: place(transition) };
+      const placed = { unary: place(unary, 'unary'), transition: place(transition, 'transition') };
       this.potentials = placed as P;
       this.form = 'factored';
       this.nativePotentials = { unary: toNative(placed.unary), transition: toNative(placed.transition) };
@@ -156,7 +156,7 @@ export class LinearChainCRF<P extends ChainPotentials = ChainPotentials> {
       this.batch = s[0];
       this.length = s[1] + 1;
       this.labels = s[2];
-      const placed = place(edges);
+      const placed = place(edges, 'edges');
       this.potentials = placed as P;
       this.form = 'edges';
       this.nativePotentials = { edges: toNative(placed) };
@@ -409,7 +409,7 @@ export class LinearChainCRF<P extends ChainPotentials = ChainPotentials> {
     const data = shared.dtype === 'float64' ? new Float64Array(this.batch * C * C) : new Float32Array(this.batch * C * C);
     for (let b = 0; b < this.batch; b++) data.set(shared.data, b * C * C);
     const repeated = new Tensor(data, [this.batch, C, C]);
-    const placed = transition instanceof DeviceTensor && !this.movedToDevice ? repeated.toDevice() : repeated;
+    const placed = transition instanceof DeviceTensor && !this.movedToDevice ? repeated.toDevice(transition.deviceIndex) : repeated;
     return { unary: home(unary), transition: placed } as ChainParts<P>;
   }
 
@@ -431,7 +431,7 @@ export class LinearChainCRF<P extends ChainPotentials = ChainPotentials> {
     const summed = host.dtype === 'float64' ? new Float64Array(C * C) : new Float32Array(C * C);
     for (let b = 0; b < this.batch; b++) for (let q = 0; q < C * C; q++) summed[q] += host.data[b * C * C + q];
     const result = new Tensor(summed, [C, C]);
-    return { unary, transition: transition instanceof DeviceTensor ? result.toDevice() : result } as ChainParts<P>;
+    return { unary, transition: transition instanceof DeviceTensor ? result.toDevice(transition.deviceIndex) : result } as ChainParts<P>;
   }
 
   /**
@@ -594,7 +594,8 @@ export class LinearChainCRF<P extends ChainPotentials = ChainPotentials> {
     requireSamePlace(tensors, names);
     const temporaries: DeviceTensor[] = [];
     if (this.movedToDevice && tensors[0].device === 'cpu') {
-      tensors = tensors.map((t) => t.toDevice());
+      const index = place instanceof DeviceTensor ? place.deviceIndex : undefined;
+      tensors = tensors.map((t) => t.toDevice(index));
       temporaries.push(...(tensors as DeviceTensor[]));
     }
     requireSamePlace([place, ...tensors], ['potentials', ...names]);

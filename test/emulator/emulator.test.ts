@@ -74,6 +74,15 @@ describe('the emulated CUDA device reports broken kernels', () => {
     expect(run('struct-host-pointer')).toMatch(/cudaErrorInvalidDevicePointer.*kernel copy_inputs: parameter 0 is or holds the pointer/);
   });
 
+  test('several devices (LATENT_STRUCT_EMULATED_DEVICES): memory and streams of another device, bad indices', () => {
+    const two = { LATENT_STRUCT_EMULATED_DEVICES: '2' };
+    expect(run('other-device-pointer', two)).toMatch(
+      /cudaErrorInvalidDevicePointer.*parameter 0 is or holds the pointer .*memory of device 1, but the kernel runs on device 0/,
+    );
+    expect(run('other-device-stream', two)).toMatch(/cudaErrorInvalidResourceHandle.*stream belongs to device 1 but the current device is 0/);
+    expect(run('devices', two)).toMatch(/count 2, set\(count\): cudaErrorInvalidDevice, current 1, used on 1: 1048576, used on 0: \d+/);
+  });
+
   test('launch limits, device memory and copy bounds', () => {
     expect(run('too-many-threads')).toMatch(/cudaErrorInvalidConfiguration.*block \(2048,1,1\)/);
     expect(run('out-of-memory')).toMatch(/cudaErrorMemoryAllocation.*out of memory/);

@@ -169,6 +169,39 @@ int main(int argc, char** argv) {
     ::cuemu::launch("copy_inputs", copy_inputs, dim3(1), dim3(32), 0, nullptr, Inputs{host, 32}, out);
     return report("struct-host-pointer", launched());
   }
+  if (what == "other-device-pointer") {  // LATENT_STRUCT_EMULATED_DEVICES=2: memory of device 1 on device 0
+    float* x1 = nullptr;
+    cudaSetDevice(1);
+    cudaMalloc(&x1, 128 * sizeof(float));
+    cudaSetDevice(0);
+    ::cuemu::launch("off_by_one", off_by_one, dim3(1), dim3(32), 0, nullptr, static_cast<const float*>(x1), out, 32, 0);
+    return report("other-device-pointer", launched());
+  }
+  if (what == "other-device-stream") {  // a stream made on device 1 used with device 0 current
+    cudaStream_t s1 = nullptr;
+    cudaSetDevice(1);
+    cudaStreamCreate(&s1);
+    cudaSetDevice(0);
+    ::cuemu::launch("off_by_one", off_by_one, dim3(1), dim3(32), 0, s1, static_cast<const float*>(out), out, 32, 0);
+    return report("other-device-stream", launched());
+  }
+  if (what == "devices") {  // the count, a device that does not exist, memory per device
+    int count = 0, current = -1;
+    cudaGetDeviceCount(&count);
+    const cudaError_t bad = cudaSetDevice(count);
+    cudaGetLastError();
+    cudaSetDevice(1);
+    void* p = nullptr;
+    cudaMalloc(&p, 1 << 20);
+    cudaGetDevice(&current);
+    std::size_t free1 = 0, total = 0, free0 = 0;
+    cudaMemGetInfo(&free1, &total);
+    cudaSetDevice(0);
+    cudaMemGetInfo(&free0, &total);
+    std::printf("count %d, set(count): %s, current %d, used on 1: %zu, used on 0: %zu\n", count, cudaGetErrorName(bad),
+                current, total - free1, total - free0);
+    return 0;
+  }
   if (what == "too-many-threads") {
     ::cuemu::launch("divergent_barrier", divergent_barrier, dim3(1), dim3(2048), 0, nullptr, out);
     return report("too-many-threads", launched());

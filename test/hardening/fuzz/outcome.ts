@@ -15,6 +15,7 @@ const knownCodes: Record<ErrorCode, true> = {
   ERR_OUT_OF_RANGE: true,
   ERR_DTYPE_MISMATCH: true,
   ERR_MIXED_DEVICES: true,
+  ERR_NO_DEVICE: true,
   ERR_TENSOR_DISPOSED: true,
   ERR_BUFFER_DETACHED: true,
   ERR_OUT_ALIASES_INPUT: true,
