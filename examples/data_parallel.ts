@@ -75,10 +75,10 @@ function views(c: Pick<Config, 'shared' | 'workers'>) {
 
 if (isMainThread) {
   const [workers = 2, B = 64, N = 12, steps = 30] = process.argv.slice(2).map(Number);
-  const cuda = backendInfo().cuda as { available: boolean; devices?: { index: number }[] };
-  const gpus = cuda.available && Array.isArray(cuda.devices) ? cuda.devices : [];
+  const cuda = backendInfo().cuda;
+  const gpus = cuda.available ? cuda.devices ?? [] : [];
   // One GPU per worker when there are enough; else one CPU core each (setThreads(1): each op runs on its caller's thread).
-  const devices = Array.from({ length: workers }, (_, i) => (gpus.length >= workers ? (`cuda:${gpus[i].index}` as Device) : undefined));
+  const devices = Array.from({ length: workers }, (_, i): Device | undefined => (gpus.length >= workers ? `cuda:${gpus[i].index}` : undefined));
   if (gpus.length < workers) setThreads(1);
   const shared = new SharedArrayBuffer(16 + 8 * (P * (workers + 1) + workers));
   const config: Config = { workers, B, N, steps, seed: 7, shared, devices };
@@ -110,7 +110,7 @@ if (isMainThread) {
     if (step === 0) started = Date.now();
   }
   const seconds = (Date.now() - started) / 1000;
-  if (!Atomics.load(control, FAILED)) console.log(`${workers} workers (${devices[0] ?? 'CPU'}), batch ${B} × ${N} words: ${((steps - 1) / seconds).toFixed(1)} steps/s`);
+  if (!Atomics.load(control, FAILED)) console.log(`${workers} workers (${devices[0] ? devices.join(', ') : 'one CPU thread each'}), batch ${B} × ${N} words: ${((steps - 1) / seconds).toFixed(1)} steps/s`);
   Atomics.store(control, GEN, -1);                            // stop
   Atomics.notify(control, GEN);
 } else {
