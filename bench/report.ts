@@ -176,7 +176,7 @@ const TABLES: Array<{ heading: string; note: string; families: readonly string[]
     note:
       'One `estimator.step(structure, decoder)` per run, the structure built from the step\'s scores inside it; the toy decoder is linear (L = ⟨w, z⟩, ∂L/∂z = w). ' +
       'Backends: CPU; CUDA with host arrays (`{ device: \'cuda\' }`, copies in and out included) and device-resident (DeviceTensor scores). ' +
-      'Bytes/step: the library\'s host ↔ device copies over one step (`cudaTransfers()`), and apart the decoder\'s own reads of device-resident z (its loss is computed on the host); — on the CPU. ' +
+      'Bytes/step: the library\'s host ↔ device copies over one step (`cudaTransfers()`), and apart the decoder\'s own (its B losses, a per-instance dot where z lives); — on the CPU. ' +
       'GB/s: the scores read once + the gradient written once (a floor).',
     families: ['steps'],
     columns: [

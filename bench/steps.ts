@@ -12,10 +12,9 @@
  * over one extra step after the timing), apart from the toy decoder's own copies.
  *
  * The toy decoder is linear: L_b(z) = ⟨w, z_b⟩ with a fixed w over the parts, so ∂L/∂z = w (kept where z is: a host
- * tensor, or a DeviceTensor made once). Its loss is computed on the host; on device-resident rows that reads each z
- * back (parts-sized copies to the host, counted in the decoder column, not the library's). A real model would keep
- * its decoder on the device too: this column says what the decoder cost here, the library's columns what the step
- * itself moved.
+ * tensor, or a DeviceTensor made once), its loss the library's per-instance dot where z lives (as the copy-count
+ * parity suite's decoder): on device-resident rows only the B losses cross, counted in the decoder column apart from
+ * the library's own copies.
  *
  * Items are instances (B per step); GB/s counts the scores read once and the gradient written once (2 × the
  * scores), as a floor only: the estimators read and write the parts several times.
@@ -36,6 +35,7 @@ import {
   tensor,
 } from '../lib';
 import type { Decoder, Estimator, LatentStructure } from '../lib/estimators';
+import { scoreOf } from '../lib/estimators/parts';
 import { Backend, Row, SuiteContext, bytesPerElement, filledTensor, onCpu, release, throughputOf, timeOnBackends, timeWithin } from './harness';
 import { StepStructure } from './options';
 
@@ -81,31 +81,22 @@ export function stepVariants(steps: {
   };
 }
 
-/** Bytes the toy decoder itself copied (its reads of device-resident z), summed while a counter is on. */
+/** Bytes the toy decoder itself copied (its B losses of device-resident z), summed while a counter is on. */
 interface DecoderBytes {
   bytes: number;
 }
 
 /**
- * The linear toy decoder L_b(z) = ⟨w, z_b⟩, ∂L/∂z = w (the host w, or its device copy for device-resident z). The
- * bytes its own copies move are added to `counted` (measured with cudaTransfers around them).
+ * The linear toy decoder L_b(z) = ⟨w, z_b⟩, ∂L/∂z = w (the host w, or its device copy for device-resident z), the
+ * loss by the per-instance dot where z lives. The bytes its own copies move are added to `counted`.
  */
 function linearDecoder(w: Tensor, wDevice: DeviceTensor | undefined, B: number, counted: DecoderBytes): Decoder<AnyTensor> {
   return (z) => {
-    let host: Tensor;
-    if (z instanceof DeviceTensor) {
-      const before = cudaTransfers().toHost.bytes;
-      host = z.toHost();
-      counted.bytes += cudaTransfers().toHost.bytes - before;
-    } else {
-      host = z;
-    }
-    const per = host.size / B;
-    const loss = new Float64Array(B);
-    const zd = host.data;
-    const wd = w.data;
-    for (let i = 0; i < host.size; i++) loss[Math.floor(i / per)] += wd[i] * zd[i];
-    return { loss, gradZ: z instanceof DeviceTensor && wDevice ? wDevice : w };
+    const weights = z instanceof DeviceTensor && wDevice ? wDevice : w;
+    const before = cudaTransfers().toHost.bytes;
+    const loss = scoreOf(z, weights, B);
+    counted.bytes += cudaTransfers().toHost.bytes - before;
+    return { loss, gradZ: weights };
   };
 }
 
@@ -144,7 +135,9 @@ export function stepsSuite(context: SuiteContext): Row[] {
           const step = (key: string, input: AnyTensor, device: 'cuda' | undefined, counted: DecoderBytes): unknown => {
             const structure = variant.make(input, device);
             try {
-              return estimatorFor(key).step(structure, linearDecoder(w, wDevice, variant.B, counted));
+              const result = estimatorFor(key).step(structure, linearDecoder(w, wDevice, variant.B, counted));
+              // The identity backward (perturbAndMap) may hand back the decoder's own ∂L/∂z = w: not freed with the result.
+              return result.gradScores === wDevice ? { ...result, gradScores: null } : result;
             } finally {
               structure.dispose?.();
             }
