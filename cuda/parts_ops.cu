@@ -81,7 +81,42 @@ __global__ void scatter_ones_kernel(const int32_t* positions, int64_t positions_
   }
 }
 
+/// One thread per row (REBAR's pair reads each row a few times; B rows of K classes).
+template <typename T>
+__global__ void rebar_pair_kernel(const T* scores, int64_t batch, int64_t classes, uint64_t seed, T* perturbed,
+                                  T* conditional) {
+  for (int64_t b = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; b < batch; b += int64_t(gridDim.x) * blockDim.x) {
+    rebar_pair_row(scores + b * classes, classes, seed, static_cast<uint64_t>(b * classes), perturbed + b * classes,
+                   conditional + b * classes);
+  }
+}
+
+template <typename T>
+__global__ void rebar_pair_backward_kernel(const T* scores, const T* grad, int64_t batch, int64_t classes,
+                                           uint64_t seed, T* out) {
+  for (int64_t b = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; b < batch; b += int64_t(gridDim.x) * blockDim.x) {
+    rebar_pair_backward_row(scores + b * classes, grad + b * classes, classes, seed, static_cast<uint64_t>(b * classes),
+                            out + b * classes);
+  }
+}
+
 }  // namespace
+
+template <typename T>
+void rebar_pair(const T* scores, int64_t batch, int64_t classes, uint64_t seed, T* perturbed, T* conditional) {
+  if (batch > 0) {
+    launch("rebar_pair", rebar_pair_kernel<T>, elementwise_blocks(batch), kBlockThreads, scores, batch, classes, seed,
+           perturbed, conditional);
+  }
+}
+
+template <typename T>
+void rebar_pair_backward(const T* scores, const T* grad, int64_t batch, int64_t classes, uint64_t seed, T* out) {
+  if (batch > 0) {
+    launch("rebar_pair_backward", rebar_pair_backward_kernel<T>, elementwise_blocks(batch), kBlockThreads, scores, grad,
+           batch, classes, seed, out);
+  }
+}
 
 template <typename T>
 void parts_combine(const T* const* inputs, const double* coefs, int64_t terms, int64_t batch, int64_t stride, T* out) {

@@ -187,6 +187,10 @@ export interface NativeAddon {
   partsRow(stacked: NativeTensorArg, s: number): NativeFloat;
   /** Zeros of `shape` in `like`'s dtype and place with 1 at each flat position. */
   partsOneHot(like: NativeTensorArg, positions: Int32Array, shape: readonly number[]): NativeFloat;
+  /** REBAR's Gumbel pair of categorical scores `[B, K]`: u = θ + G and the conditional draw ũ, where θ lives. */
+  rebarPair(scores: NativeTensorArg, seed: number | bigint): { perturbed: NativeFloat; conditional: NativeFloat };
+  /** The VJP of rebarPair's conditional draw at fixed noise, `[B, K]`. */
+  rebarPairBackward(scores: NativeTensorArg, grad: NativeTensorArg, seed: number | bigint): NativeFloat;
   /** Internal (bench): exp/s of the CPU vector exp on every thread over cache-resident data. */
   measureExpRate(dtype: 'float32' | 'float64', elementsPerThread: number, repeats: number): number;
   /** Internal (bench): bytes/s (read + written) of large memcpys on every thread. */

@@ -4,9 +4,9 @@
  * per-instance dots over z ≠ 0, finite parts, masks, rows of stacked parts and one-hot parts, in float32 and
  * float64, for one tensor and for named tensors.
  */
-import { Tensor } from '../lib';
+import { Categorical, Tensor, gumbelNoise } from '../lib';
 import { combine, finitePart, masked, oneHotParts, row, scoreOf, subtract, sum } from '../lib/estimators/parts';
-import { errorCode, randomTensor, rng, toFloat32 } from './helpers';
+import { errorCode, expectClose, randomTensor, rng, toFloat32 } from './helpers';
 
 /** A copy of t with −Infinity at every entry where random() < p. */
 function withMinusInfinity(t: Tensor, random: () => number, p: number): Tensor {
@@ -102,5 +102,49 @@ describe('parts ops (CPU kernels) match plain JS', () => {
     expect(Array.from(onehot.data)).toEqual([1, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 1]);
     expect(errorCode(() => oneHotParts(like, new Int32Array([12]), [3, 4]))).toBe('RangeError:ERR_OUT_OF_RANGE');
     expect(errorCode(() => combine(x, [{ coef: 1, parts: randomTensor([2, 2], random) }]))).toBe('RangeError:ERR_SHAPE_MISMATCH');
+  });
+
+  test('REBAR\'s Gumbel pair and its VJP (native rows) match the plain JS formulas', () => {
+    const [B, K] = [3, 6];
+    const scores = withMinusInfinity(randomTensor([B, K], random, 2), random, 0.2);
+    for (let b = 0; b < B; b++) scores.data[b * K] = 0.5; // every row keeps a finite class
+    const seed = 77;
+    const theta = scores.data;
+    const first = (gumbelNoise([B, K], { seed, dtype: 'float64' }) as Tensor).data;
+    const second = (gumbelNoise([B, K], { seed, stream: 1, dtype: 'float64' }) as Tensor).data;
+    const logAddExp = (a: number, c: number): number => {
+      const top = Math.max(a, c);
+      return top === -Infinity ? -Infinity : top + Math.log1p(Math.exp(Math.min(a, c) - top));
+    };
+    const perturbed = new Float64Array(B * K);
+    const conditional = new Float64Array(B * K);
+    const grad = randomTensor([B, K], random);
+    const vjp = new Float64Array(B * K);
+    for (let b = 0; b < B; b++) {
+      const o = b * K;
+      let k = 0;
+      let top = -Infinity;
+      for (let i = 0; i < K; i++) {
+        perturbed[o + i] = theta[o + i] + first[o + i];
+        if (perturbed[o + i] > perturbed[o + k]) k = i;
+        top = Math.max(top, theta[o + i]);
+      }
+      let total = 0;
+      for (let i = 0; i < K; i++) total += Math.exp(theta[o + i] - top);
+      const maximum = top + Math.log(total) + second[o + k];
+      for (let i = 0; i < K; i++) conditional[o + i] = i === k ? maximum : -logAddExp(-(theta[o + i] + second[o + i]), -maximum);
+      let shared = grad.data[o + k];
+      for (let i = 0; i < K; i++) {
+        if (i === k || theta[o + i] === -Infinity) continue;
+        const a = 1 / (1 + Math.exp(theta[o + i] + second[o + i] - maximum));
+        shared += grad.data[o + i] * (1 - a);
+        vjp[o + i] += grad.data[o + i] * a;
+      }
+      for (let j = 0; j < K; j++) vjp[o + j] += (Math.exp(theta[o + j] - top) / total) * shared;
+    }
+    const pair = new Categorical(scores).gumbelPair({ seed });
+    expectClose(pair.perturbed.data, perturbed, 1e-14, 1e-14);
+    expectClose(pair.conditional.data, conditional, 1e-14, 1e-14);
+    expectClose(pair.conditionalBackward(grad).data, vjp, 1e-13, 1e-14);
   });
 });

@@ -212,6 +212,63 @@ Napi::Value parts_one_hot_op(const Napi::CallbackInfo& info) {
   });
 }
 
+/// rebarPair(scores [B, K], seed): { perturbed, conditional } (REBAR's Gumbel pair), where the scores live.
+Napi::Value rebar_pair_op(const Napi::CallbackInfo& info) {
+  return guarded(info.Env(), [&]() -> Napi::Value {
+    Napi::Env env = info.Env();
+    const TensorArg scores = parse_rows(env, info[0], "scores");
+    const uint64_t seed = parse_seed(info[1], "seed");
+    Output perturbed = make_output(env, scores.dtype, scores.shape, scores.on_device, Fill::Overwritten);
+    Output conditional = make_output(env, scores.dtype, scores.shape, scores.on_device, Fill::Overwritten);
+    Job job;
+    job.hold(scores);
+    job.hold(perturbed);
+    job.hold(conditional);
+    job.compute = [scores, seed, perturbed, conditional]() {
+      check_scores(scores);
+      for_dtype(scores.dtype, [&](auto tag) {
+        using T = decltype(tag);
+        LS_CALL(scores.on_device, rebar_pair<T>, in<T>(scores), scores.shape[0], scores.shape[1], seed,
+                out<T>(perturbed), out<T>(conditional));
+      });
+    };
+    job.finish = [perturbed, conditional](Napi::Env env) {
+      Napi::Object result = Napi::Object::New(env);
+      result.Set("perturbed", perturbed.js());
+      result.Set("conditional", conditional.js());
+      return Napi::Value(result);
+    };
+    return run_job(env, std::move(job), false);
+  });
+}
+
+/// rebarPairBackward(scores [B, K], grad [B, K], seed): the VJP of the conditional draw at fixed noise.
+Napi::Value rebar_pair_backward_op(const Napi::CallbackInfo& info) {
+  return guarded(info.Env(), [&]() -> Napi::Value {
+    Napi::Env env = info.Env();
+    const TensorArg scores = parse_rows(env, info[0], "scores");
+    const TensorArg grad = parse_tensor(env, info[1], "grad");
+    require_match(scores, grad, &scores.shape);
+    const uint64_t seed = parse_seed(info[2], "seed");
+    Output result = make_output(env, scores.dtype, scores.shape, scores.on_device, Fill::Overwritten);
+    Job job;
+    job.hold(scores);
+    job.hold(grad);
+    job.hold(result);
+    job.compute = [scores, grad, seed, result]() {
+      check_scores(scores);
+      check_finite(grad);
+      for_dtype(scores.dtype, [&](auto tag) {
+        using T = decltype(tag);
+        LS_CALL(scores.on_device, rebar_pair_backward<T>, in<T>(scores), in<T>(grad), scores.shape[0], scores.shape[1],
+                seed, out<T>(result));
+      });
+    };
+    job.finish = [result](Napi::Env) { return result.js(); };
+    return run_job(env, std::move(job), false);
+  });
+}
+
 }  // namespace
 
 void register_parts_ops(Napi::Env env, Napi::Object exports) {
@@ -221,6 +278,8 @@ void register_parts_ops(Napi::Env env, Napi::Object exports) {
   exports.Set("partsMasked", Napi::Function::New(env, parts_masked_op, "partsMasked"));
   exports.Set("partsRow", Napi::Function::New(env, parts_row_op, "partsRow"));
   exports.Set("partsOneHot", Napi::Function::New(env, parts_one_hot_op, "partsOneHot"));
+  exports.Set("rebarPair", Napi::Function::New(env, rebar_pair_op, "rebarPair"));
+  exports.Set("rebarPairBackward", Napi::Function::New(env, rebar_pair_backward_op, "rebarPairBackward"));
 }
 
 }  // namespace binding

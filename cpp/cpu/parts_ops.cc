@@ -69,6 +69,26 @@ void parts_one_hot(const int32_t* positions, int64_t positions_count, int64_t co
   for (int64_t i = 0; i < positions_count; ++i) out[positions[i]] = T(1);
 }
 
+template <typename T>
+void rebar_pair(const T* scores, int64_t batch, int64_t classes, uint64_t seed, T* perturbed, T* conditional) {
+  parallel_for(batch, rows_grain(classes), [&](int64_t begin, int64_t end) {
+    for (int64_t b = begin; b < end; ++b) {
+      rebar_pair_row(scores + b * classes, classes, seed, static_cast<uint64_t>(b * classes), perturbed + b * classes,
+                     conditional + b * classes);
+    }
+  });
+}
+
+template <typename T>
+void rebar_pair_backward(const T* scores, const T* grad, int64_t batch, int64_t classes, uint64_t seed, T* out) {
+  parallel_for(batch, rows_grain(classes), [&](int64_t begin, int64_t end) {
+    for (int64_t b = begin; b < end; ++b) {
+      rebar_pair_backward_row(scores + b * classes, grad + b * classes, classes, seed,
+                              static_cast<uint64_t>(b * classes), out + b * classes);
+    }
+  });
+}
+
 LS_INSTANTIATE_PARTS_FAMILY(float)
 LS_INSTANTIATE_PARTS_FAMILY(double)
 

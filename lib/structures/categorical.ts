@@ -7,7 +7,8 @@ import { optionsObject, rangeError, typeError } from '../errors';
 import * as ops from '../ops/categorical';
 import { resultToHost } from '../ops/placement';
 import { PerturbOptions, checkDevice, placeOn, temperatureOf } from './common';
-import { AnyTensor, Device, DeviceTensor, Like, Tensor, requireTensor, typedArrayKind } from '../tensor';
+import { AnyTensor, Device, DeviceTensor, Like, Tensor, fromNative, requireTensor, toNative, typedArrayKind } from '../tensor';
+import { native } from '../native';
 import type { GumbelPair } from '../estimators/types';
 import { oneHotParts } from '../estimators/parts';
 
@@ -262,59 +263,20 @@ export class Categorical<X extends AnyTensor = AnyTensor> {
    * stream 1; with the VJP of ũ w.r.t. the scores at fixed noise.
    */
   gumbelPair(options: { seed: number | bigint }): GumbelPair<Like<X>, Like<X>> {
-    const [B, K] = [this.batch, this.classes];
-    // The scores are read in JS below: the addon's check raises what every other method raises on bad scores.
-    const checked = ops.logsumexp(this.scores) as AnyTensor;
-    if (checked instanceof DeviceTensor) checked.dispose();
-    const theta = this.scores.toHost().data;
-    const first = ops.gumbelNoise([B, K], { seed: options?.seed, dtype: 'float64' }).toHost().data;
-    const second = ops.gumbelNoise([B, K], { seed: options?.seed, stream: 1, dtype: 'float64' }).toHost().data;
-    const perturbed = new Float64Array(B * K);
-    const conditional = new Float64Array(B * K);
-    const probs = new Float64Array(B * K);
-    const chosen = new Int32Array(B);
-    for (let b = 0; b < B; b++) {
-      const o = b * K;
-      let k = 0;
-      let top = -Infinity;
-      for (let i = 0; i < K; i++) {
-        perturbed[o + i] = theta[o + i] + first[o + i];
-        if (perturbed[o + i] > perturbed[o + k]) k = i;
-        top = Math.max(top, theta[o + i]);
-      }
-      let total = 0;
-      for (let i = 0; i < K; i++) total += Math.exp(theta[o + i] - top);
-      for (let i = 0; i < K; i++) probs[o + i] = Math.exp(theta[o + i] - top) / total;
-      const maximum = top + Math.log(total) + second[o + k];
-      chosen[b] = k;
-      for (let i = 0; i < K; i++) {
-        const free = theta[o + i] + second[o + i];
-        conditional[o + i] = i === k ? maximum : -logAddExp(-free, -maximum);
-      }
-    }
-    const place = (values: Float64Array): Like<X> => {
-      const host = new Tensor(this.scores.dtype === 'float64' ? values : Float32Array.from(values), [B, K]);
-      return (this.scores instanceof DeviceTensor && !this.ownsScores ? host.toDevice(this.scores.deviceIndex) : host) as Like<X>;
-    };
-    // dũ_k/dθ_j = p_j; for i ≠ k, dũ_i/dθ_j = a_i δ_ij + (1 − a_i) p_j with a_i = σ(ũ_k − θ_i − G'_i).
+    // Native kernels (cpp/include/latent_struct/parts_ops.h: rebar_pair_row) where the scores live: for device
+    // scores the pair and its VJP stay on the device. Scores moved there for `{ device: 'cuda' }` are read on the host.
+    const theta = (this.ownsScores ? this.scores.toHost() : this.scores) as AnyTensor;
+    const seed = options?.seed;
+    const pair = native.rebarPair(toNative(theta), seed);
     const conditionalBackward = (grad: Like<X>): Like<X> => {
-      const g = requireTensor(grad, 'grad').toHost().data;
-      const out = new Float64Array(B * K);
-      for (let b = 0; b < B; b++) {
-        const o = b * K;
-        const k = chosen[b];
-        let shared = g[o + k];
-        for (let i = 0; i < K; i++) {
-          if (i === k || theta[o + i] === -Infinity) continue;
-          const a = 1 / (1 + Math.exp(theta[o + i] + second[o + i] - conditional[o + k]));
-          shared += g[o + i] * (1 - a);
-          out[o + i] += g[o + i] * a;
-        }
-        for (let j = 0; j < K; j++) out[o + j] += probs[o + j] * shared;
-      }
-      return place(out);
+      const g = requireTensor(grad, 'grad');
+      return fromNative(native.rebarPairBackward(toNative(theta), toNative(g), seed), theta.shape) as Like<X>;
     };
-    return { perturbed: place(perturbed), conditional: place(conditional), conditionalBackward };
+    return {
+      perturbed: fromNative(pair.perturbed, theta.shape) as Like<X>,
+      conditional: fromNative(pair.conditional, theta.shape) as Like<X>,
+      conditionalBackward,
+    };
   }
 
   /** Frees the device copy of the scores made for `{ device: 'cuda' }` (a no-op otherwise). */
@@ -385,11 +347,4 @@ export class Categorical<X extends AnyTensor = AnyTensor> {
 function sampleCount(k: unknown): number {
   if (typeof k !== 'number') throw typeError('ERR_INVALID_ARG_TYPE', `k must be a number of samples, got ${String(k)}`);
   return k;
-}
-
-/** log(exp(a) + exp(b)) without overflow. */
-function logAddExp(a: number, b: number): number {
-  const top = Math.max(a, b);
-  if (top === -Infinity) return -Infinity;
-  return top + Math.log1p(Math.exp(Math.min(a, b) - top));
 }

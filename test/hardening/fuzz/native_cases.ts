@@ -44,6 +44,8 @@ const signatures: Record<Exclude<keyof NativeAddon, 'DeviceBuffer'>, Kind[]> = {
   partsMasked: ['tensor', 'tensor'],
   partsRow: ['tensor', 'count'],
   partsOneHot: ['tensor', 'int32s', 'shape'],
+  rebarPair: ['rows', 'seed'],
+  rebarPairBackward: ['rows', 'tensor', 'seed'],
   chainLogPartition: ['chain', 'lengths', 'bool'],
   chainMarginals: ['chain', 'lengths', 'bool', 'bool', 'tensor'], // the last: out
   chainMarginalsBackward: ['chain', 'lengths', 'chainGrad', 'bool', 'tensor'],
