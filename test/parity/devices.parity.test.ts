@@ -6,13 +6,17 @@
  */
 import {
   AnyTensor,
+  AlignmentCRF,
   Categorical,
   DeviceTensor,
+  HMM,
   LinearChainCRF,
+  SemiMarkovCRF,
   Tensor,
   TreeCRF,
   backendInfo,
   defaultDevice,
+  estimators,
   setDefaultDevice,
 } from '../../lib';
 import { errorCode, errorMessage, expectClose, randomTensor, rng } from '../helpers';
@@ -173,6 +177,60 @@ describeTwo('two CUDA devices', () => {
     expect(r1).toEqual(r0);
     expectClose(r1[0], values(cpu.logPartition()), 1e-10, 1e-10);
     expectClose(r1[1], values(cpu.marginals()), 1e-10, 1e-10);
+  });
+
+  test('SemiMarkovCRF, AlignmentCRF and HMM on cuda:1 equal cuda:0 and the CPU', () => {
+    const edges = randomTensor([2, 4, 3, 2, 2], random);
+    const moves = randomTensor([2, 4, 3, 3], random);
+    const lengths = [5, 3];
+    const semi = (x: AnyTensor): SemiMarkovCRF<AnyTensor> => new SemiMarkovCRF(x, { lengths });
+    const align = (x: AnyTensor): AlignmentCRF<AnyTensor> => new AlignmentCRF(x, { lengths: [4, 2], targetLengths: [3, 2] });
+    const run = (x: AnyTensor, index: number | undefined, y: AnyTensor): number[][] => {
+      const [s, a] = [semi(x), align(y)];
+      const out = [s.logPartition(), s.marginals(), a.logPartition(), a.marginals()];
+      if (index !== undefined) out.forEach((t) => onDevice(t, index));
+      return out.map(values);
+    };
+    const cpu = run(edges, undefined, moves);
+    const r0 = run(edges.toDevice(0), 0, moves.toDevice(0));
+    const r1 = run(edges.toDevice(1), 1, moves.toDevice(1));
+    expect(r1).toEqual(r0);
+    r1.forEach((v, i) => expectClose(v, cpu[i], 1e-10, 1e-10));
+    // HMM parameters on the host, run on cuda:1: results come back to the host.
+    const params = { transition: randomTensor([3, 3], random), emission: randomTensor([4, 3], random), init: randomTensor([3], random) };
+    const observations = { data: Int32Array.from([0, 1, 2, 3, 3, 2]), shape: [2, 3] as [number, number] };
+    const hostHmm = new HMM(params, observations);
+    const onOne = new HMM(params, observations, { device: 'cuda:1' });
+    expectClose(values(onOne.logPartition()), values(hostHmm.logPartition()), 1e-10, 1e-10);
+    onOne.dispose();
+    const deviceParams = { transition: params.transition.toDevice(1), emission: params.emission.toDevice(1), init: params.init.toDevice(1) };
+    const hmm1 = new HMM(deviceParams, observations);
+    expectClose(values(onDevice(hmm1.logPartition(), 1)), values(hostHmm.logPartition()), 1e-10, 1e-10);
+    hmm1.dispose();
+  });
+
+  test('estimator steps on cuda:1 stay there and equal the CPU', () => {
+    const [B, N, C] = [2, 4, 3];
+    const scores = randomTensor([B, N - 1, C, C], random, 1.5);
+    const target = randomTensor([B, N - 1, C, C], random);
+    const decoder = (t: AnyTensor): estimators.Decoder<AnyTensor> => (z) => {
+      const [zh, th] = [z instanceof DeviceTensor ? z.toHost() : z, target.toHost()];
+      const per = zh.size / B;
+      const loss = Array.from({ length: B }, (_, b) => {
+        let sum = 0;
+        for (let i = b * per; i < (b + 1) * per; i++) sum += zh.data[i] * th.data[i];
+        return sum;
+      });
+      return { loss, gradZ: t };
+    };
+    const target1 = target.toDevice(1);
+    for (const make of [() => estimators.marginals(), () => estimators.spigot({ step: 0.5 }), () => estimators.sparseMarginalization(), () => estimators.reinforce({ samples: 2, seed: 7 })]) {
+      const expected = make().step(new LinearChainCRF(scores), decoder(target));
+      const result = make().step(new LinearChainCRF(scores.toDevice(1)), decoder(target1));
+      expectClose(Array.from(result.loss), Array.from(expected.loss), 1e-9, 1e-9);
+      expectClose(values(onDevice(result.gradScores as AnyTensor, 1)), values(expected.gradScores as AnyTensor), 1e-8, 1e-8);
+    }
+    target1.dispose();
   });
 
   test('async jobs on both devices at once run on the device of their inputs', async () => {
