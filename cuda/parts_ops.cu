@@ -81,6 +81,23 @@ __global__ void scatter_ones_kernel(const int32_t* positions, int64_t positions_
   }
 }
 
+template <typename T>
+__global__ void tile_kernel(const T* from, int64_t count, int64_t total, T* out) {
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < total; i += int64_t(gridDim.x) * blockDim.x) {
+    out[i] = from[i % count];
+  }
+}
+
+/// One thread per column q: the rows in order, in double.
+template <typename T>
+__global__ void sum_rows_kernel(const T* x, int64_t rows, int64_t count, T* out) {
+  for (int64_t q = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; q < count; q += int64_t(gridDim.x) * blockDim.x) {
+    double total = 0;
+    for (int64_t r = 0; r < rows; ++r) total += static_cast<double>(x[r * count + q]);
+    out[q] = static_cast<T>(total);
+  }
+}
+
 /// One thread per row (REBAR's pair reads each row a few times; B rows of K classes).
 template <typename T>
 __global__ void rebar_pair_kernel(const T* scores, int64_t batch, int64_t classes, uint64_t seed, T* perturbed,
@@ -101,6 +118,17 @@ __global__ void rebar_pair_backward_kernel(const T* scores, const T* grad, int64
 }
 
 }  // namespace
+
+template <typename T>
+void parts_tile(const T* from, int64_t count, int64_t copies, T* out) {
+  const int64_t total = count * copies;
+  if (total > 0) launch("parts_tile", tile_kernel<T>, elementwise_blocks(total), kBlockThreads, from, count, total, out);
+}
+
+template <typename T>
+void parts_sum_rows(const T* x, int64_t rows, int64_t count, T* out) {
+  if (count > 0) launch("parts_sum_rows", sum_rows_kernel<T>, elementwise_blocks(count), kBlockThreads, x, rows, count, out);
+}
 
 template <typename T>
 void rebar_pair(const T* scores, int64_t batch, int64_t classes, uint64_t seed, T* perturbed, T* conditional) {

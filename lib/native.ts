@@ -187,6 +187,10 @@ export interface NativeAddon {
   partsRow(stacked: NativeTensorArg, s: number): NativeFloat;
   /** Zeros of `shape` in `like`'s dtype and place with 1 at each flat position. */
   partsOneHot(like: NativeTensorArg, positions: Int32Array, shape: readonly number[]): NativeFloat;
+  /** `[copies, ...from's shape]`: from repeated, where it lives. */
+  partsTile(from: NativeTensorArg, copies: number): NativeFloat;
+  /** Σ over the leading dimension, in float64, where x lives. */
+  partsSumRows(x: NativeTensorArg): NativeFloat;
   /** REBAR's Gumbel pair of categorical scores `[B, K]`: u = θ + G and the conditional draw ũ, where θ lives. */
   rebarPair(scores: NativeTensorArg, seed: number | bigint): { perturbed: NativeFloat; conditional: NativeFloat };
   /** The VJP of rebarPair's conditional draw at fixed noise, `[B, K]`. */

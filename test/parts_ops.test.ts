@@ -6,6 +6,7 @@
  */
 import { Categorical, Tensor, gumbelNoise } from '../lib';
 import { combine, finitePart, masked, oneHotParts, row, scoreOf, subtract, sum } from '../lib/estimators/parts';
+import { native } from '../lib/native';
 import { errorCode, expectClose, randomTensor, rng, toFloat32 } from './helpers';
 
 /** A copy of t with −Infinity at every entry where random() < p. */
@@ -146,5 +147,20 @@ describe('parts ops (CPU kernels) match plain JS', () => {
     expectClose(pair.perturbed.data, perturbed, 1e-14, 1e-14);
     expectClose(pair.conditional.data, conditional, 1e-14, 1e-14);
     expectClose(pair.conditionalBackward(grad).data, vjp, 1e-13, 1e-14);
+  });
+
+  test('partsTile repeats a shared tensor; partsSumRows sums over the leading dimension (float64 sums)', () => {
+    const shared = randomTensor([3, 2], random);
+    const tiled = native.partsTile({ data: shared.data, shape: shared.shape }, 4) as Float64Array;
+    expect(Array.from(tiled)).toEqual([0, 1, 2, 3].flatMap(() => Array.from(shared.data)));
+    const x = toFloat32(randomTensor([5, 3, 2], random));
+    const summed = native.partsSumRows({ data: x.data, shape: x.shape }) as Float32Array;
+    const expected = Array.from({ length: 6 }, (_, q) => {
+      let total = 0;
+      for (let r = 0; r < 5; r++) total += x.data[r * 6 + q];
+      return Math.fround(total);
+    });
+    expect(Object.prototype.toString.call(summed)).toBe('[object Float32Array]');
+    expect(Array.from(summed)).toEqual(expected);
   });
 });

@@ -212,6 +212,57 @@ Napi::Value parts_one_hot_op(const Napi::CallbackInfo& info) {
   });
 }
 
+/// partsTile(from, copies): [copies, ...from's shape], from repeated, where it lives.
+Napi::Value parts_tile_op(const Napi::CallbackInfo& info) {
+  return guarded(info.Env(), [&]() -> Napi::Value {
+    Napi::Env env = info.Env();
+    const TensorArg from = parse_tensor(env, info[0], "from");
+    const int64_t copies = parse_integer(info[1], "copies", 1, int64_t(1) << 31);
+    std::vector<int64_t> shape{copies};
+    shape.insert(shape.end(), from.shape.begin(), from.shape.end());
+    if (shape.size() > 8) range_error("ERR_INVALID_SHAPE", "partsTile: at most 7 dimensions");
+    int64_t count = 0;
+    Napi::Array js_shape = Napi::Array::New(env, shape.size());
+    for (size_t i = 0; i < shape.size(); ++i) js_shape.Set(static_cast<uint32_t>(i), Napi::Number::New(env, static_cast<double>(shape[i])));
+    parse_shape(js_shape, "shape", &count);  // size and byte-size overflow checks
+    Output result = make_output(env, from.dtype, shape, from.on_device, Fill::Overwritten);
+    Job job;
+    job.hold(from);
+    job.hold(result);
+    job.compute = [from, copies, result]() {
+      for_dtype(from.dtype, [&](auto tag) {
+        using T = decltype(tag);
+        LS_CALL(from.on_device, parts_tile<T>, in<T>(from), from.count, copies, out<T>(result));
+      });
+    };
+    job.finish = [result](Napi::Env) { return result.js(); };
+    return run_job(env, std::move(job), false);
+  });
+}
+
+/// partsSumRows(x [R, ...]): Σ_r x[r, ...], shape [...], where x lives.
+Napi::Value parts_sum_rows_op(const Napi::CallbackInfo& info) {
+  return guarded(info.Env(), [&]() -> Napi::Value {
+    Napi::Env env = info.Env();
+    const TensorArg x = parse_tensor(env, info[0], "x");
+    if (x.shape.size() < 2) range_error("ERR_INVALID_SHAPE", "x needs a leading dimension to sum over");
+    const std::vector<int64_t> shape(x.shape.begin() + 1, x.shape.end());
+    const int64_t rows = x.shape[0];
+    Output result = make_output(env, x.dtype, shape, x.on_device, Fill::Overwritten);
+    Job job;
+    job.hold(x);
+    job.hold(result);
+    job.compute = [x, rows, result]() {
+      for_dtype(x.dtype, [&](auto tag) {
+        using T = decltype(tag);
+        LS_CALL(x.on_device, parts_sum_rows<T>, in<T>(x), rows, x.count / rows, out<T>(result));
+      });
+    };
+    job.finish = [result](Napi::Env) { return result.js(); };
+    return run_job(env, std::move(job), false);
+  });
+}
+
 /// rebarPair(scores [B, K], seed): { perturbed, conditional } (REBAR's Gumbel pair), where the scores live.
 Napi::Value rebar_pair_op(const Napi::CallbackInfo& info) {
   return guarded(info.Env(), [&]() -> Napi::Value {
@@ -278,6 +329,8 @@ void register_parts_ops(Napi::Env env, Napi::Object exports) {
   exports.Set("partsMasked", Napi::Function::New(env, parts_masked_op, "partsMasked"));
   exports.Set("partsRow", Napi::Function::New(env, parts_row_op, "partsRow"));
   exports.Set("partsOneHot", Napi::Function::New(env, parts_one_hot_op, "partsOneHot"));
+  exports.Set("partsTile", Napi::Function::New(env, parts_tile_op, "partsTile"));
+  exports.Set("partsSumRows", Napi::Function::New(env, parts_sum_rows_op, "partsSumRows"));
   exports.Set("rebarPair", Napi::Function::New(env, rebar_pair_op, "rebarPair"));
   exports.Set("rebarPairBackward", Napi::Function::New(env, rebar_pair_backward_op, "rebarPairBackward"));
 }

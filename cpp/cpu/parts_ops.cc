@@ -70,6 +70,24 @@ void parts_one_hot(const int32_t* positions, int64_t positions_count, int64_t co
 }
 
 template <typename T>
+void parts_tile(const T* from, int64_t count, int64_t copies, T* out) {
+  parallel_for(copies, rows_grain(count), [&](int64_t begin, int64_t end) {
+    for (int64_t r = begin; r < end; ++r) std::copy(from, from + count, out + r * count);
+  });
+}
+
+template <typename T>
+void parts_sum_rows(const T* x, int64_t rows, int64_t count, T* out) {
+  parallel_for(count, 4096, [&](int64_t begin, int64_t end) {
+    for (int64_t q = begin; q < end; ++q) {
+      double total = 0;
+      for (int64_t r = 0; r < rows; ++r) total += static_cast<double>(x[r * count + q]);
+      out[q] = static_cast<T>(total);
+    }
+  });
+}
+
+template <typename T>
 void rebar_pair(const T* scores, int64_t batch, int64_t classes, uint64_t seed, T* perturbed, T* conditional) {
   parallel_for(batch, rows_grain(classes), [&](int64_t begin, int64_t end) {
     for (int64_t b = begin; b < end; ++b) {

@@ -404,13 +404,10 @@ export class LinearChainCRF<P extends ChainPotentials = ChainPotentials> {
     if (this.form === 'edges') return home(this.potentials as AnyTensor) as ChainParts<P>;
     const { unary, transition } = this.potentials as FactoredPotentials;
     if (transition.shape.length === 3) return { unary: home(unary), transition: home(transition) } as ChainParts<P>;
-    const shared = transition.toHost();
-    const C = this.labels;
-    const data = shared.dtype === 'float64' ? new Float64Array(this.batch * C * C) : new Float32Array(this.batch * C * C);
-    for (let b = 0; b < this.batch; b++) data.set(shared.data, b * C * C);
-    const repeated = new Tensor(data, [this.batch, C, C]);
-    const placed = transition instanceof DeviceTensor && !this.movedToDevice ? repeated.toDevice(transition.deviceIndex) : repeated;
-    return { unary: home(unary), transition: placed } as ChainParts<P>;
+    // Repeated per sequence where the transition lives (on the device for device potentials: nothing crosses).
+    const shared = this.movedToDevice ? transition.toHost() : transition;
+    const repeated = fromNative(native.partsTile(toNative(shared), this.batch), [this.batch, this.labels, this.labels]);
+    return { unary: home(unary), transition: repeated } as ChainParts<P>;
   }
 
   /**
@@ -427,11 +424,9 @@ export class LinearChainCRF<P extends ChainPotentials = ChainPotentials> {
       throw rangeError('ERR_SHAPE_MISMATCH', `grad.transition must have shape [${this.batch}, ${C}, ${C}], got [${transition.shape.join(', ')}]`);
     }
     if ((this.potentials as FactoredPotentials).transition.shape.length === 3) return { unary, transition } as ChainParts<P>;
-    const host = transition.toHost();
-    const summed = host.dtype === 'float64' ? new Float64Array(C * C) : new Float32Array(C * C);
-    for (let b = 0; b < this.batch; b++) for (let q = 0; q < C * C; q++) summed[q] += host.data[b * C * C + q];
-    const result = new Tensor(summed, [C, C]);
-    return { unary, transition: transition instanceof DeviceTensor ? result.toDevice(transition.deviceIndex) : result } as ChainParts<P>;
+    // Σ_b over the sequences, in float64, where the gradient lives (on the device for device gradients).
+    const summed = fromNative(native.partsSumRows(toNative(transition.reshape([this.batch, C, C]))), [C, C]);
+    return { unary, transition: summed } as ChainParts<P>;
   }
 
   /**

@@ -191,3 +191,41 @@ describeGpu('estimator steps on device scores keep the parts on the device', () 
     });
   });
 });
+
+/** Beyond the table: the factored chain with a shared `[C, C]` transition (partScores repeats it, partsBackward sums it). */
+describeGpu('estimator steps on a factored LinearChainCRF with a shared transition stay on the device', () => {
+  type Factored = { unary: AnyTensor; transition: AnyTensor };
+  const random = rng(77);
+  const [B, N, C] = [2, 5, 4];
+  const unary = randomTensor([B, N, C], random, 1.5);
+  const transition = randomTensor([C, C], random, 1.5);
+  const target = { unary: randomTensor([B, N, C], random), transition: randomTensor([B, C, C], random) };
+  const partsBytes = (B * N * C + B * C * C) * 8;
+  const make = (u: AnyTensor, t: AnyTensor): estimators.LatentStructure<Factored, Factored> =>
+    new LinearChainCRF({ unary: u, transition: t }, { lengths: [5, 3] }) as unknown as estimators.LatentStructure<Factored, Factored>;
+  const decoder = (t: Factored): estimators.Decoder<Factored> => (z) => ({ loss: scoreOf(z, t, B), gradZ: t });
+
+  test.each(estimatorTable)('$name', ({ name, make: estimator }) => {
+    let expected: estimators.EstimatorResult<Factored, Factored>;
+    try {
+      expected = estimator().step(make(unary, transition), decoder(target));
+    } catch (error) {
+      // Blocks the factored chain lacks (SparseMAP needs edge potentials; Categorical-only estimators).
+      expect((error as Error).name).toBe('TypeError');
+      expect(name === 'entmax15' || name === 'exactMarginalization' || name === 'rebar' || sparse.has(name)).toBe(true);
+      return;
+    }
+    const [u, t] = [unary.toDevice(), transition.toDevice()];
+    const deviceTarget = { unary: target.unary.toDevice(), transition: target.transition.toDevice() };
+    resetCudaTransfers();
+    const result = estimator().step(make(u, t), decoder(deviceTarget));
+    const { bytes } = moved();
+    expect(bytes).toBeLessThan(partsBytes);
+    for (const key of ['unary', 'transition'] as const) {
+      const leaf = result.gradScores[key];
+      expect(leaf).toBeInstanceOf(DeviceTensor);
+      expectClose((leaf as DeviceTensor).toHost().data, (expected.gradScores[key] as Tensor).data, 1e-9, 1e-12);
+    }
+    for (const x of [u, t, deviceTarget.unary, deviceTarget.transition]) x.dispose();
+  });
+});

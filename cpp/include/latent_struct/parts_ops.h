@@ -35,6 +35,12 @@
   /* out (count entries) = 0 except out[positions[i]] = 1 (positions: host, each in [0, count)). */               \
   template <typename T>                                                                                           \
   void parts_one_hot(const int32_t* positions, int64_t positions_count, int64_t count, T* out);                    \
+  /* out[r, q] = from[q] for r < copies (a shared tensor repeated per instance). */                              \
+  template <typename T>                                                                                           \
+  void parts_tile(const T* from, int64_t count, int64_t copies, T* out);                                          \
+  /* out[q] = sum_r x[r, q] over rows r < rows, in double (a shared tensor's gradient summed over instances). */  \
+  template <typename T>                                                                                           \
+  void parts_sum_rows(const T* x, int64_t rows, int64_t count, T* out);                                           \
   /* REBAR's Gumbel pair of categorical scores [B, K] (rebar_pair_row below), row by row. */                     \
   template <typename T>                                                                                           \
   void rebar_pair(const T* scores, int64_t batch, int64_t classes, uint64_t seed, T* perturbed, T* conditional);   \
@@ -49,6 +55,8 @@
   template void parts_masked<T>(const T*, const T*, int64_t, T*);                                \
   template void parts_copy<T>(const T*, int64_t, T*);                                            \
   template void parts_one_hot<T>(const int32_t*, int64_t, int64_t, T*);                          \
+  template void parts_tile<T>(const T*, int64_t, int64_t, T*);                                   \
+  template void parts_sum_rows<T>(const T*, int64_t, int64_t, T*);                               \
   template void rebar_pair<T>(const T*, int64_t, int64_t, uint64_t, T*, T*);                     \
   template void rebar_pair_backward<T>(const T*, const T*, int64_t, int64_t, uint64_t, T*);
 

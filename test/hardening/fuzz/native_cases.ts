@@ -44,6 +44,8 @@ const signatures: Record<Exclude<keyof NativeAddon, 'DeviceBuffer'>, Kind[]> = {
   partsMasked: ['tensor', 'tensor'],
   partsRow: ['tensor', 'count'],
   partsOneHot: ['tensor', 'int32s', 'shape'],
+  partsTile: ['tensor', 'count'],
+  partsSumRows: ['tensor'],
   rebarPair: ['rows', 'seed'],
   rebarPairBackward: ['rows', 'tensor', 'seed'],
   chainLogPartition: ['chain', 'lengths', 'bool'],
