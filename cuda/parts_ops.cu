@@ -98,6 +98,31 @@ __global__ void sum_rows_kernel(const T* x, int64_t rows, int64_t count, T* out)
   }
 }
 
+/// One thread per output element [j, i]: the rows in order, in double.
+template <typename T>
+__global__ void sum_rows_transposed_kernel(const T* x, int64_t rows, int64_t p, int64_t q, T* out) {
+  for (int64_t e = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; e < p * q; e += int64_t(gridDim.x) * blockDim.x) {
+    const int64_t j = e / p, i = e % p;
+    double total = 0;
+    for (int64_t r = 0; r < rows; ++r) total += static_cast<double>(x[(r * p + i) * q + j]);
+    out[e] = static_cast<T>(total);
+  }
+}
+
+/// One thread per output element (g, w): its group's members in order, in double.
+template <typename T>
+__global__ void gather_sum_kernel(const T* x, int64_t width, const int32_t* offsets, int64_t groups,
+                                  const int32_t* members, T* out) {
+  const int64_t total_count = groups * width;
+  for (int64_t e = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; e < total_count;
+       e += int64_t(gridDim.x) * blockDim.x) {
+    const int64_t g = e / width, w = e % width;
+    double total = 0;
+    for (int32_t m = offsets[g]; m < offsets[g + 1]; ++m) total += static_cast<double>(x[members[m] * width + w]);
+    out[e] = static_cast<T>(total);
+  }
+}
+
 /// One thread per row (REBAR's pair reads each row a few times; B rows of K classes).
 template <typename T>
 __global__ void rebar_pair_kernel(const T* scores, int64_t batch, int64_t classes, uint64_t seed, T* perturbed,
@@ -128,6 +153,28 @@ void parts_tile(const T* from, int64_t count, int64_t copies, T* out) {
 template <typename T>
 void parts_sum_rows(const T* x, int64_t rows, int64_t count, T* out) {
   if (count > 0) launch("parts_sum_rows", sum_rows_kernel<T>, elementwise_blocks(count), kBlockThreads, x, rows, count, out);
+}
+
+template <typename T>
+void parts_sum_rows_transposed(const T* x, int64_t rows, int64_t p, int64_t q, T* out) {
+  if (p * q > 0) {
+    launch("parts_sum_rows_transposed", sum_rows_transposed_kernel<T>, elementwise_blocks(p * q), kBlockThreads, x, rows,
+           p, q, out);
+  }
+}
+
+template <typename T>
+void parts_gather_sum(const T* x, int64_t width, const int32_t* offsets, int64_t groups, const int32_t* members,
+                      int64_t member_count, T* out) {
+  if (groups * width == 0) return;
+  Scratch device_offsets(static_cast<std::size_t>(groups + 1) * sizeof(int32_t));
+  Scratch device_members(static_cast<std::size_t>(member_count > 0 ? member_count : 1) * sizeof(int32_t));
+  copy_to_device(device_offsets.as<int32_t>(), offsets, static_cast<std::size_t>(groups + 1) * sizeof(int32_t));
+  if (member_count > 0) {
+    copy_to_device(device_members.as<int32_t>(), members, static_cast<std::size_t>(member_count) * sizeof(int32_t));
+  }
+  launch("parts_gather_sum", gather_sum_kernel<T>, elementwise_blocks(groups * width), kBlockThreads, x, width,
+         device_offsets.as<int32_t>(), groups, device_members.as<int32_t>(), out);
 }
 
 template <typename T>

@@ -191,6 +191,10 @@ export interface NativeAddon {
   partsTile(from: NativeTensorArg, copies: number): NativeFloat;
   /** Σ over the leading dimension, in float64, where x lives. */
   partsSumRows(x: NativeTensorArg): NativeFloat;
+  /** `[Q, P]`: out[j, i] = Σ_r x[r, i, j] for x `[R, P, Q]`, float64 sums, where x lives. */
+  partsSumRowsTransposed(x: NativeTensorArg): NativeFloat;
+  /** `[G, width]`: row g = Σ of x's rows members[offsets[g] .. offsets[g + 1]) (x as `[rows, width]`), float64 sums, where x lives. */
+  partsGatherSum(x: NativeTensorArg, width: number, offsets: Int32Array, members: Int32Array): NativeFloat;
   /** REBAR's Gumbel pair of categorical scores `[B, K]`: u = θ + G and the conditional draw ũ, where θ lives. */
   rebarPair(scores: NativeTensorArg, seed: number | bigint): { perturbed: NativeFloat; conditional: NativeFloat };
   /** The VJP of rebarPair's conditional draw at fixed noise, `[B, K]`. */

@@ -163,4 +163,25 @@ describe('parts ops (CPU kernels) match plain JS', () => {
     expect(Object.prototype.toString.call(summed)).toBe('[object Float32Array]');
     expect(Array.from(summed)).toEqual(expected);
   });
+
+  test('partsGatherSum adds the member rows of each group in order (float64 sums)', () => {
+    const x = randomTensor([5, 3], random);
+    const offsets = Int32Array.of(0, 2, 2, 5);
+    const members = Int32Array.of(4, 1, 0, 0, 3);
+    const out = native.partsGatherSum({ data: x.data, shape: x.shape }, 3, offsets, members) as Float64Array;
+    const expected = new Float64Array(9);
+    for (let g = 0; g < 3; g++) {
+      for (let m = offsets[g]; m < offsets[g + 1]; m++) for (let w = 0; w < 3; w++) expected[g * 3 + w] += x.data[members[m] * 3 + w];
+    }
+    expect(Array.from(out)).toEqual(Array.from(expected));
+    expect(errorCode(() => native.partsGatherSum({ data: x.data, shape: x.shape }, 3, Int32Array.of(0, 1), Int32Array.of(5)))).toBe('RangeError:ERR_OUT_OF_RANGE');
+  });
+
+  test('partsSumRowsTransposed sums a stack of matrices and transposes (float64 sums)', () => {
+    const x = randomTensor([3, 2, 4], random);
+    const out = native.partsSumRowsTransposed({ data: x.data, shape: x.shape }) as Float64Array;
+    const expected = new Float64Array(8);
+    for (let r = 0; r < 3; r++) for (let i = 0; i < 2; i++) for (let j = 0; j < 4; j++) expected[j * 2 + i] += x.data[(r * 2 + i) * 4 + j];
+    expect(Array.from(out)).toEqual(Array.from(expected));
+  });
 });

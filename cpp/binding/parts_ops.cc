@@ -263,6 +263,69 @@ Napi::Value parts_sum_rows_op(const Napi::CallbackInfo& info) {
   });
 }
 
+/// partsSumRowsTransposed(x [R, P, Q]): [Q, P], out[j, i] = Σ_r x[r, i, j] in float64, where x lives.
+Napi::Value parts_sum_rows_transposed_op(const Napi::CallbackInfo& info) {
+  return guarded(info.Env(), [&]() -> Napi::Value {
+    Napi::Env env = info.Env();
+    const TensorArg x = parse_tensor(env, info[0], "x");
+    if (x.shape.size() != 3) range_error("ERR_INVALID_SHAPE", "x must have shape [R, P, Q]");
+    const int64_t rows = x.shape[0], p = x.shape[1], q = x.shape[2];
+    Output result = make_output(env, x.dtype, {q, p}, x.on_device, Fill::Overwritten);
+    Job job;
+    job.hold(x);
+    job.hold(result);
+    job.compute = [x, rows, p, q, result]() {
+      for_dtype(x.dtype, [&](auto tag) {
+        using T = decltype(tag);
+        LS_CALL(x.on_device, parts_sum_rows_transposed<T>, in<T>(x), rows, p, q, out<T>(result));
+      });
+    };
+    job.finish = [result](Napi::Env) { return result.js(); };
+    return run_job(env, std::move(job), false);
+  });
+}
+
+/// partsGatherSum(x, width, offsets: Int32Array [G + 1], members: Int32Array): [G, width], out[g] = Σ of x's rows
+/// members[offsets[g] .. offsets[g + 1]) (x viewed as [rows, width]), in float64, where x lives.
+Napi::Value parts_gather_sum_op(const Napi::CallbackInfo& info) {
+  return guarded(info.Env(), [&]() -> Napi::Value {
+    Napi::Env env = info.Env();
+    const TensorArg x = parse_tensor(env, info[0], "x");
+    const int64_t width = parse_integer(info[1], "width", 1, x.count);
+    if (x.count % width != 0) range_error("ERR_SHAPE_MISMATCH", "width must divide the number of elements of x");
+    const int64_t rows = x.count / width;
+    const std::vector<int32_t> offsets = parse_int32_array(info[2], "offsets");
+    const std::vector<int32_t> members = parse_int32_array(info[3], "members");
+    if (offsets.size() < 2) range_error("ERR_SHAPE_MISMATCH", "offsets must hold G + 1 >= 2 entries");
+    const int64_t groups = static_cast<int64_t>(offsets.size()) - 1;
+    if (offsets[0] != 0 || offsets.back() != static_cast<int64_t>(members.size())) {
+      range_error("ERR_OUT_OF_RANGE", "offsets must start at 0 and end at the number of members");
+    }
+    for (int64_t g = 0; g < groups; ++g) {
+      if (offsets[g + 1] < offsets[g]) range_error("ERR_OUT_OF_RANGE", "offsets must not decrease");
+    }
+    for (size_t m = 0; m < members.size(); ++m) {
+      if (members[m] < 0 || members[m] >= rows) {
+        range_error("ERR_OUT_OF_RANGE", "members[" + std::to_string(m) + "] = " + std::to_string(members[m]) +
+                                            " is outside [0, " + std::to_string(rows) + ")");
+      }
+    }
+    Output result = make_output(env, x.dtype, {groups, width}, x.on_device, Fill::Overwritten);
+    Job job;
+    job.hold(x);
+    job.hold(result);
+    job.compute = [x, width, offsets, groups, members, result]() {
+      for_dtype(x.dtype, [&](auto tag) {
+        using T = decltype(tag);
+        LS_CALL(x.on_device, parts_gather_sum<T>, in<T>(x), width, offsets.data(), groups, members.data(),
+                static_cast<int64_t>(members.size()), out<T>(result));
+      });
+    };
+    job.finish = [result](Napi::Env) { return result.js(); };
+    return run_job(env, std::move(job), false);
+  });
+}
+
 /// rebarPair(scores [B, K], seed): { perturbed, conditional } (REBAR's Gumbel pair), where the scores live.
 Napi::Value rebar_pair_op(const Napi::CallbackInfo& info) {
   return guarded(info.Env(), [&]() -> Napi::Value {
@@ -331,6 +394,8 @@ void register_parts_ops(Napi::Env env, Napi::Object exports) {
   exports.Set("partsOneHot", Napi::Function::New(env, parts_one_hot_op, "partsOneHot"));
   exports.Set("partsTile", Napi::Function::New(env, parts_tile_op, "partsTile"));
   exports.Set("partsSumRows", Napi::Function::New(env, parts_sum_rows_op, "partsSumRows"));
+  exports.Set("partsSumRowsTransposed", Napi::Function::New(env, parts_sum_rows_transposed_op, "partsSumRowsTransposed"));
+  exports.Set("partsGatherSum", Napi::Function::New(env, parts_gather_sum_op, "partsGatherSum"));
   exports.Set("rebarPair", Napi::Function::New(env, rebar_pair_op, "rebarPair"));
   exports.Set("rebarPairBackward", Napi::Function::New(env, rebar_pair_backward_op, "rebarPairBackward"));
 }

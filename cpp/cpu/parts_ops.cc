@@ -88,6 +88,34 @@ void parts_sum_rows(const T* x, int64_t rows, int64_t count, T* out) {
 }
 
 template <typename T>
+void parts_sum_rows_transposed(const T* x, int64_t rows, int64_t p, int64_t q, T* out) {
+  parallel_for(q, 64, [&](int64_t begin, int64_t end) {
+    for (int64_t j = begin; j < end; ++j) {
+      for (int64_t i = 0; i < p; ++i) {
+        double total = 0;
+        for (int64_t r = 0; r < rows; ++r) total += static_cast<double>(x[(r * p + i) * q + j]);
+        out[j * p + i] = static_cast<T>(total);
+      }
+    }
+  });
+}
+
+template <typename T>
+void parts_gather_sum(const T* x, int64_t width, const int32_t* offsets, int64_t groups, const int32_t* members,
+                      int64_t member_count, T* out) {
+  (void)member_count;
+  parallel_for(groups, rows_grain(width), [&](int64_t begin, int64_t end) {
+    for (int64_t g = begin; g < end; ++g) {
+      for (int64_t w = 0; w < width; ++w) {
+        double total = 0;
+        for (int32_t m = offsets[g]; m < offsets[g + 1]; ++m) total += static_cast<double>(x[members[m] * width + w]);
+        out[g * width + w] = static_cast<T>(total);
+      }
+    }
+  });
+}
+
+template <typename T>
 void rebar_pair(const T* scores, int64_t batch, int64_t classes, uint64_t seed, T* perturbed, T* conditional) {
   parallel_for(batch, rows_grain(classes), [&](int64_t begin, int64_t end) {
     for (int64_t b = begin; b < end; ++b) {

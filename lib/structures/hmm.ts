@@ -26,8 +26,8 @@
  * else (forward-backward, Viterbi, sampling) on the GPU.
  */
 import { optionsObject, rangeError, typeError } from '../errors';
-import { FloatArray } from '../native';
-import { AnyTensor, Device, DeviceTensor, Like, Tensor, cudaIndex, isFloatArray, requireTensor, shapeSize } from '../tensor';
+import { FloatArray, native } from '../native';
+import { AnyTensor, Device, DeviceTensor, Like, Tensor, cudaIndex, fromNative, isFloatArray, requireTensor, shapeSize, toNative } from '../tensor';
 import { onCudaDevice, requireSamePlace } from '../ops/placement';
 import { OutOptions, PerturbOptions, SparseMapOptions, checkDevice, checkLengths } from './common';
 import { ChainArgmax, ChainDecoded, ChainSparseMap, FactoredParts, FactoredPotentials, LinearChainCRF } from './linear_chain';
@@ -406,6 +406,7 @@ export class HMM<X extends AnyTensor = AnyTensor> {
     if (transition.size !== B * C * C) {
       throw rangeError('ERR_SHAPE_MISMATCH', `grad.transition must have shape [${B}, ${C}, ${C}], got [${transition.shape.join(', ')}]`);
     }
+    if (this.onDevice && unary instanceof DeviceTensor && transition instanceof DeviceTensor) return this.paramsGradOnDevice(unary, transition, B);
     return this.paramsGrad(hostData(unary), hostData(transition), B);
   }
 
@@ -446,6 +447,14 @@ export class HMM<X extends AnyTensor = AnyTensor> {
 
   /** Parameter gradients from a chain gradient `{ unary [B, N, C], transition [C, C] }` (freed when on the device). */
   private toParams(grad: FactoredParts): HMMParams<Like<X>> {
+    if (this.onDevice && grad.unary instanceof DeviceTensor && grad.transition instanceof DeviceTensor) {
+      try {
+        return this.paramsGradOnDevice(grad.unary, grad.transition, grad.transition.size / (this.labels * this.labels));
+      } finally {
+        grad.unary.dispose();
+        grad.transition.dispose();
+      }
+    }
     const unary = grad.unary instanceof DeviceTensor ? grad.unary.toHost() : grad.unary;
     const transition = grad.transition instanceof DeviceTensor ? grad.transition.toHost() : grad.transition;
     if (grad.unary instanceof DeviceTensor) grad.unary.dispose();
@@ -479,6 +488,29 @@ export class HMM<X extends AnyTensor = AnyTensor> {
       return (this.onDevice ? t.toDevice(this.home) : t) as Like<X>;
     };
     return { transition: place(flipped, [C, C]), emission: place(emission, [V, C]), init: place(init, [C]) };
+  }
+
+  /**
+   * {@link paramsGrad} where device gradients live (the same float64 sums, in the same order, by native kernels):
+   * emission rows gathered by observation and init from the first positions (partsGatherSum; only the
+   * observation-sorted position lists, O(B·N + V) int32, cross), transition summed over T and transposed
+   * (partsSumRowsTransposed).
+   */
+  private paramsGradOnDevice(unary: DeviceTensor, transition: DeviceTensor, T: number): HMMParams<Like<X>> {
+    const [B, N, C, V] = [this.batch, this.length, this.labels, this.vocabulary];
+    // Positions (b, n) within the lengths, grouped by observation v, in (b, n) order within each group.
+    const offsets = new Int32Array(V + 1);
+    const lengthOf = (b: number): number => (this.lengths ? this.lengths[b] : N);
+    for (let b = 0; b < B; b++) for (let n = 0; n < lengthOf(b); n++) offsets[this.observations[b * N + n] + 1]++;
+    for (let v = 0; v < V; v++) offsets[v + 1] += offsets[v];
+    const cursor = offsets.slice(0, V);
+    const members = new Int32Array(offsets[V]);
+    for (let b = 0; b < B; b++) for (let n = 0; n < lengthOf(b); n++) members[cursor[this.observations[b * N + n]]++] = b * N + n;
+    const emission = fromNative(native.partsGatherSum(toNative(unary), C, offsets, members), [V, C]);
+    const init = fromNative(native.partsGatherSum(toNative(unary), C, Int32Array.of(0, B), Int32Array.from({ length: B }, (_, b) => b * N)), [C]);
+    // flipped[j, i] = Σ_q transition[q, i, j].
+    const flipped = fromNative(native.partsSumRowsTransposed(toNative(transition.reshape([T, C, C]))), [C, C]);
+    return { transition: flipped, emission, init } as HMMParams<Like<X>>;
   }
 
   private noSparseMap(): Error {

@@ -17,6 +17,7 @@
  */
 import {
   AlignmentCRF,
+  HMM,
   AnyTensor,
   Categorical,
   DependencyCRF,
@@ -227,5 +228,50 @@ describeGpu('estimator steps on a factored LinearChainCRF with a shared transiti
       expectClose((leaf as DeviceTensor).toHost().data, (expected.gradScores[key] as Tensor).data, 1e-9, 1e-12);
     }
     for (const x of [u, t, deviceTarget.unary, deviceTarget.transition]) x.dispose();
+  });
+});
+
+/** Beyond the table: the HMM, whose partsBackward gathers the emission gradient by observation (on the device). */
+describeGpu('estimator steps on an HMM with device parameters stay on the device', () => {
+  type Factored = { unary: AnyTensor; transition: AnyTensor };
+  type Params = { transition: AnyTensor; emission: AnyTensor; init: AnyTensor };
+  const random = rng(78);
+  const [B, N, C, V] = [2, 12, 8, 6];
+  const params = { transition: randomTensor([C, C], random), emission: randomTensor([V, C], random), init: randomTensor([C], random) };
+  const observations = { data: Int32Array.from({ length: B * N }, () => Math.floor(random() * V)), shape: [B, N] as [number, number] };
+  const target = { unary: randomTensor([B, N, C], random), transition: randomTensor([B, C, C], random) };
+  const partsBytes = (B * N * C + B * C * C) * 8;
+  const make = (p: Params): estimators.LatentStructure<Factored, Params> =>
+    new HMM(p, observations, { lengths: [12, 7] }) as unknown as estimators.LatentStructure<Factored, Params>;
+  const decoder = (t: Factored): estimators.Decoder<Factored> => (z) => ({ loss: scoreOf(z, t, B), gradZ: t });
+
+  test.each(estimatorTable)('$name', ({ name, make: estimator }) => {
+    let expected: estimators.EstimatorResult<Factored, Params>;
+    try {
+      expected = estimator().step(make(params), decoder(target));
+    } catch (error) {
+      // Blocks the HMM lacks (SparseMAP needs edge potentials; Categorical-only estimators).
+      expect((error as Error).name).toBe('TypeError');
+      expect(name === 'entmax15' || name === 'exactMarginalization' || name === 'rebar' || sparse.has(name)).toBe(true);
+      return;
+    }
+    const deviceParams = { transition: params.transition.toDevice(), emission: params.emission.toDevice(), init: params.init.toDevice() };
+    const deviceTarget = { unary: target.unary.toDevice(), transition: target.transition.toDevice() };
+    const structure = make(deviceParams);
+    resetCudaTransfers();
+    const result = estimator().step(structure, decoder(deviceTarget));
+    const { bytes } = moved();
+    if (process.env.LATENT_STRUCT_LOG_TRANSFERS === '1') {
+      // eslint-disable-next-line no-console
+      console.log(`HMM × ${name}: ${bytes} bytes; one parts tensor ${partsBytes}`);
+    }
+    expect(bytes).toBeLessThan(partsBytes);
+    for (const key of ['transition', 'emission', 'init'] as const) {
+      const leaf = result.gradScores[key];
+      expect(leaf).toBeInstanceOf(DeviceTensor);
+      expectClose((leaf as DeviceTensor).toHost().data, (expected.gradScores[key] as Tensor).data, 1e-9, 1e-12);
+    }
+    structure.dispose?.();
+    for (const x of [...Object.values(deviceParams), deviceTarget.unary, deviceTarget.transition]) x.dispose();
   });
 });

@@ -41,6 +41,15 @@
   /* out[q] = sum_r x[r, q] over rows r < rows, in double (a shared tensor's gradient summed over instances). */  \
   template <typename T>                                                                                           \
   void parts_sum_rows(const T* x, int64_t rows, int64_t count, T* out);                                           \
+  /* out[j, i] = sum_r x[r, i, j] (x [rows, p, q], out [q, p]), in double: a shared matrix's gradient summed     */ \
+  /* over instances and transposed. */                                                                            \
+  template <typename T>                                                                                           \
+  void parts_sum_rows_transposed(const T* x, int64_t rows, int64_t p, int64_t q, T* out);                         \
+  /* out[g, w] = sum over m in [offsets[g], offsets[g + 1]) of x[members[m], w], in double, members in order   */ \
+  /* (x viewed as [rows, width]; offsets [groups + 1] and members are host arrays): a deterministic scatter-add.  */ \
+  template <typename T>                                                                                           \
+  void parts_gather_sum(const T* x, int64_t width, const int32_t* offsets, int64_t groups, const int32_t* members, \
+                        int64_t member_count, T* out);                                                            \
   /* REBAR's Gumbel pair of categorical scores [B, K] (rebar_pair_row below), row by row. */                     \
   template <typename T>                                                                                           \
   void rebar_pair(const T* scores, int64_t batch, int64_t classes, uint64_t seed, T* perturbed, T* conditional);   \
@@ -57,6 +66,8 @@
   template void parts_one_hot<T>(const int32_t*, int64_t, int64_t, T*);                          \
   template void parts_tile<T>(const T*, int64_t, int64_t, T*);                                   \
   template void parts_sum_rows<T>(const T*, int64_t, int64_t, T*);                               \
+  template void parts_sum_rows_transposed<T>(const T*, int64_t, int64_t, int64_t, T*);           \
+  template void parts_gather_sum<T>(const T*, int64_t, const int32_t*, int64_t, const int32_t*, int64_t, T*); \
   template void rebar_pair<T>(const T*, int64_t, int64_t, uint64_t, T*, T*);                     \
   template void rebar_pair_backward<T>(const T*, const T*, int64_t, int64_t, uint64_t, T*);
 

@@ -46,6 +46,8 @@ const signatures: Record<Exclude<keyof NativeAddon, 'DeviceBuffer'>, Kind[]> = {
   partsOneHot: ['tensor', 'int32s', 'shape'],
   partsTile: ['tensor', 'count'],
   partsSumRows: ['tensor'],
+  partsGatherSum: ['tensor', 'count', 'int32s', 'int32s'],
+  partsSumRowsTransposed: ['tensor'],
   rebarPair: ['rows', 'seed'],
   rebarPairBackward: ['rows', 'tensor', 'seed'],
   chainLogPartition: ['chain', 'lengths', 'bool'],
