@@ -14,6 +14,9 @@
  * `supportParts()` uploads and the decoded indices that `sample()`, `argmax()` and `perturbAndMap()` return to
  * the host (each less than half a parts tensor per structure built). exactMarginalization calls the decoder
  * K times, so its budget is per call (under half a parts tensor each).
+ *
+ * Beyond the table, the same check for a factored LinearChainCRF with a shared `[C, C]` transition and for an HMM
+ * with device parameters (their partScores / partsBackward repeat, sum and gather on the device).
  */
 import {
   AlignmentCRF,
