@@ -1,5 +1,5 @@
 /** Shared pieces of the benchmark suites: timing (median of runs), test data, result rows and the suite context. */
-import { DType, Tensor, setThreads, synchronize } from '../lib';
+import { AnyTensor, DType, Tensor, setThreads, synchronize } from '../lib';
 import { resultToHost } from '../lib/ops/placement';
 import { BenchOptions, SuiteName } from './options';
 
@@ -252,4 +252,36 @@ export function hostRoundTrip<S extends { dispose(): void }>(make: () => S, run:
 /** Timing at a fixed number of runs, as {@link timeOnBackends} takes it. */
 export function fixedReps(reps: number): (body: () => unknown, sync: boolean) => Measured {
   return (body, sync) => ({ ms: time(reps, body, sync), reps });
+}
+
+/** The methods the structure suites (trees, paths) time, over any structure on TreeStructure. */
+export interface TimedStructure {
+  logPartition(): AnyTensor;
+  marginals(): AnyTensor;
+  marginalsBackward(grad: AnyTensor): AnyTensor;
+  entropy(): AnyTensor;
+  argmaxDecoded(): unknown;
+  sampleDecoded(k: number, options: { seed: number }): unknown;
+  dispose(): void;
+}
+
+/** One timed op of a structure suite. */
+export interface StructureOp {
+  name: string;
+  /** Passes over the chart or lattice (see each suite's module doc). */
+  passes: number;
+  /** Elements moved given the element count of the potentials (= of the parts) and B. */
+  traffic: (parts: number, B: number) => number;
+  run: (s: TimedStructure) => unknown;
+}
+
+/** A fixed gradient over the parts (the marginals), cached per structure; `structureGrads.get(s)` to release it. */
+export const structureGrads = new WeakMap<TimedStructure, AnyTensor>();
+export function gradOf(s: TimedStructure): AnyTensor {
+  let g = structureGrads.get(s);
+  if (!g) {
+    g = s.marginals();
+    structureGrads.set(s, g);
+  }
+  return g;
 }

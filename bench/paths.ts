@@ -35,30 +35,11 @@
  * three orders of magnitude between the 25 × 25 and the 1000 × 1000 alignments.
  */
 import { AlignmentCRF, AnyTensor, SemiMarkovCRF } from '../lib';
-import { Row, SuiteContext, bytesPerElement, filledTensor, hostRoundTrip, release, selected, throughputOf, timeOnBackends, timeWithin } from './harness';
+import { Row, SuiteContext, bytesPerElement, filledTensor, hostRoundTrip, release, selected, throughputOf, timeOnBackends, timeWithin, TimedStructure, StructureOp, structureGrads, gradOf } from './harness';
 
-/** The methods timed, over either structure. */
-interface PathStructure {
-  logPartition(): AnyTensor;
-  marginals(): AnyTensor;
-  marginalsBackward(grad: AnyTensor): AnyTensor;
-  entropy(): AnyTensor;
-  argmaxDecoded(): unknown;
-  sampleDecoded(k: number, options: { seed: number }): unknown;
-  dispose(): void;
-}
-
-interface PathOp {
-  name: string;
-  /** Passes over the lattice's edges (see the module doc). */
-  passes: number;
-  /** Elements moved given the element count of the potentials (= of the parts) and B. */
-  traffic: (parts: number, B: number) => number;
-  run: (s: PathStructure) => unknown;
-}
 
 /** The ops of `PATH_OPS` (bench/options.ts); the full preset times 'logPartition', 'logPartition + marginals' and 'argmax'. */
-const OPS: PathOp[] = [
+const OPS: StructureOp[] = [
   { name: 'logPartition', passes: 1, traffic: (p, B) => p + B, run: (s) => s.logPartition() },
   { name: 'logPartition + marginals', passes: 4, traffic: (p, B) => 2 * p + B, run: (s) => ({ logZ: s.logPartition(), marginals: s.marginals() }) },
   { name: 'marginals', passes: 3, traffic: (p) => 2 * p, run: (s) => s.marginals() },
@@ -68,16 +49,6 @@ const OPS: PathOp[] = [
   { name: 'sample(1)', passes: 1, traffic: (p) => 2 * p, run: (s) => s.sampleDecoded(1, { seed: 1 }) },
 ];
 
-/** A fixed gradient over the parts (the marginals), cached per structure. */
-const grads = new WeakMap<PathStructure, AnyTensor>();
-function gradOf(s: PathStructure): AnyTensor {
-  let g = grads.get(s);
-  if (!g) {
-    g = s.marginals();
-    grads.set(s, g);
-  }
-  return g;
-}
 
 /** Edges of a semi-Markov lattice of one sequence of N positions that carry a part: C²·Σ_{n=0..N−2} min(K−1, N−1−n). */
 export function semiMarkovEdges(N: number, K: number, C: number): number {
@@ -101,10 +72,10 @@ interface Variant {
   N: number;
   /** Lattice edges with a part, summed over the batch. */
   edges: number;
-  make: (p: AnyTensor, device?: 'cuda') => PathStructure;
+  make: (p: AnyTensor, device?: 'cuda') => TimedStructure;
 }
 
-function runVariant(context: SuiteContext, variant: Variant, ops: PathOp[], rows: Row[]): void {
+function runVariant(context: SuiteContext, variant: Variant, ops: StructureOp[], rows: Row[]): void {
   const { options } = context;
   const { budgetMs, minReps, maxReps } = options.treeTiming;
   const { B, N } = variant;
@@ -145,10 +116,10 @@ function runVariant(context: SuiteContext, variant: Variant, ops: PathOp[], rows
         });
       }
     }
-    release(grads.get(cpuStructure));
+    release(structureGrads.get(cpuStructure));
     cpuStructure.dispose();
     if (gpuStructure) {
-      release(grads.get(gpuStructure));
+      release(structureGrads.get(gpuStructure));
       gpuStructure.dispose();
     }
     if (device) release(device);

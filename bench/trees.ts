@@ -32,29 +32,10 @@
  * as fit in T ms, at least `--tree-min-reps`, at most `--reps`), `--quick` (B = 32 only, 200 ms per row).
  */
 import { AnyTensor, DType, DependencyCRF, NonProjectiveDependencyCRF, TreeCRF, logsumexp } from '../lib';
-import { Backend, Row, SuiteContext, bytesPerElement, onCpu, filledTensor, hostRoundTrip, release, selected, throughputOf, time, timeOnBackends, timeWithin } from './harness';
+import { Backend, Row, SuiteContext, bytesPerElement, onCpu, filledTensor, hostRoundTrip, release, selected, throughputOf, time, timeOnBackends, timeWithin, TimedStructure, StructureOp, structureGrads, gradOf } from './harness';
 
-/** The methods timed, over either structure. */
-interface Structure {
-  logPartition(): AnyTensor;
-  marginals(): AnyTensor;
-  marginalsBackward(grad: AnyTensor): AnyTensor;
-  entropy(): AnyTensor;
-  argmaxDecoded(): unknown;
-  sampleDecoded(k: number, options: { seed: number }): unknown;
-  dispose(): void;
-}
 
-interface TreeOp {
-  name: string;
-  /** Inside-outside passes over the chart (see the module doc). */
-  passes: number;
-  /** Elements moved given the element count of the potentials (= of the parts) and B. */
-  traffic: (parts: number, B: number) => number;
-  run: (crf: Structure) => unknown;
-}
-
-const OPS: TreeOp[] = [
+const OPS: StructureOp[] = [
   { name: 'logPartition', passes: 1, traffic: (p, B) => p + B, run: (crf) => crf.logPartition() },
   { name: 'marginals', passes: 2, traffic: (p) => 2 * p, run: (crf) => crf.marginals() },
   { name: 'marginalsBackward', passes: 4, traffic: (p) => 3 * p, run: (crf) => crf.marginalsBackward(gradOf(crf)) },
@@ -63,16 +44,6 @@ const OPS: TreeOp[] = [
   { name: 'sample(1)', passes: 1, traffic: (p) => 2 * p, run: (crf) => crf.sampleDecoded(1, { seed: 1 }) },
 ];
 
-/** A fixed gradient over the parts (the marginals), cached per structure. */
-const grads = new WeakMap<Structure, AnyTensor>();
-function gradOf(crf: Structure): AnyTensor {
-  let g = grads.get(crf);
-  if (!g) {
-    g = crf.marginals();
-    grads.set(crf, g);
-  }
-  return g;
-}
 
 type Kind = 'tree' | 'dependency' | 'nonprojective';
 
@@ -89,7 +60,7 @@ export function splitPoints(kind: Kind, n: number): number {
  * Passes over the chart of an op: for the Matrix-Tree structure, the elimination counts 1 and its reverse pass
  * 2 (a row and a column reduction per entry); a sample runs n eliminations and reverse passes.
  */
-function passesOf(kind: Kind, op: TreeOp, n: number): number {
+function passesOf(kind: Kind, op: StructureOp, n: number): number {
   if (kind !== 'nonprojective') return op.passes;
   switch (op.name) {
     case 'logPartition':
@@ -108,10 +79,10 @@ interface Variant {
   suite: string;
   kind: Kind;
   labels: number;
-  make: (p: AnyTensor, device?: 'cuda') => Structure;
+  make: (p: AnyTensor, device?: 'cuda') => TimedStructure;
 }
 
-function runVariant(context: SuiteContext, variant: Variant, B: number, N: number, ops: TreeOp[], rows: Row[]): void {
+function runVariant(context: SuiteContext, variant: Variant, B: number, N: number, ops: StructureOp[], rows: Row[]): void {
   const { options } = context;
   const { budgetMs, minReps, maxReps } = options.treeTiming;
   const L = variant.labels;
@@ -160,10 +131,10 @@ function runVariant(context: SuiteContext, variant: Variant, B: number, N: numbe
         });
       }
     }
-    release(grads.get(cpuCrf));
+    release(structureGrads.get(cpuCrf));
     cpuCrf.dispose();
     if (gpuCrf) {
-      release(grads.get(gpuCrf));
+      release(structureGrads.get(gpuCrf));
       gpuCrf.dispose();
     }
     if (device) release(device);
