@@ -27,6 +27,7 @@
         "cpp/cpu/parts_ops.cc",
         "cpp/cpu/roofline.cc",
         "cpp/cpu/softmax.cc",
+        "cpp/cpu/categorical_topk.cc",
         "cpp/cpu/structure_score.cc",
         "cpp/cpu/vector_math.cc",
         "cpp/cpu/vector_math_avx2.cc",

@@ -28,8 +28,12 @@ void alignment_sample(const TreePotentials<T>& potentials, TreeShape shape, int6
                       workspace.as<T>(), log_z, decoded, parts);
 }
 
+LS_DEFINE_CUDA_LATTICE_TOPK(alignment, alignment)
+
 LS_INSTANTIATE_TREE_KERNELS(alignment, float)
 LS_INSTANTIATE_TREE_KERNELS(alignment, double)
+LS_INSTANTIATE_TOPK_KERNELS(alignment, float)
+LS_INSTANTIATE_TOPK_KERNELS(alignment, double)
 
 }  // namespace cuda
 }  // namespace ls

@@ -28,8 +28,12 @@ void semi_markov_sample(const TreePotentials<T>& potentials, TreeShape shape, in
                       workspace.as<T>(), log_z, decoded, parts);
 }
 
+LS_DEFINE_CUDA_LATTICE_TOPK(semi_markov, semi_markov)
+
 LS_INSTANTIATE_TREE_KERNELS(semi_markov, float)
 LS_INSTANTIATE_TREE_KERNELS(semi_markov, double)
+LS_INSTANTIATE_TOPK_KERNELS(semi_markov, float)
+LS_INSTANTIATE_TOPK_KERNELS(semi_markov, double)
 
 }  // namespace cuda
 }  // namespace ls

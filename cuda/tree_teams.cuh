@@ -121,3 +121,27 @@ void launch_per_sentence(int64_t batch, const char* name, Kernel kernel, Args...
     launch_per_sentence(shape.batch, #prefix "_argmax", argmax_kernel<T>, p, shape, workspace.as<W>(),             \
                         indices.as<int32_t>(), decoded, score, parts);                                             \
   }
+
+// prefix_topk (tree.h) from the k-best sentence op of namespace `ns` (lattice_sweeps.h's topk_op): a block per
+// sentence, a thread per node of each layer; (nodes + 1) k scores and 2 (nodes + 1) k indices per sentence from
+// the stream-ordered pool.
+#define LS_DEFINE_CUDA_LATTICE_TOPK(prefix, ns)                                                                   \
+  namespace {                                                                                                      \
+  template <typename T>                                                                                            \
+  __global__ void prefix##_topk_kernel(TreePotentials<T> p, TreeShape shape, int64_t k, T* workspace,             \
+                                       int32_t* indices, int32_t* decoded, T* scores, T* parts) {                 \
+    const ::ls::cuda::BlockTeams g;                                                                                \
+    const int64_t b = blockIdx.x;                                                                                  \
+    ns::topk_op(g, p, shape, b, k, workspace + b * ns::topk_workspace_size(shape, k),                             \
+                indices + b * ns::topk_index_workspace_size(shape, k), decoded, scores, parts);                   \
+  }                                                                                                                \
+  }                                                                                                                \
+  template <typename T>                                                                                            \
+  void prefix##_topk(const TreePotentials<T>& p, TreeShape shape, int64_t k, int32_t* decoded, T* scores,         \
+                     T* parts) {                                                                                   \
+    const Scratch workspace(static_cast<std::size_t>(shape.batch * ns::topk_workspace_size(shape, k)) * sizeof(T)); \
+    const Scratch indices(static_cast<std::size_t>(shape.batch * ns::topk_index_workspace_size(shape, k)) *        \
+                          sizeof(int32_t));                                                                        \
+    launch_per_sentence(shape.batch, #prefix "_topk", prefix##_topk_kernel<T>, p, shape, k, workspace.as<T>(),     \
+                        indices.as<int32_t>(), decoded, scores, parts);                                            \
+  }

@@ -19,6 +19,7 @@ export type ErrorCode =
   | 'ERR_CUDA_OOM'
   | 'ERR_OUT_OF_MEMORY'
   | 'ERR_ADDON_NOT_FOUND'
+  | 'ERR_NOT_IMPLEMENTED'
   | 'ERR_INTERNAL';
 
 /** An Error (TypeError, RangeError or Error) carrying one of the library's codes. */

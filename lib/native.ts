@@ -224,6 +224,12 @@ export interface NativeAddon {
   entropy<A extends boolean>(scores: NativeTensorArg, async: A): MaybeAsync<NativeFloat, A>;
   logProb<A extends boolean>(scores: NativeTensorArg, index: Int32Array, async: A): MaybeAsync<NativeFloat, A>;
   argmax<A extends boolean>(scores: NativeTensorArg, async: A): MaybeAsync<NativeIndexResult, A>;
+  /** The k best classes per row: index [k·B] (−1 past the row's finite classes), score [k, B], parts [k, B, K]. */
+  categoricalTopk<A extends boolean>(
+    scores: NativeTensorArg,
+    k: number,
+    async: A,
+  ): MaybeAsync<{ index: Int32Array; score: NativeFloat; parts: NativeFloat }, A>;
   gumbel<A extends boolean>(
     shape: readonly number[],
     dtype: 'float32' | 'float64',
@@ -299,6 +305,8 @@ export interface NativeAddon {
   ): MaybeAsync<NativeFloat, A>;
   treeEntropy<A extends boolean>(spec: NativeTreeSpec, async: A): MaybeAsync<NativeFloat, A>;
   treeArgmax<A extends boolean>(spec: NativeTreeSpec, async: A): MaybeAsync<NativeTreeDecoded & { score: NativeFloat }, A>;
+  /** The k best structures per sentence (SemiMarkov and Alignment): decoded [k, B, width], score [k, B], parts [k, B, ...]. */
+  treeTopk<A extends boolean>(spec: NativeTreeSpec, k: number, async: A): MaybeAsync<NativeTreeDecoded & { score: NativeFloat }, A>;
   treeSample<A extends boolean>(
     spec: NativeTreeSpec,
     samples: number,

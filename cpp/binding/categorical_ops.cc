@@ -11,6 +11,7 @@
 #include "dispatch.h"
 #include "job.h"
 #include "latent_struct/categorical.h"
+#include "latent_struct/categorical_topk.h"
 #include "latent_struct/philox.h"
 #include "ops.h"
 #include "scratch.h"
@@ -229,6 +230,49 @@ Napi::Value argmax_op(const Napi::CallbackInfo& info) {
   });
 }
 
+/// The most structures a top-k lists per row (categoricalTopk and treeTopk).
+constexpr int64_t kMaxTopk = 1024;
+
+/// categoricalTopk(scores [B, K], k, async) -> { index Int32Array [k B], score [k, B], parts [k, B, K] }: the k
+/// best classes of each row (categorical_topk.h), computed where the scores live; only the k B indices cross to
+/// the host.
+Napi::Value topk_op(const Napi::CallbackInfo& info) {
+  return guarded(info.Env(), [&]() -> Napi::Value {
+    Napi::Env env = info.Env();
+    const TensorArg scores = parse_rows(env, info[0], "scores");
+    const int64_t k = parse_integer(info[1], "k", 1, kMaxTopk);
+    const int64_t B = scores.shape[0], K = scores.shape[1];
+    if (k * scores.count > (int64_t(1) << 50) / 8 || k * B > std::numeric_limits<int32_t>::max()) {
+      range_error("ERR_SIZE_OVERFLOW", "k x scores is too large");
+    }
+    const IndexOutput index = ::ls::binding::make_index_result(env, scores.on_device, k * B);
+    const Output top = make_output(env, scores.dtype, {k, B}, scores.on_device);
+    const Output parts = make_output(env, scores.dtype, {k, B, K}, scores.on_device);
+    Job job;
+    job.hold(scores);
+    index.hold(job);
+    job.hold(top);
+    job.hold(parts);
+    job.compute = [scores, index, top, parts, k]() {
+      check_scores(scores);
+      for_dtype(scores.dtype, [&](auto tag) {
+        using T = decltype(tag);
+        LS_CALL(scores.on_device, categorical_topk<T>, in<T>(scores), scores.rows(), k, index.kernel_data(),
+                out<T>(top), out<T>(parts));
+      });
+      index.to_host();
+    };
+    job.finish = [index, top, parts](Napi::Env env) {
+      Napi::Object object = Napi::Object::New(env);
+      object.Set("index", index.host.js());
+      object.Set("score", top.js());
+      object.Set("parts", parts.js());
+      return static_cast<Napi::Value>(object);
+    };
+    return run_job(env, std::move(job), parse_async(info, 2));
+  });
+}
+
 Napi::Value gumbel_max_op(const Napi::CallbackInfo& info) {
   return guarded(info.Env(), [&]() -> Napi::Value {
     const TensorArg scores = parse_rows(info.Env(), info[0], "scores");
@@ -371,6 +415,7 @@ void register_categorical_ops(Napi::Env env, Napi::Object exports) {
   exports.Set("entropy", Napi::Function::New(env, entropy_op, "entropy"));
   exports.Set("logProb", Napi::Function::New(env, log_prob_op, "logProb"));
   exports.Set("argmax", Napi::Function::New(env, argmax_op, "argmax"));
+  exports.Set("categoricalTopk", Napi::Function::New(env, topk_op, "categoricalTopk"));
   exports.Set("gumbel", Napi::Function::New(env, gumbel_op, "gumbel"));
   exports.Set("gumbelMax", Napi::Function::New(env, gumbel_max_op, "gumbelMax"));
   exports.Set("gumbelSoftmax", Napi::Function::New(env, gumbel_softmax_op, "gumbelSoftmax"));

@@ -315,6 +315,62 @@ Napi::Value argmax_op(const Napi::CallbackInfo& info) {
   });
 }
 
+/// The most structures treeTopk lists per sentence.
+constexpr int64_t kMaxTopk = 1024;
+
+/// treeTopk(spec, k, async) -> { decoded Int32Array [k, B, width], score [k, B], parts [k, B, ...scores' shape] }:
+/// the k best structures of each sentence in order (tree.h's prefix_topk; SemiMarkov and Alignment only, a
+/// TypeError for the others), -inf scores, -1 decoded rows and zero parts past the last structure of finite score.
+Napi::Value topk_op(const Napi::CallbackInfo& info) {
+  return guarded(info.Env(), [&]() -> Napi::Value {
+    Napi::Env env = info.Env();
+    const TreeArgs args = parse_tree(env, info[0]);
+    if (args.structure != Structure::SemiMarkov && args.structure != Structure::Alignment) {
+      const char* name = args.structure == Structure::Cky      ? "cky"
+                         : args.structure == Structure::Eisner ? "eisner"
+                                                               : "matrix_tree";
+      type_error("ERR_NOT_IMPLEMENTED", std::string("topk is not implemented for ") + name + " yet");
+    }
+    const int64_t k = parse_integer(info[1], "k", 1, kMaxTopk);
+    const int64_t B = args.shape.batch;
+    const int64_t nodes = args.shape.length * (args.structure == Structure::SemiMarkov ? args.shape.labels : args.shape.extent);
+    if (k * B * args.decoded_size() > std::numeric_limits<int32_t>::max() ||
+        k * args.scores.count > (int64_t(1) << 50) / 8 || (nodes + 1) * k * 2 > std::numeric_limits<int32_t>::max()) {
+      range_error("ERR_SIZE_OVERFLOW", "k x scores is too large");
+    }
+    std::vector<int64_t> parts_shape{k};
+    parts_shape.insert(parts_shape.end(), args.scores.shape.begin(), args.scores.shape.end());
+    const IndexOutput decoded = make_index_result(env, args.on_device(), k * B * args.decoded_size());
+    const Output score = make_output(env, args.dtype(), {k, B}, args.on_device());
+    const Output parts = make_output(env, args.dtype(), parts_shape, args.on_device());
+    Job job;
+    decoded.hold(job);
+    job.hold(score);
+    job.hold(parts);
+    return run_tree_job(
+        env, args, std::move(job), parse_async(info, 2),
+        [args, decoded, score, parts, k](auto tag) {
+          using T = decltype(tag);
+          if (args.structure == Structure::SemiMarkov) {
+            LS_CALL(args.on_device(), semi_markov_topk<T>, args.potentials<T>(), args.shape, k, decoded.kernel_data(),
+                    out<T>(score), out<T>(parts));
+          } else {
+            LS_CALL(args.on_device(), alignment_topk<T>, args.potentials<T>(), args.shape, k, decoded.kernel_data(),
+                    out<T>(score), out<T>(parts));
+          }
+          check_log_partition(args, out<T>(score));
+          decoded.to_host();
+        },
+        [decoded, score, parts](Napi::Env env) {
+          Napi::Object result = Napi::Object::New(env);
+          result.Set("decoded", decoded.host.js());
+          result.Set("score", score.js());
+          result.Set("parts", parts.js());
+          return static_cast<Napi::Value>(result);
+        });
+  });
+}
+
 Napi::Value sample_op(const Napi::CallbackInfo& info) {
   return guarded(info.Env(), [&]() -> Napi::Value {
     Napi::Env env = info.Env();
@@ -508,6 +564,7 @@ void register_tree_ops(Napi::Env env, Napi::Object exports) {
   exports.Set("treeEntropy", Napi::Function::New(env, entropy_op, "treeEntropy"));
   exports.Set("treeArgmax", Napi::Function::New(env, argmax_op, "treeArgmax"));
   exports.Set("treeSample", Napi::Function::New(env, sample_op, "treeSample"));
+  exports.Set("treeTopk", Napi::Function::New(env, topk_op, "treeTopk"));
   exports.Set("treeLogProb", Napi::Function::New(env, log_prob_op, "treeLogProb"));
   exports.Set("treeSparsemap", Napi::Function::New(env, sparsemap_op, "treeSparsemap"));
   exports.Set("treeSparsemapBackward", Napi::Function::New(env, sparsemap_backward_op, "treeSparsemapBackward"));

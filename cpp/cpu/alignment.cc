@@ -66,8 +66,12 @@ void alignment_sample(const TreePotentials<T>& potentials, TreeShape shape, int6
   });
 }
 
+LS_DEFINE_CPU_LATTICE_TOPK(alignment, alignment)
+
 LS_INSTANTIATE_TREE_KERNELS(alignment, float)
 LS_INSTANTIATE_TREE_KERNELS(alignment, double)
+LS_INSTANTIATE_TOPK_KERNELS(alignment, float)
+LS_INSTANTIATE_TOPK_KERNELS(alignment, double)
 
 }  // namespace cpu
 }  // namespace ls

@@ -161,8 +161,12 @@ void semi_markov_sample(const TreePotentials<T>& potentials, TreeShape shape, in
   });
 }
 
+LS_DEFINE_CPU_LATTICE_TOPK(semi_markov, semi_markov)
+
 LS_INSTANTIATE_TREE_KERNELS(semi_markov, float)
 LS_INSTANTIATE_TREE_KERNELS(semi_markov, double)
+LS_INSTANTIATE_TOPK_KERNELS(semi_markov, float)
+LS_INSTANTIATE_TOPK_KERNELS(semi_markov, double)
 
 }  // namespace cpu
 }  // namespace ls

@@ -94,3 +94,15 @@ void lanes_log_sum_exp_of_sums(const VectorTeams&, const double* a, const double
       ns::lanes_marginals_op(VectorTeams(), p, shape, group, w, log_z, marginals);                               \
     });                                                                                                          \
   }
+
+// prefix_topk (tree.h) from the k-best sentence op of namespace `ns` (lattice_sweeps.h's topk_op), one thread per
+// sentence, sentences split across the thread pool: (nodes + 1) k scores and 2 (nodes + 1) k indices per thread.
+#define LS_DEFINE_CPU_LATTICE_TOPK(prefix, ns)                                                                   \
+  template <typename T>                                                                                          \
+  void prefix##_topk(const TreePotentials<T>& p, TreeShape shape, int64_t k, int32_t* decoded, T* scores,       \
+                     T* parts) {                                                                                 \
+    for_each_item<T>(shape.batch, k * ns::topk_workspace_size(shape, k), ns::topk_workspace_size(shape, k),      \
+                     ns::topk_index_workspace_size(shape, k), [&](int64_t b, T* w, int32_t* indices) {           \
+                       ns::topk_op(VectorTeams(), p, shape, b, k, w, indices, decoded, scores, parts);           \
+                     });                                                                                         \
+  }

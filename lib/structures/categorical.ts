@@ -108,6 +108,21 @@ export class Categorical<X extends AnyTensor = AnyTensor> {
     return this.homeAsync(ops.argmaxAsync(this.scores));
   }
 
+  /**
+   * The k best classes of each row, in order: `index` (row-major `[k, B]`), `score` `[k, B]` (the classes' scores)
+   * and one-hot `parts` `[k, B, K]`. Ties: the smaller class index first. `-Infinity` classes are never listed:
+   * past a row's finite classes (k larger than their number) the index is −1, the score −Infinity and the parts
+   * row zero. k in [1, 1024] (RangeError otherwise). Computed where the scores live (on the GPU only the k·B
+   * indices come to the host).
+   */
+  topk(k: number): { index: Int32Array; score: Like<X>; parts: Like<X> } {
+    return this.wrapTopk(k, native.categoricalTopk(toNative(this.scores), k, false));
+  }
+  /** Async {@link topk}. */
+  async topkAsync(k: number): Promise<{ index: Int32Array; score: Like<X>; parts: Like<X> }> {
+    return this.wrapTopk(k, await native.categoricalTopk(toNative(this.scores), k, true));
+  }
+
   /** k exact samples z ~ p (Gumbel-max): one-hot `[k, B, K]`. */
   sample(k: number, options: SampleOptions): Like<X> {
     return this.sampleDecoded(k, options).onehot;
@@ -282,6 +297,17 @@ export class Categorical<X extends AnyTensor = AnyTensor> {
   /** Frees the device copy of the scores made for `{ device: 'cuda' }` (a no-op otherwise). */
   dispose(): void {
     if (this.ownsScores) (this.scores as DeviceTensor).dispose();
+  }
+
+  private wrapTopk(
+    k: number,
+    result: { index: Int32Array; score: Parameters<typeof fromNative>[0]; parts: Parameters<typeof fromNative>[0] },
+  ): { index: Int32Array; score: Like<X>; parts: Like<X> } {
+    return this.home({
+      index: result.index,
+      score: fromNative(result.score, [k, this.batch]) as Like<X>,
+      parts: fromNative(result.parts, [k, this.batch, this.classes]) as Like<X>,
+    });
   }
 
   /** Results of host scores moved to the GPU (`device: 'cuda'`) come back to the host, as their type says. */

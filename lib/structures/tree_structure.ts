@@ -192,6 +192,24 @@ export abstract class TreeStructure<X extends AnyTensor, D> {
     return this.wrapArgmax(await native.treeArgmax(this.spec, true));
   }
 
+  /**
+   * The k highest-scoring structures of each sentence, in order (exact k-best Viterbi, Huang & Chiang 2005; for
+   * SemiMarkovCRF and AlignmentCRF — the other structures throw a TypeError `ERR_NOT_IMPLEMENTED` for now): the
+   * decoded form of `[k, B]` structures (row-major, structure j of sentence b at row j·B + b, as for samples),
+   * `score` `[k, B]` and one-hot `parts` `[k, ...scores' shape]`. Ties: equal scores are ordered by the choices
+   * read walking back from the end of the path — the last node (label, or cell for local alignments), then each
+   * in-edge index — smaller first, so structure 0 is argmaxDecoded()'s. Structures through a `-Infinity` part are
+   * never listed: when a sentence has fewer than k structures of finite score, the rest have score −Infinity, −1
+   * decoded entries and zero parts. k in [1, 1024] (RangeError otherwise).
+   */
+  topk(k: number): D & { score: Like<X>; parts: Like<X> } {
+    return this.wrapTopk(k, native.treeTopk(this.spec, k, false));
+  }
+  /** Async {@link topk}. */
+  async topkAsync(k: number): Promise<D & { score: Like<X>; parts: Like<X> }> {
+    return this.wrapTopk(k, await native.treeTopk(this.spec, k, true));
+  }
+
   /** k exact samples z ~ p as one-hot parts `[k, ...scores' shape]`. */
   sample(k: number, options: TreeSampleOptions): Like<X> {
     return this.sampleDecoded(k, options).parts;
@@ -389,6 +407,14 @@ export abstract class TreeStructure<X extends AnyTensor, D> {
       ...this.decoded(result.decoded),
       score: this.wrap(result.score, [this.batch]),
       parts: this.wrap(result.parts, this.potentials.shape),
+    };
+  }
+
+  private wrapTopk(k: number, result: NativeTreeDecoded & { score: Parameters<Placement['result']>[0] }): D & { score: Like<X>; parts: Like<X> } {
+    return {
+      ...this.decoded(result.decoded),
+      score: this.wrap(result.score, [k, this.batch]),
+      parts: this.wrap(result.parts, [k, ...this.potentials.shape]),
     };
   }
 

@@ -111,6 +111,18 @@ LS_HOST_DEVICE inline int64_t alignment_decoded_size(int64_t N, int64_t M) { ret
   template void prefix##_argmax<T>(const TreePotentials<T>&, TreeShape, int32_t*, T*, T*);                     \
   template void prefix##_sample<T>(const TreePotentials<T>&, TreeShape, int64_t, uint64_t, T*, int32_t*, T*);
 
+// The k best structures, declared only for the structures that implement them (SemiMarkov and Alignment, by k-best
+// Viterbi over their lattice: lattice_sweeps.h). Structure j of sentence b (j < k, in order of score; ties broken
+// as lattice::topk documents): decoded [k, B, decoded size], scores [k, B], one-hot parts [k, B, ...]. Past the
+// last structure of finite score: score -inf, decoded -1, parts zero.
+#define LS_DECLARE_TOPK_KERNELS(prefix)                                                                           \
+  template <typename T>                                                                                           \
+  void prefix##_topk(const TreePotentials<T>& potentials, TreeShape shape, int64_t k, int32_t* decoded, T* scores, \
+                     T* parts);
+
+#define LS_INSTANTIATE_TOPK_KERNELS(prefix, T) \
+  template void prefix##_topk<T>(const TreePotentials<T>&, TreeShape, int64_t, int32_t*, T*, T*);
+
 #define LS_DECLARE_STRUCTURE_SCORE                                                                                \
   /* out[r] = sum_k parts[r, k] * scores[r % batch, k] over k with parts[r, k] != 0 (so -inf scores of parts   \
      not taken do not matter), minus log_z[r % batch] when log_z is not null; r < rows. */                       \
@@ -125,6 +137,8 @@ LS_DECLARE_TREE_KERNELS(eisner)
 LS_DECLARE_TREE_KERNELS(matrix_tree)
 LS_DECLARE_TREE_KERNELS(semi_markov)
 LS_DECLARE_TREE_KERNELS(alignment)
+LS_DECLARE_TOPK_KERNELS(semi_markov)
+LS_DECLARE_TOPK_KERNELS(alignment)
 LS_DECLARE_SPARSEMAP(cky, TreePotentials, TreeShape)
 LS_DECLARE_SPARSEMAP(eisner, TreePotentials, TreeShape)
 LS_DECLARE_SPARSEMAP(matrix_tree, TreePotentials, TreeShape)
@@ -138,6 +152,8 @@ LS_DECLARE_TREE_KERNELS(eisner)
 LS_DECLARE_TREE_KERNELS(matrix_tree)
 LS_DECLARE_TREE_KERNELS(semi_markov)
 LS_DECLARE_TREE_KERNELS(alignment)
+LS_DECLARE_TOPK_KERNELS(semi_markov)
+LS_DECLARE_TOPK_KERNELS(alignment)
 LS_DECLARE_SPARSEMAP(cky, TreePotentials, TreeShape)
 LS_DECLARE_SPARSEMAP(eisner, TreePotentials, TreeShape)
 LS_DECLARE_SPARSEMAP(matrix_tree, TreePotentials, TreeShape)

@@ -25,6 +25,7 @@ const knownCodes: Record<ErrorCode, true> = {
   ERR_CUDA_OOM: true,
   ERR_OUT_OF_MEMORY: true,
   ERR_ADDON_NOT_FOUND: true,
+  ERR_NOT_IMPLEMENTED: true,
   ERR_INTERNAL: true,
 };
 
