@@ -68,6 +68,7 @@ export { AlignmentCRF } from './structures/alignment';
 export type { AlignmentArgmax, AlignmentDecoded, AlignmentOptions } from './structures/alignment';
 export type { SparseMapOptions, TreeOptions, TreeSampleOptions, TreeSparseMap } from './structures/tree_structure';
 export type { OutOptions, StructuredSparseMap } from './structures/common';
+export type { DivergenceGrad, Divergences } from './structures/divergence';
 export * as estimators from './estimators';
 
 /**

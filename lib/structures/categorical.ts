@@ -7,6 +7,8 @@ import { optionsObject, rangeError, typeError } from '../errors';
 import * as ops from '../ops/categorical';
 import { resultToHost } from '../ops/placement';
 import { PerturbOptions, checkDevice, placeOn, temperatureOf } from './common';
+import * as divergence from './divergence';
+import { DivergenceGrad, requireSameFamily } from './divergence';
 import { AnyTensor, Device, DeviceTensor, Like, Tensor, fromNative, requireTensor, toNative, typedArrayKind } from '../tensor';
 import { native } from '../native';
 import type { GumbelPair } from '../estimators/types';
@@ -297,6 +299,45 @@ export class Categorical<X extends AnyTensor = AnyTensor> {
   /** Frees the device copy of the scores made for `{ device: 'cuda' }` (a no-op otherwise). */
   dispose(): void {
     if (this.ownsScores) (this.scores as DeviceTensor).dispose();
+  }
+
+  /**
+   * KL(this ‖ other) per instance, `[B]` host float64, exact (structures/divergence.ts): ≥ 0, +Infinity where
+   * `other` forbids (−Infinity) a part this distribution uses.
+   * @throws TypeError ERR_INVALID_ARG_TYPE when other is another kind of structure; RangeError ERR_SHAPE_MISMATCH
+   *   when its shape differ
+   */
+  kl(other: this): Float64Array {
+    return divergence.kl(this.blocks(), this.sameFamily(other).blocks());
+  }
+  /** Cross-entropy H(this, other) = −E_this[log other(z)] per instance, `[B]` host float64 (see {@link kl}). */
+  crossEntropy(other: this): Float64Array {
+    return divergence.crossEntropy(this.blocks(), this.sameFamily(other).blocks());
+  }
+  /**
+   * Gradients of Σ_b grad_b·KL_b(this ‖ other), grad `[B]`: `self` = Cov_this(z)·(s_this − s_other) and `other` =
+   * μ_other − μ_this, each scaled per instance by grad_b, laid out like the potentials (zero where KL is +Infinity).
+   */
+  klBackward(other: this, grad: ArrayLike<number>): DivergenceGrad<Like<X>> {
+    return divergence.divergenceBackward('kl', this.blocks(), this.sameFamily(other).blocks(), grad);
+  }
+  /** Gradients of Σ_b grad_b·H_b(this, other): `self` = −Cov_this(z)·s_other, `other` = μ_other − μ_this (scaled). */
+  crossEntropyBackward(other: this, grad: ArrayLike<number>): DivergenceGrad<Like<X>> {
+    return divergence.divergenceBackward('crossEntropy', this.blocks(), this.sameFamily(other).blocks(), grad);
+  }
+  /** log of the number of structures per instance, `[B]` host float64 (lengths respected, scores ignored). */
+  count(): Float64Array {
+    return divergence.count(this.blocks());
+  }
+
+  /** This Categorical as the divergences' building blocks (its backward takes any tensor of the scores' shape). */
+  private blocks(): divergence.DivergenceBlocks<Like<X>, Like<X>> {
+    return this as unknown as divergence.DivergenceBlocks<Like<X>, Like<X>>;
+  }
+
+  /** `other`, checked to be this kind of structure with the same shape. */
+  private sameFamily(other: this): this {
+    return requireSameFamily(this, other, () => ({}));
   }
 
   private wrapTopk(

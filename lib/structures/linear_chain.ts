@@ -36,6 +36,8 @@ import {
   temperatureOf,
   unpackSparseMap,
 } from './common';
+import * as divergence from './divergence';
+import { DivergenceGrad, requireSameFamily } from './divergence';
 
 /** The factored form of the potentials. */
 export interface FactoredPotentials<X extends AnyTensor = AnyTensor> {
@@ -469,6 +471,40 @@ export class LinearChainCRF<P extends ChainPotentials = ChainPotentials> {
   /** Frees device copies made for `{ device: 'cuda' }` (a no-op otherwise). */
   dispose(): void {
     this.owned.forEach((t) => t.dispose());
+  }
+
+  /**
+   * KL(this ‖ other) per sequence, `[B]` host float64, exact (structures/divergence.ts): ≥ 0, +Infinity where
+   * `other` forbids (−Infinity) a part this distribution uses.
+   * @throws TypeError ERR_INVALID_ARG_TYPE when other is another kind of structure; RangeError ERR_SHAPE_MISMATCH
+   *   when its form, shape or lengths differ
+   */
+  kl(other: this): Float64Array {
+    return divergence.kl(this, this.sameFamily(other));
+  }
+  /** Cross-entropy H(this, other) = −E_this[log other(z)] per sequence, `[B]` host float64 (see {@link kl}). */
+  crossEntropy(other: this): Float64Array {
+    return divergence.crossEntropy(this, this.sameFamily(other));
+  }
+  /**
+   * Gradients of Σ_b grad_b·KL_b(this ‖ other), grad `[B]`: `self` = Cov_this(z)·(s_this − s_other) and `other` =
+   * μ_other − μ_this, each scaled per sequence by grad_b, laid out like the potentials (zero where KL is +Infinity).
+   */
+  klBackward(other: this, grad: ArrayLike<number>): DivergenceGrad<ChainParts<P>> {
+    return divergence.divergenceBackward('kl', this, this.sameFamily(other), grad);
+  }
+  /** Gradients of Σ_b grad_b·H_b(this, other): `self` = −Cov_this(z)·s_other, `other` = μ_other − μ_this (scaled). */
+  crossEntropyBackward(other: this, grad: ArrayLike<number>): DivergenceGrad<ChainParts<P>> {
+    return divergence.divergenceBackward('crossEntropy', this, this.sameFamily(other), grad);
+  }
+  /** log of the number of structures per sequence, `[B]` host float64 (lengths respected, scores ignored). */
+  count(): Float64Array {
+    return divergence.count(this);
+  }
+
+  /** `other`, checked to be this kind of structure with the same form, shape or lengths. */
+  private sameFamily(other: this): this {
+    return requireSameFamily(this, other, (s) => ({ lengths: s.lengths }));
   }
 
   /**

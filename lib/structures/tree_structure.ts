@@ -24,6 +24,8 @@ import {
   temperatureOf,
   unpackSparseMap,
 } from './common';
+import * as divergence from './divergence';
+import { DivergenceGrad, requireSameFamily } from './divergence';
 
 /** Options of the tree structures. */
 export interface TreeOptions {
@@ -377,6 +379,43 @@ export abstract class TreeStructure<X extends AnyTensor, D> {
   /** Frees device copies made for `{ device: 'cuda' }` (a no-op otherwise). */
   dispose(): void {
     this.placement.dispose();
+  }
+
+  /**
+   * KL(this ‖ other) per sentence, `[B]` host float64, exact (structures/divergence.ts): ≥ 0, +Infinity where
+   * `other` forbids (−Infinity) a part this distribution uses.
+   * @throws TypeError ERR_INVALID_ARG_TYPE when other is another kind of structure; RangeError ERR_SHAPE_MISMATCH
+   *   when its shape, lengths or options (singleRoot, targetLengths, local) differ
+   */
+  kl(other: this): Float64Array {
+    return divergence.kl(this, this.sameFamily(other));
+  }
+  /** Cross-entropy H(this, other) = −E_this[log other(z)] per sentence, `[B]` host float64 (see {@link kl}). */
+  crossEntropy(other: this): Float64Array {
+    return divergence.crossEntropy(this, this.sameFamily(other));
+  }
+  /**
+   * Gradients of Σ_b grad_b·KL_b(this ‖ other), grad `[B]`: `self` = Cov_this(z)·(s_this − s_other) and `other` =
+   * μ_other − μ_this, each scaled per sentence by grad_b, in the scores' shape (zero where KL is +Infinity).
+   */
+  klBackward(other: this, grad: ArrayLike<number>): DivergenceGrad<Like<X>> {
+    return divergence.divergenceBackward('kl', this, this.sameFamily(other), grad);
+  }
+  /** Gradients of Σ_b grad_b·H_b(this, other): `self` = −Cov_this(z)·s_other, `other` = μ_other − μ_this (scaled). */
+  crossEntropyBackward(other: this, grad: ArrayLike<number>): DivergenceGrad<Like<X>> {
+    return divergence.divergenceBackward('crossEntropy', this, this.sameFamily(other), grad);
+  }
+  /** log of the number of structures per sentence, `[B]` host float64 (lengths and options respected, scores ignored). */
+  count(): Float64Array {
+    return divergence.count(this);
+  }
+
+  /** `other`, checked to be this kind of structure with the same lengths and options (singleRoot, targetLengths, local). */
+  private sameFamily(other: this): this {
+    return requireSameFamily(this, other, (s) => {
+      const { lengths, singleRoot, targetLengths, local } = s.spec;
+      return { lengths, singleRoot: singleRoot ?? true, targetLengths: targetLengths ?? null, local: local ?? false };
+    });
   }
 
   /**

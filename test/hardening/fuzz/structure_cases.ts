@@ -704,7 +704,70 @@ export const methodCases: Record<StructureMethod, MethodCase> = {
     check: (ctx, r) => checkParts(ctx.inst, viewOf(r, 'gumbelSoftmax'), false, 'gumbelSoftmax'),
     bad: () => badPerturbArgs().filter((c) => c.args.length > 0),
   },
+  kl: { reads: true, args: (ctx) => [ctx.structure], check: (ctx, r) => checkDivergence(ctx, r, 'kl'), bad: badOthers },
+  crossEntropy: { reads: true, args: (ctx) => [ctx.structure], check: (ctx, r) => checkDivergence(ctx, r, 'crossEntropy'), bad: badOthers },
+  klBackward: {
+    reads: true,
+    args: (ctx) => [ctx.structure, new Float64Array(dims(ctx.inst).B).fill(1)],
+    check: (_ctx, r) => checkDivergenceGrad(r, 'klBackward'),
+    bad: badDivergenceGrads,
+  },
+  crossEntropyBackward: {
+    reads: true,
+    args: (ctx) => [ctx.structure, new Float64Array(dims(ctx.inst).B).fill(1)],
+    check: (_ctx, r) => checkDivergenceGrad(r, 'crossEntropyBackward'),
+    bad: badDivergenceGrads,
+  },
+  count: {
+    reads: false,
+    check: (ctx, r) => {
+      const count = r as Float64Array;
+      for (let b = 0; b < dims(ctx.inst).B; b++) {
+        const bound = logCount(ctx.inst, b);
+        const tol = 1e-4 * (1 + bound);
+        const exactCount = ctx.inst.kind !== 'dependency' && ctx.inst.kind !== 'nonprojective';
+        ensure(Number.isFinite(count[b]) && count[b] <= bound + tol && (!exactCount || count[b] >= bound - tol), () => `count[${b}] = ${count[b]}, log(#structures) ${exactCount ? '=' : '≤'} ${bound}`);
+      }
+    },
+  },
 };
+
+/** KL(p‖p) = 0 and H(p, p) = H(p) ∈ [0, log(#structures)], per instance (host float64 `[B]`). */
+function checkDivergence(ctx: Ctx, result: unknown, what: 'kl' | 'crossEntropy'): void {
+  ensure(result instanceof Float64Array && result.length === dims(ctx.inst).B, () => `${what} is not a Float64Array of B values`);
+  const values = result as Float64Array;
+  for (let b = 0; b < values.length; b++) {
+    const tol = scoreTolerance(ctx.inst, b) * 64;
+    if (what === 'kl') ensure(values[b] === 0, () => `kl(self)[${b}] = ${values[b]}, not 0`);
+    else ensure(values[b] >= -tol && values[b] <= logCount(ctx.inst, b) + tol, () => `crossEntropy(self)[${b}] = ${values[b]} is outside [0, log(#structures)]`);
+  }
+}
+
+/** The gradients of a divergence of a structure with itself: finite tensors (zero for KL). */
+function checkDivergenceGrad(result: unknown, what: string): void {
+  const { self, other } = result as { self: unknown; other: unknown };
+  for (const [side, g] of Object.entries({ self, other })) {
+    const leaves = g !== null && typeof g === 'object' && !('shape' in g) ? Object.entries(g as Record<string, unknown>) : [['', g] as const];
+    for (const [name, leaf] of leaves) hostData(leaf, `${what}.${side}${name ? `.${name}` : ''}`).forEach((v, q) => ensure(Number.isFinite(v), () => `${what}.${side}[${q}] = ${v}`));
+  }
+}
+
+function badOthers(): BadCall[] {
+  return [
+    { label: 'other null', args: [null], codes: ['ERR_INVALID_ARG_TYPE'] },
+    { label: 'other {}', args: [{}], codes: ['ERR_INVALID_ARG_TYPE'] },
+  ];
+}
+
+function badDivergenceGrads(ctx: Ctx): BadCall[] {
+  const B = dims(ctx.inst).B;
+  return [
+    ...badOthers().map((c) => ({ ...c, args: [...c.args, new Float64Array(B).fill(1)] })),
+    { label: 'grad of B + 1', args: [ctx.structure, new Float64Array(B + 1)], codes: ['ERR_SHAPE_MISMATCH'] },
+    { label: 'grad NaN', args: [ctx.structure, new Float64Array(B).fill(NaN)], codes: ['ERR_NOT_FINITE'] },
+    { label: 'grad null', args: [ctx.structure, null], codes: ['ERR_INVALID_ARG_TYPE'] },
+  ];
+}
 
 const classOf: Record<Kind, { prototype: object }> = {
   categorical: Categorical,

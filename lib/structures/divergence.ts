@@ -1,0 +1,265 @@
+/**
+ * Exact divergences between two distributions of one structure family, and the number of its structures, from the
+ * building blocks every structure has (docs/CONVENTIONS.md, "Divergences and counts"): with s the part scores
+ * (`partScores()`), μ the marginals and log Z the log-partition of each distribution,
+ *
+ * - cross-entropy  H(p, q) = −E_p[log q(z)] = log Z_q − ⟨μ_p, s_q⟩,
+ * - KL(p ‖ q)      = E_p[log p(z) − log q(z)] = (⟨μ_p, s_p⟩ − log Z_p) − (⟨μ_p, s_q⟩ − log Z_q),
+ * - count          = log |Z| = log Z of all-zero part scores (the structures the lengths and options allow,
+ *                    whatever the scores forbid),
+ *
+ * per instance, `[B]`, exact (the expectation semiring: E_p[z] is the marginals; no sampling). The dot products run
+ * over the parts where μ_p ≠ 0 (the parts' per-instance dot, in float64 where the parts live), so a part that p
+ * never uses contributes nothing even when q forbids it (s_q = −Infinity); a part p uses and q forbids makes the
+ * cross-entropy and the KL +Infinity.
+ *
+ * Gradients (vector-Jacobian products for a per-instance weight `grad [B]`), by the chain rule through the
+ * building blocks (marginalsBackward = (∂μ/∂potentials)ᵀ·, the Hessian-vector product Cov(z)·; partsBackward = Sᵀ,
+ * the transpose of potentials ↦ part scores):
+ *
+ * - ∂H(p, q)/∂η_p = −Cov_p(z)·s_q,          ∂H(p, q)/∂η_q = Sᵀ(μ_q − μ_p),
+ * - ∂KL(p‖q)/∂η_p = Cov_p(z)·(s_p − s_q),    ∂KL(p‖q)/∂η_q = Sᵀ(μ_q − μ_p),
+ *
+ * each scaled per instance by grad_b. The −Infinity entries of s_p and s_q are replaced by 0 before the product:
+ * Cov_p has zero rows and columns on the parts where μ_p = 0, so this is exact wherever the value is finite. An
+ * instance whose value is +Infinity is not differentiable: its gradients are zero.
+ *
+ * Values are O(B) host scalars (`Float64Array`); parts and gradients stay where the structures live (for
+ * DeviceTensor scores only B scalars cross per dot product and per log-partition). @internal
+ */
+import { rangeError, typeError } from '../errors';
+import { combine, disposeParts, finitePart, leavesOf, scoreOf } from '../estimators/parts';
+import type { Parts } from '../estimators/types';
+import { AnyTensor, DeviceTensor } from '../tensor';
+
+/** The building blocks a divergence reads, over parts Z with gradients G w.r.t. the potentials. */
+export interface DivergenceBlocks<Z extends Parts, G extends Parts> {
+  /** Batch size B. */
+  readonly batch: number;
+  /** log Z per instance, `[B]`. */
+  logPartition(): AnyTensor;
+  /** μ over the parts. */
+  marginals(): Z;
+  /** (∂μ/∂potentials)ᵀ grad, grad over the parts. */
+  marginalsBackward(grad: Z): G;
+  /** The score of every part (−Infinity: forbidden). */
+  partScores(): Z;
+  /** ∂⟨grad, partScores()⟩/∂potentials. */
+  partsBackward(grad: Z): G;
+  /** The same family over other part scores (only its log-partition is read). */
+  withScores(scores: Z): { logPartition(): AnyTensor; dispose?(): void };
+}
+
+/**
+ * What makes two structures one family besides their class and parts' shapes: lengths and options, by name
+ * (e.g. `{ lengths, singleRoot }`); `null` for "all N" lengths.
+ */
+export type Family = Readonly<Record<string, Int32Array | readonly number[] | number | boolean | string | null>>;
+
+/** Gradients of a divergence w.r.t. both distributions' potentials. */
+export interface DivergenceGrad<G> {
+  /** w.r.t. the potentials of the structure the method is called on (p), laid out like them. */
+  self: G;
+  /** w.r.t. the potentials of `other` (q), laid out like them. */
+  other: G;
+}
+
+/**
+ * The divergence methods every structure class has (thin calls into this module). Values are host float64 `[B]`;
+ * `grad` is a per-instance weight `[B]` (ones for the gradient of the sum).
+ */
+export interface Divergences<Self, G> {
+  /** KL(this ‖ other) per instance, `[B]` (≥ 0; +Infinity where `other` forbids a part this uses). */
+  kl(other: Self): Float64Array;
+  /** Σ_b grad_b·KL_b differentiated w.r.t. both structures' potentials. */
+  klBackward(other: Self, grad: ArrayLike<number>): DivergenceGrad<G>;
+  /** Cross-entropy H(this, other) = −E_this[log other(z)] per instance, `[B]`. */
+  crossEntropy(other: Self): Float64Array;
+  /** Σ_b grad_b·H_b(this, other) differentiated w.r.t. both structures' potentials. */
+  crossEntropyBackward(other: Self, grad: ArrayLike<number>): DivergenceGrad<G>;
+  /** The log of the number of structures per instance, `[B]` (lengths and options respected, scores ignored). */
+  count(): Float64Array;
+}
+
+/** A tensor `[B]` as host float64 values (a device result is freed). */
+function hostValues(t: AnyTensor): Float64Array {
+  if (!(t instanceof DeviceTensor)) return Float64Array.from(t.data);
+  const values = Float64Array.from(t.toHost().data);
+  t.dispose();
+  return values;
+}
+
+function describe(value: unknown): string {
+  if (value === null || value === undefined) return String(value);
+  if (typeof value === 'object' && typeof (value as ArrayLike<number>).length === 'number') {
+    return `[${Array.from(value as ArrayLike<number>).join(', ')}]`;
+  }
+  return String(value);
+}
+
+function sameValue(a: Family[string], b: Family[string]): boolean {
+  if (a === b) return true;
+  if (a === null || b === null || typeof a !== 'object' || typeof b !== 'object') return false;
+  return a.length === b.length && Array.from(a).every((v, i) => v === b[i]);
+}
+
+/**
+ * Checks that `other` is a structure of p's family and returns it: the same class (TypeError
+ * ERR_INVALID_ARG_TYPE), the same family fields (RangeError ERR_SHAPE_MISMATCH naming the field, e.g.
+ * `other.lengths`). The parts' shapes are checked by the divergences themselves.
+ * @param family reads a structure's lengths and options
+ */
+export function requireSameFamily<T extends object>(p: T, other: unknown, family: (s: T) => Family, name = 'other'): T {
+  if (other === null || typeof other !== 'object' || other.constructor !== p.constructor) {
+    const got = other === null || typeof other !== 'object' ? String(other) : other.constructor.name;
+    throw typeError('ERR_INVALID_ARG_TYPE', `${name} must be a ${p.constructor.name} (the same kind of structure), got ${got}`);
+  }
+  const q = other as T;
+  const [fp, fq] = [family(p), family(q)];
+  for (const key of Object.keys(fp)) {
+    if (!sameValue(fp[key], fq[key])) {
+      throw rangeError('ERR_SHAPE_MISMATCH', `${name}.${key} must equal this structure's (${describe(fp[key])}), got ${describe(fq[key])}`);
+    }
+  }
+  return q;
+}
+
+function requireSameParts(sp: Parts, sq: Parts, name: string): void {
+  const [lp, lq] = [leavesOf(sp), leavesOf(sq)];
+  const shapes = (l: AnyTensor[]): string => l.map((t) => `[${t.shape.join(', ')}]`).join(' ');
+  const same = lp.length === lq.length && lp.every((t, i) => t.shape.length === lq[i].shape.length && t.shape.every((d, k) => d === lq[i].shape[k]));
+  if (!same) throw rangeError('ERR_SHAPE_MISMATCH', `${name} must have parts of shape ${shapes(lp)}, got ${shapes(lq)}`);
+}
+
+/** The per-instance weights of a backward, checked: float64 `[B]`. */
+function weightsOf(grad: ArrayLike<number>, batch: number): Float64Array {
+  if (grad === null || typeof grad !== 'object' || typeof grad.length !== 'number') {
+    throw typeError('ERR_INVALID_ARG_TYPE', `grad must be an array of B = ${batch} numbers`);
+  }
+  if (grad.length !== batch) throw rangeError('ERR_SHAPE_MISMATCH', `grad must hold B = ${batch} numbers, got ${grad.length}`);
+  const w = Float64Array.from(grad);
+  w.forEach((v, b) => {
+    if (!Number.isFinite(v)) throw rangeError('ERR_NOT_FINITE', `grad[${b}] = ${v} is not finite`);
+  });
+  return w;
+}
+
+/** What the values and their gradients share. */
+interface Pieces<Z extends Parts> {
+  /** μ_p (a fresh result: freed by {@link release}). */
+  mp: Z;
+  sp: Z;
+  sq: Z;
+  /** ⟨μ_p, s_q⟩ over μ_p ≠ 0, `[B]`. */
+  cross: Float64Array;
+  logZq: Float64Array;
+}
+
+function pieces<Z extends Parts, G extends Parts>(p: DivergenceBlocks<Z, G>, q: DivergenceBlocks<Z, G>, name: string): Pieces<Z> {
+  if (q.batch !== p.batch) throw rangeError('ERR_SHAPE_MISMATCH', `${name} must have B = ${p.batch} instances, got ${q.batch}`);
+  const sp = p.partScores();
+  const sq = q.partScores();
+  requireSameParts(sp, sq, name);
+  const mp = p.marginals();
+  return { mp, sp, sq, cross: scoreOf(mp, sq, p.batch), logZq: hostValues(q.logPartition()) };
+}
+
+function release<Z extends Parts>(x: Pieces<Z>): void {
+  disposeParts(x.mp);
+}
+
+/**
+ * Cross-entropy H(p, q) = log Z_q − ⟨μ_p, s_q⟩ per instance, `[B]` host float64 (+Infinity where q forbids a part
+ * p uses). `p`, `q`: structures of one family (see {@link requireSameFamily}); `name` names q in errors.
+ */
+export function crossEntropy<Z extends Parts, G extends Parts>(p: DivergenceBlocks<Z, G>, q: DivergenceBlocks<Z, G>, name = 'other'): Float64Array {
+  const x = pieces(p, q, name);
+  try {
+    return x.logZq.map((z, b) => z - x.cross[b]);
+  } finally {
+    release(x);
+  }
+}
+
+/**
+ * KL(p ‖ q) = (⟨μ_p, s_p⟩ − log Z_p) − (⟨μ_p, s_q⟩ − log Z_q) per instance, `[B]` host float64: exactly 0 when q
+ * has p's scores, rounding below 0 clamped to 0, +Infinity where q forbids a part p uses.
+ */
+export function kl<Z extends Parts, G extends Parts>(p: DivergenceBlocks<Z, G>, q: DivergenceBlocks<Z, G>, name = 'other'): Float64Array {
+  const x = pieces(p, q, name);
+  try {
+    const own = scoreOf(x.mp, x.sp, p.batch);
+    const logZp = hostValues(p.logPartition());
+    return own.map((s, b) => Math.max(0, s - logZp[b] - (x.cross[b] - x.logZq[b])));
+  } finally {
+    release(x);
+  }
+}
+
+/**
+ * The gradients of Σ_b grad_b·D_b for D = H(p, q) (`which` = 'crossEntropy') or KL(p ‖ q) ('kl'), grad `[B]`:
+ * `self` w.r.t. p's potentials (−Cov_p·s_q, resp. Cov_p·(s_p − s_q)), `other` w.r.t. q's (Sᵀ(μ_q − μ_p)), each
+ * scaled per instance by grad_b; zero for instances whose value is +Infinity. Laid out like each structure's
+ * potentials (its marginalsBackward / partsBackward results).
+ */
+export function divergenceBackward<Z extends Parts, G extends Parts>(
+  which: 'kl' | 'crossEntropy',
+  p: DivergenceBlocks<Z, G>,
+  q: DivergenceBlocks<Z, G>,
+  grad: ArrayLike<number>,
+  name = 'other',
+): DivergenceGrad<G> {
+  const w = weightsOf(grad, p.batch);
+  const x = pieces(p, q, name);
+  const temporaries: Parts[] = [];
+  const kept: Parts[] = [];
+  try {
+    // Instances with +Infinity value (q forbids a part p uses) get weight 0.
+    const weight = w.map((v, b) => (Number.isFinite(x.cross[b]) ? v : 0));
+    const negative = weight.map((v) => -v);
+    const finiteSq = finitePart(x.sq);
+    temporaries.push(finiteSq);
+    let direction: Z;
+    if (which === 'kl') {
+      const finiteSp = finitePart(x.sp);
+      temporaries.push(finiteSp);
+      direction = combine(finiteSp, [
+        { coef: weight, parts: finiteSp },
+        { coef: negative, parts: finiteSq },
+      ]);
+    } else {
+      direction = combine(finiteSq, [{ coef: negative, parts: finiteSq }]);
+    }
+    temporaries.push(direction);
+    const self = p.marginalsBackward(direction);
+    kept.push(self);
+    const mq = q.marginals();
+    temporaries.push(mq);
+    const difference = combine(mq, [
+      { coef: weight, parts: mq },
+      { coef: negative, parts: x.mp },
+    ]);
+    temporaries.push(difference);
+    const other = q.partsBackward(difference);
+    kept.push(other);
+    return { self, other };
+  } finally {
+    release(x);
+    // partsBackward returns its argument itself where the parts are the potentials: keep what is returned.
+    const returned = new Set<AnyTensor>(kept.flatMap((g) => leavesOf(g)));
+    for (const t of temporaries) disposeParts(...leavesOf(t).filter((leaf) => !returned.has(leaf)));
+  }
+}
+
+/** The log of the number of structures per instance, `[B]` host float64: log Z of all-zero part scores. */
+export function count<Z extends Parts, G extends Parts>(p: DivergenceBlocks<Z, G>): Float64Array {
+  const sp = p.partScores();
+  const zeros = combine(sp, [{ coef: 0, parts: sp }]);
+  const flat = p.withScores(zeros);
+  try {
+    return hostValues(flat.logPartition());
+  } finally {
+    flat.dispose?.();
+    disposeParts(zeros);
+  }
+}
