@@ -253,3 +253,27 @@ describe('HMM', () => {
     }
   });
 });
+
+describe('async forms equal the sync ones', () => {
+  test.each(latentCases.map((c) => [c.name, c] as const))('%s', async (_name, c) => {
+    const [sp, sq] = randomPair(c.shape, 31);
+    const [p, q] = [c.make(sp) as unknown as Divergent & AsyncDivergent, c.make(sq) as unknown as Divergent];
+    expect(await p.klAsync(q)).toEqual(p.kl(q));
+    expect(await p.crossEntropyAsync(q)).toEqual(p.crossEntropy(q));
+    expect(await p.countAsync()).toEqual(p.count());
+    for (const [sync, async] of [['klBackward', 'klBackwardAsync'], ['crossEntropyBackward', 'crossEntropyBackwardAsync']] as const) {
+      const [a, b] = [p[sync](q, weights), await p[async](q, weights)];
+      expect(b.self.data).toEqual(a.self.data);
+      expect(b.other.data).toEqual(a.other.data);
+    }
+    await expect(p.klAsync(null as unknown as Divergent)).rejects.toThrow(/other must be/);
+  });
+});
+
+interface AsyncDivergent {
+  klAsync(other: Divergent): Promise<Float64Array>;
+  crossEntropyAsync(other: Divergent): Promise<Float64Array>;
+  klBackwardAsync(other: Divergent, grad: ArrayLike<number>): Promise<DivergenceGrad<Tensor>>;
+  crossEntropyBackwardAsync(other: Divergent, grad: ArrayLike<number>): Promise<DivergenceGrad<Tensor>>;
+  countAsync(): Promise<Float64Array>;
+}

@@ -329,6 +329,26 @@ export class Categorical<X extends AnyTensor = AnyTensor> {
   count(): Float64Array {
     return divergence.count(this.blocks());
   }
+  /** Async {@link kl} (the dynamic programs off the main thread). */
+  async klAsync(other: this): Promise<Float64Array> {
+    return divergence.klAsync(this.blocks(), this.sameFamily(other).blocks());
+  }
+  /** Async {@link crossEntropy}. */
+  async crossEntropyAsync(other: this): Promise<Float64Array> {
+    return divergence.crossEntropyAsync(this.blocks(), this.sameFamily(other).blocks());
+  }
+  /** Async {@link klBackward}. */
+  async klBackwardAsync(other: this, grad: ArrayLike<number>): Promise<DivergenceGrad<Like<X>>> {
+    return divergence.divergenceBackwardAsync('kl', this.blocks(), this.sameFamily(other).blocks(), grad);
+  }
+  /** Async {@link crossEntropyBackward}. */
+  async crossEntropyBackwardAsync(other: this, grad: ArrayLike<number>): Promise<DivergenceGrad<Like<X>>> {
+    return divergence.divergenceBackwardAsync('crossEntropy', this.blocks(), this.sameFamily(other).blocks(), grad);
+  }
+  /** Async {@link count}. */
+  async countAsync(): Promise<Float64Array> {
+    return divergence.countAsync(this.blocks());
+  }
 
   /** This Categorical as the divergences' building blocks (its backward takes any tensor of the scores' shape). */
   private blocks(): divergence.DivergenceBlocks<Like<X>, Like<X>> {

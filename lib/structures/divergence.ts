@@ -47,7 +47,13 @@ export interface DivergenceBlocks<Z extends Parts, G extends Parts> {
   /** ∂⟨grad, partScores()⟩/∂potentials. */
   partsBackward(grad: Z): G;
   /** The same family over other part scores (only its log-partition is read). */
-  withScores(scores: Z): { logPartition(): AnyTensor; dispose?(): void };
+  withScores(scores: Z): { logPartition(): AnyTensor; logPartitionAsync?(): Promise<AnyTensor>; dispose?(): void };
+  /** Optional: async {@link logPartition} (the async divergences use it where present, the sync one otherwise). */
+  logPartitionAsync?(): Promise<AnyTensor>;
+  /** Optional: async {@link marginals}. */
+  marginalsAsync?(): Promise<Z>;
+  /** Optional: async {@link marginalsBackward}. */
+  marginalsBackwardAsync?(grad: Z): Promise<G>;
 }
 
 /**
@@ -79,6 +85,16 @@ export interface Divergences<Self, G> {
   crossEntropyBackward(other: Self, grad: ArrayLike<number>): DivergenceGrad<G>;
   /** The log of the number of structures per instance, `[B]` (lengths and options respected, scores ignored). */
   count(): Float64Array;
+  /** Async {@link kl}: the dynamic programs off the main thread. */
+  klAsync(other: Self): Promise<Float64Array>;
+  /** Async {@link klBackward}. */
+  klBackwardAsync(other: Self, grad: ArrayLike<number>): Promise<DivergenceGrad<G>>;
+  /** Async {@link crossEntropy}. */
+  crossEntropyAsync(other: Self): Promise<Float64Array>;
+  /** Async {@link crossEntropyBackward}. */
+  crossEntropyBackwardAsync(other: Self, grad: ArrayLike<number>): Promise<DivergenceGrad<G>>;
+  /** Async {@link count}. */
+  countAsync(): Promise<Float64Array>;
 }
 
 /** A tensor `[B]` as host float64 values (a device result is freed). */
@@ -155,17 +171,51 @@ interface Pieces<Z extends Parts> {
   logZq: Float64Array;
 }
 
-function pieces<Z extends Parts, G extends Parts>(p: DivergenceBlocks<Z, G>, q: DivergenceBlocks<Z, G>, name: string): Pieces<Z> {
+/** Checks q against p and reads their part scores. */
+function scoresOf<Z extends Parts, G extends Parts>(p: DivergenceBlocks<Z, G>, q: DivergenceBlocks<Z, G>, name: string): { sp: Z; sq: Z } {
   if (q.batch !== p.batch) throw rangeError('ERR_SHAPE_MISMATCH', `${name} must have B = ${p.batch} instances, got ${q.batch}`);
   const sp = p.partScores();
   const sq = q.partScores();
   requireSameParts(sp, sq, name);
-  const mp = p.marginals();
-  return { mp, sp, sq, cross: scoreOf(mp, sq, p.batch), logZq: hostValues(q.logPartition()) };
+  return { sp, sq };
 }
+
+function assemble<Z extends Parts>(scores: { sp: Z; sq: Z }, mp: Z, logZq: AnyTensor, batch: number): Pieces<Z> {
+  return { ...scores, mp, cross: scoreOf(mp, scores.sq, batch), logZq: hostValues(logZq) };
+}
+
+function pieces<Z extends Parts, G extends Parts>(p: DivergenceBlocks<Z, G>, q: DivergenceBlocks<Z, G>, name: string): Pieces<Z> {
+  const scores = scoresOf(p, q, name);
+  return assemble(scores, p.marginals(), q.logPartition(), p.batch);
+}
+
+async function piecesAsync<Z extends Parts, G extends Parts>(p: DivergenceBlocks<Z, G>, q: DivergenceBlocks<Z, G>, name: string): Promise<Pieces<Z>> {
+  const scores = scoresOf(p, q, name);
+  const [mp, logZq] = await Promise.all([marginalsAsync(p), logPartitionAsync(q)]);
+  return assemble(scores, mp, logZq, p.batch);
+}
+
+const logPartitionAsync = (s: { logPartition(): AnyTensor; logPartitionAsync?(): Promise<AnyTensor> }): Promise<AnyTensor> =>
+  s.logPartitionAsync ? s.logPartitionAsync() : Promise.resolve().then(() => s.logPartition());
+const marginalsAsync = <Z extends Parts, G extends Parts>(s: DivergenceBlocks<Z, G>): Promise<Z> =>
+  s.marginalsAsync ? s.marginalsAsync() : Promise.resolve().then(() => s.marginals());
+const marginalsBackwardAsync = <Z extends Parts, G extends Parts>(s: DivergenceBlocks<Z, G>, grad: Z): Promise<G> =>
+  s.marginalsBackwardAsync ? s.marginalsBackwardAsync(grad) : Promise.resolve().then(() => s.marginalsBackward(grad));
 
 function release<Z extends Parts>(x: Pieces<Z>): void {
   disposeParts(x.mp);
+}
+
+function crossEntropyOf<Z extends Parts>(x: Pieces<Z>): Float64Array {
+  return x.logZq.map((z, b) => z - x.cross[b]);
+}
+
+/** KL from the pieces and log Z_p (undefined when q is p itself: then KL is exactly 0 whatever the kernels' rounding). */
+function klOf<Z extends Parts>(x: Pieces<Z>, logZp: AnyTensor | undefined, batch: number): Float64Array {
+  if (logZp === undefined) return new Float64Array(batch);
+  const own = scoreOf(x.mp, x.sp, batch);
+  const z = hostValues(logZp);
+  return own.map((s, b) => Math.max(0, s - z[b] - (x.cross[b] - x.logZq[b])));
 }
 
 /**
@@ -175,25 +225,94 @@ function release<Z extends Parts>(x: Pieces<Z>): void {
 export function crossEntropy<Z extends Parts, G extends Parts>(p: DivergenceBlocks<Z, G>, q: DivergenceBlocks<Z, G>, name = 'other'): Float64Array {
   const x = pieces(p, q, name);
   try {
-    return x.logZq.map((z, b) => z - x.cross[b]);
+    return crossEntropyOf(x);
+  } finally {
+    release(x);
+  }
+}
+
+/** Async {@link crossEntropy}: the log-partition and marginals by the structures' async forms where they have them. */
+export async function crossEntropyAsync<Z extends Parts, G extends Parts>(p: DivergenceBlocks<Z, G>, q: DivergenceBlocks<Z, G>, name = 'other'): Promise<Float64Array> {
+  const x = await piecesAsync(p, q, name);
+  try {
+    return crossEntropyOf(x);
   } finally {
     release(x);
   }
 }
 
 /**
- * KL(p ‖ q) = (⟨μ_p, s_p⟩ − log Z_p) − (⟨μ_p, s_q⟩ − log Z_q) per instance, `[B]` host float64: exactly 0 when q
- * has p's scores, rounding below 0 clamped to 0, +Infinity where q forbids a part p uses.
+ * KL(p ‖ q) = (⟨μ_p, s_p⟩ − log Z_p) − (⟨μ_p, s_q⟩ − log Z_q) per instance, `[B]` host float64: exactly 0 for
+ * q = p (the same object; for another structure with p's scores, 0 up to the kernels' rounding — exactly 0 where
+ * they are deterministic), rounding below 0 clamped to 0, +Infinity where q forbids a part p uses.
  */
 export function kl<Z extends Parts, G extends Parts>(p: DivergenceBlocks<Z, G>, q: DivergenceBlocks<Z, G>, name = 'other'): Float64Array {
   const x = pieces(p, q, name);
   try {
-    const own = scoreOf(x.mp, x.sp, p.batch);
-    const logZp = hostValues(p.logPartition());
-    return own.map((s, b) => Math.max(0, s - logZp[b] - (x.cross[b] - x.logZq[b])));
+    return klOf(x, q === p ? undefined : p.logPartition(), p.batch);
   } finally {
     release(x);
   }
+}
+
+/** Async {@link kl}. */
+export async function klAsync<Z extends Parts, G extends Parts>(p: DivergenceBlocks<Z, G>, q: DivergenceBlocks<Z, G>, name = 'other'): Promise<Float64Array> {
+  const x = await piecesAsync(p, q, name);
+  try {
+    return klOf(x, q === p ? undefined : await logPartitionAsync(p), p.batch);
+  } finally {
+    release(x);
+  }
+}
+
+/** What a backward needs besides the two Hessian-vector and marginal calls. */
+interface BackwardPlan<Z extends Parts> {
+  /** ±grad_b·(s_p − s_q) or −grad_b·s_q, −Infinity taken as 0: what Cov_p multiplies. */
+  direction: Z;
+  weight: Float64Array;
+  negative: Float64Array;
+  temporaries: Parts[];
+}
+
+function plan<Z extends Parts>(which: 'kl' | 'crossEntropy', x: Pieces<Z>, w: Float64Array): BackwardPlan<Z> {
+  const temporaries: Parts[] = [];
+  // Instances with +Infinity value (q forbids a part p uses) get weight 0.
+  const weight = w.map((v, b) => (Number.isFinite(x.cross[b]) ? v : 0));
+  const negative = weight.map((v) => -v);
+  const finiteSq = finitePart(x.sq);
+  temporaries.push(finiteSq);
+  let direction: Z;
+  if (which === 'kl') {
+    const finiteSp = finitePart(x.sp);
+    temporaries.push(finiteSp);
+    direction = combine(finiteSp, [
+      { coef: weight, parts: finiteSp },
+      { coef: negative, parts: finiteSq },
+    ]);
+  } else {
+    direction = combine(finiteSq, [{ coef: negative, parts: finiteSq }]);
+  }
+  temporaries.push(direction);
+  return { direction, weight, negative, temporaries };
+}
+
+/** S^T(μ_q − μ_p) scaled per instance, by q's partsBackward. */
+function otherGrad<Z extends Parts, G extends Parts>(q: DivergenceBlocks<Z, G>, x: Pieces<Z>, mq: Z, step: BackwardPlan<Z>): G {
+  step.temporaries.push(mq);
+  const difference = combine(mq, [
+    { coef: step.weight, parts: mq },
+    { coef: step.negative, parts: x.mp },
+  ]);
+  step.temporaries.push(difference);
+  return q.partsBackward(difference);
+}
+
+/** Frees the pieces and the temporaries of a backward, except what it returns (partsBackward may return its argument). */
+function cleanUp<Z extends Parts>(x: Pieces<Z>, step: BackwardPlan<Z> | undefined, kept: Parts[]): void {
+  release(x);
+  if (!step) return;
+  const returned = new Set<AnyTensor>(kept.flatMap((g) => leavesOf(g)));
+  for (const t of step.temporaries) disposeParts(...leavesOf(t).filter((leaf) => !returned.has(leaf)));
 }
 
 /**
@@ -211,43 +330,41 @@ export function divergenceBackward<Z extends Parts, G extends Parts>(
 ): DivergenceGrad<G> {
   const w = weightsOf(grad, p.batch);
   const x = pieces(p, q, name);
-  const temporaries: Parts[] = [];
+  let step: BackwardPlan<Z> | undefined;
   const kept: Parts[] = [];
   try {
-    // Instances with +Infinity value (q forbids a part p uses) get weight 0.
-    const weight = w.map((v, b) => (Number.isFinite(x.cross[b]) ? v : 0));
-    const negative = weight.map((v) => -v);
-    const finiteSq = finitePart(x.sq);
-    temporaries.push(finiteSq);
-    let direction: Z;
-    if (which === 'kl') {
-      const finiteSp = finitePart(x.sp);
-      temporaries.push(finiteSp);
-      direction = combine(finiteSp, [
-        { coef: weight, parts: finiteSp },
-        { coef: negative, parts: finiteSq },
-      ]);
-    } else {
-      direction = combine(finiteSq, [{ coef: negative, parts: finiteSq }]);
-    }
-    temporaries.push(direction);
-    const self = p.marginalsBackward(direction);
+    step = plan(which, x, w);
+    const self = p.marginalsBackward(step.direction);
     kept.push(self);
-    const mq = q.marginals();
-    temporaries.push(mq);
-    const difference = combine(mq, [
-      { coef: weight, parts: mq },
-      { coef: negative, parts: x.mp },
-    ]);
-    temporaries.push(difference);
-    const other = q.partsBackward(difference);
+    const other = otherGrad(q, x, q.marginals(), step);
     kept.push(other);
     return { self, other };
   } finally {
-    release(x);
-    // partsBackward returns its argument itself where the parts are the potentials: keep what is returned.
-    const returned = new Set<AnyTensor>(kept.flatMap((g) => leavesOf(g)));
-    for (const t of temporaries) disposeParts(...leavesOf(t).filter((leaf) => !returned.has(leaf)));
+    cleanUp(x, step, kept);
+  }
+}
+
+/** Async {@link divergenceBackward}. */
+export async function divergenceBackwardAsync<Z extends Parts, G extends Parts>(
+  which: 'kl' | 'crossEntropy',
+  p: DivergenceBlocks<Z, G>,
+  q: DivergenceBlocks<Z, G>,
+  grad: ArrayLike<number>,
+  name = 'other',
+): Promise<DivergenceGrad<G>> {
+  const w = weightsOf(grad, p.batch);
+  const x = await piecesAsync(p, q, name);
+  let step: BackwardPlan<Z> | undefined;
+  const kept: Parts[] = [];
+  try {
+    step = plan(which, x, w);
+    const [self, mq] = await Promise.all([marginalsBackwardAsync(p, step.direction), marginalsAsync(q)]);
+    kept.push(self);
+    const other = otherGrad(q, x, mq, step);
+    kept.push(other);
+    return { self, other };
+  } finally {
+    cleanUp(x, step, kept);
   }
 }
 
@@ -258,6 +375,19 @@ export function count<Z extends Parts, G extends Parts>(p: DivergenceBlocks<Z, G
   const flat = p.withScores(zeros);
   try {
     return hostValues(flat.logPartition());
+  } finally {
+    flat.dispose?.();
+    disposeParts(zeros);
+  }
+}
+
+/** Async {@link count}. */
+export async function countAsync<Z extends Parts, G extends Parts>(p: DivergenceBlocks<Z, G>): Promise<Float64Array> {
+  const sp = p.partScores();
+  const zeros = combine(sp, [{ coef: 0, parts: sp }]);
+  const flat = p.withScores(zeros);
+  try {
+    return hostValues(await logPartitionAsync(flat));
   } finally {
     flat.dispose?.();
     disposeParts(zeros);

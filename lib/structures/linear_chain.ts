@@ -501,6 +501,26 @@ export class LinearChainCRF<P extends ChainPotentials = ChainPotentials> {
   count(): Float64Array {
     return divergence.count(this);
   }
+  /** Async {@link kl} (the dynamic programs off the main thread). */
+  async klAsync(other: this): Promise<Float64Array> {
+    return divergence.klAsync(this, this.sameFamily(other));
+  }
+  /** Async {@link crossEntropy}. */
+  async crossEntropyAsync(other: this): Promise<Float64Array> {
+    return divergence.crossEntropyAsync(this, this.sameFamily(other));
+  }
+  /** Async {@link klBackward}. */
+  async klBackwardAsync(other: this, grad: ArrayLike<number>): Promise<DivergenceGrad<ChainParts<P>>> {
+    return divergence.divergenceBackwardAsync('kl', this, this.sameFamily(other), grad);
+  }
+  /** Async {@link crossEntropyBackward}. */
+  async crossEntropyBackwardAsync(other: this, grad: ArrayLike<number>): Promise<DivergenceGrad<ChainParts<P>>> {
+    return divergence.divergenceBackwardAsync('crossEntropy', this, this.sameFamily(other), grad);
+  }
+  /** Async {@link count}. */
+  async countAsync(): Promise<Float64Array> {
+    return divergence.countAsync(this);
+  }
 
   /** `other`, checked to be this kind of structure with the same form, shape or lengths. */
   private sameFamily(other: this): this {

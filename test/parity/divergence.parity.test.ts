@@ -2,7 +2,7 @@
  * CUDA/CPU parity of kl, crossEntropy, count and their gradients (issue 21) for every structure of the estimator
  * table, the factored chain with a shared transition and the HMM: with DeviceTensor scores (results computed
  * where the scores live, only O(B) scalars crossing) the values and gradients equal the host ones, in float64
- * and float32, with −Infinity masks (including the +Infinity case). Skips, saying so, when no GPU is usable.
+ * and float32, with −Infinity masks (including the +Infinity case); the async forms equal the sync ones. Skips, saying so, when no GPU is usable.
  */
 import { AnyTensor, DeviceTensor, DivergenceGrad, HMM, HMMParams, LinearChainCRF, Tensor } from '../../lib';
 import { expectClose, randomTensor, rng, toFloat32 } from '../helpers';
@@ -17,6 +17,8 @@ interface Divergent {
   klBackward(other: Divergent, grad: ArrayLike<number>): DivergenceGrad<unknown>;
   crossEntropyBackward(other: Divergent, grad: ArrayLike<number>): DivergenceGrad<unknown>;
   count(): Float64Array;
+  klAsync(other: Divergent): Promise<Float64Array>;
+  crossEntropyAsync(other: Divergent): Promise<Float64Array>;
   dispose?(): void;
 }
 
@@ -34,7 +36,7 @@ function leaves(g: unknown): Tensor[] {
 const weights = [0.7, -1.3];
 
 /** Every divergence of (p, q) on the host equals the device's, with the device results on the device. */
-function expectParity(host: [Divergent, Divergent], device: [Divergent, Divergent], float32: boolean): void {
+async function expectParity(host: [Divergent, Divergent], device: [Divergent, Divergent], float32: boolean): Promise<void> {
   const [rtol, atol] = float32 ? [2e-4, 2e-5] : [1e-9, 1e-11];
   const [p, q] = host;
   const [dp, dq] = device;
@@ -42,6 +44,8 @@ function expectParity(host: [Divergent, Divergent], device: [Divergent, Divergen
   expectClose(dp.crossEntropy(dq), p.crossEntropy(q), rtol, atol);
   expectClose(dp.count(), p.count(), float32 ? rtol : 1e-12, float32 ? atol : 1e-12);
   expect(Array.from(dp.kl(dp))).toEqual(new Array(weights.length).fill(0));
+  expect(await dp.klAsync(dq)).toEqual(dp.kl(dq));
+  expect(await dp.crossEntropyAsync(dq)).toEqual(dp.crossEntropy(dq));
   for (const which of ['klBackward', 'crossEntropyBackward'] as const) {
     const g = p[which](q, weights);
     const dg = dp[which](dq, weights);
@@ -64,7 +68,7 @@ function masked(t: Tensor, q: number): Tensor {
 }
 
 describeGpu('divergences on CUDA equal the CPU', () => {
-  test.each(latentCases.map((c) => [c.name, c] as const))('%s', (_name, c) => {
+  test.each(latentCases.map((c) => [c.name, c] as const))('%s', async (_name, c) => {
     const random = rng(77);
     const [sp, sq] = [randomTensor(c.shape, random), randomTensor(c.shape, random)];
     // An entry that p uses with probability in (0, 1): masked in both (contributes nothing) or in q only (+Infinity).
@@ -79,25 +83,25 @@ describeGpu('divergences on CUDA equal the CPU', () => {
       for (const float32 of [false, true]) {
         const [x, y] = float32 ? [toFloat32(a), toFloat32(b)] : [a, b];
         const [dx, dy] = [x.toDevice(), y.toDevice()];
-        expectParity([c.make(x) as unknown as Divergent, c.make(y) as unknown as Divergent], [c.make(dx as unknown as Tensor) as unknown as Divergent, c.make(dy as unknown as Tensor) as unknown as Divergent], float32);
+        await expectParity([c.make(x) as unknown as Divergent, c.make(y) as unknown as Divergent], [c.make(dx as unknown as Tensor) as unknown as Divergent, c.make(dy as unknown as Tensor) as unknown as Divergent], float32);
         dx.dispose();
         dy.dispose();
       }
     }
   });
 
-  test('LinearChainCRF, factored with a shared transition', () => {
+  test('LinearChainCRF, factored with a shared transition', async () => {
     const random = rng(78);
     const [B, N, C] = [2, 4, 3];
     const lengths = [4, 2];
     const make = (u: AnyTensor, t: AnyTensor) => new LinearChainCRF({ unary: u, transition: t }, { lengths }) as unknown as Divergent;
     const [up, tp, uq, tq] = [randomTensor([B, N, C], random), randomTensor([C, C], random), randomTensor([B, N, C], random), randomTensor([C, C], random)];
     const device = [up, tp, uq, tq].map((t) => t.toDevice());
-    expectParity([make(up, tp), make(uq, tq)], [make(device[0], device[1]), make(device[2], device[3])], false);
+    await expectParity([make(up, tp), make(uq, tq)], [make(device[0], device[1]), make(device[2], device[3])], false);
     device.forEach((t) => t.dispose());
   });
 
-  test('HMM', () => {
+  test('HMM', async () => {
     const random = rng(79);
     const [B, N, C, V] = [2, 4, 3, 5];
     const params = (): HMMParams<Tensor> => ({ transition: randomTensor([C, C], random), emission: randomTensor([V, C], random), init: randomTensor([C], random) });
@@ -106,7 +110,7 @@ describeGpu('divergences on CUDA equal the CPU', () => {
     const obs = { data: Int32Array.from({ length: B * N }, () => Math.floor(random() * V)), shape: [B, N] as [number, number] };
     const make = (p: HMMParams) => new HMM(p, obs, { lengths: [4, 1] }) as unknown as Divergent;
     const [dp, dq] = [onDevice(pp), onDevice(pq)];
-    expectParity([make(pp), make(pq)], [make(dp), make(dq)], false);
+    await expectParity([make(pp), make(pq)], [make(dp), make(dq)], false);
     for (const p of [dp, dq]) Object.values(p).forEach((t) => t.dispose());
   });
 });

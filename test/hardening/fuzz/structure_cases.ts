@@ -718,6 +718,16 @@ export const methodCases: Record<StructureMethod, MethodCase> = {
     check: (_ctx, r) => checkDivergenceGrad(r, 'crossEntropyBackward'),
     bad: badDivergenceGrads,
   },
+  klAsync: { reads: true, args: (ctx) => [ctx.structure], twin: 'kl', bad: badOthers },
+  crossEntropyAsync: { reads: true, args: (ctx) => [ctx.structure], twin: 'crossEntropy', bad: badOthers },
+  klBackwardAsync: { reads: true, args: (ctx) => [ctx.structure, new Float64Array(dims(ctx.inst).B).fill(1)], twin: 'klBackward', bad: badDivergenceGrads },
+  crossEntropyBackwardAsync: {
+    reads: true,
+    args: (ctx) => [ctx.structure, new Float64Array(dims(ctx.inst).B).fill(1)],
+    twin: 'crossEntropyBackward',
+    bad: badDivergenceGrads,
+  },
+  countAsync: { reads: false, twin: 'count' },
   count: {
     reads: false,
     check: (ctx, r) => {
@@ -732,13 +742,14 @@ export const methodCases: Record<StructureMethod, MethodCase> = {
   },
 };
 
-/** KL(p‖p) = 0 and H(p, p) = H(p) ∈ [0, log(#structures)], per instance (host float64 `[B]`). */
+/** KL(p‖p) = 0 (up to rounding) and H(p, p) = H(p) ∈ [0, log(#structures)], per instance (host float64 `[B]`). */
 function checkDivergence(ctx: Ctx, result: unknown, what: 'kl' | 'crossEntropy'): void {
   ensure(result instanceof Float64Array && result.length === dims(ctx.inst).B, () => `${what} is not a Float64Array of B values`);
   const values = result as Float64Array;
   for (let b = 0; b < values.length; b++) {
     const tol = scoreTolerance(ctx.inst, b) * 64;
-    if (what === 'kl') ensure(values[b] === 0, () => `kl(self)[${b}] = ${values[b]}, not 0`);
+    // 0 exactly for p.kl(p); a device twin against the host structure differs by the backends' rounding of log Z.
+    if (what === 'kl') ensure(values[b] >= 0 && values[b] <= tol, () => `kl(self)[${b}] = ${values[b]}, not 0`);
     else ensure(values[b] >= -tol && values[b] <= logCount(ctx.inst, b) + tol, () => `crossEntropy(self)[${b}] = ${values[b]} is outside [0, log(#structures)]`);
   }
 }
