@@ -169,18 +169,40 @@ interface Pieces<Z extends Parts> {
   /** ⟨μ_p, s_q⟩ over μ_p ≠ 0, `[B]`. */
   cross: Float64Array;
   logZq: Float64Array;
+  /** Device tensors of sp and sq made for this call (freed by {@link release}). */
+  fresh: AnyTensor[];
+}
+
+/**
+ * A structure's part scores and which of their device tensors the call made (to free after use: e.g. a shared
+ * chain transition repeated per sequence), told apart from the structure's own tensors by identity across a second
+ * call (which costs as little as the first: views of the potentials, or a repetition of a small tensor).
+ */
+function partScoresOf<Z extends Parts, G extends Parts>(s: DivergenceBlocks<Z, G>): { scores: Z; fresh: AnyTensor[] } {
+  const scores = s.partScores();
+  const onDevice: AnyTensor[] = leavesOf(scores).filter((leaf) => leaf instanceof DeviceTensor);
+  if (onDevice.length === 0) return { scores, fresh: [] };
+  const again = leavesOf(s.partScores());
+  disposeParts(...again.filter((leaf) => !onDevice.includes(leaf)));
+  return { scores, fresh: onDevice.filter((leaf) => !again.includes(leaf)) };
 }
 
 /** Checks q against p and reads their part scores. */
-function scoresOf<Z extends Parts, G extends Parts>(p: DivergenceBlocks<Z, G>, q: DivergenceBlocks<Z, G>, name: string): { sp: Z; sq: Z } {
+function scoresOf<Z extends Parts, G extends Parts>(p: DivergenceBlocks<Z, G>, q: DivergenceBlocks<Z, G>, name: string): { sp: Z; sq: Z; fresh: AnyTensor[] } {
   if (q.batch !== p.batch) throw rangeError('ERR_SHAPE_MISMATCH', `${name} must have B = ${p.batch} instances, got ${q.batch}`);
-  const sp = p.partScores();
-  const sq = q.partScores();
-  requireSameParts(sp, sq, name);
-  return { sp, sq };
+  const sp = partScoresOf(p);
+  const sq = q === p ? { scores: sp.scores, fresh: [] } : partScoresOf(q);
+  const fresh = [...sp.fresh, ...sq.fresh];
+  try {
+    requireSameParts(sp.scores, sq.scores, name);
+  } catch (error) {
+    disposeParts(...fresh);
+    throw error;
+  }
+  return { sp: sp.scores, sq: sq.scores, fresh };
 }
 
-function assemble<Z extends Parts>(scores: { sp: Z; sq: Z }, mp: Z, logZq: AnyTensor, batch: number): Pieces<Z> {
+function assemble<Z extends Parts>(scores: { sp: Z; sq: Z; fresh: AnyTensor[] }, mp: Z, logZq: AnyTensor, batch: number): Pieces<Z> {
   return { ...scores, mp, cross: scoreOf(mp, scores.sq, batch), logZq: hostValues(logZq) };
 }
 
@@ -203,7 +225,7 @@ const marginalsBackwardAsync = <Z extends Parts, G extends Parts>(s: DivergenceB
   s.marginalsBackwardAsync ? s.marginalsBackwardAsync(grad) : Promise.resolve().then(() => s.marginalsBackward(grad));
 
 function release<Z extends Parts>(x: Pieces<Z>): void {
-  disposeParts(x.mp);
+  disposeParts(x.mp, ...x.fresh);
 }
 
 function crossEntropyOf<Z extends Parts>(x: Pieces<Z>): Float64Array {
@@ -370,8 +392,9 @@ export async function divergenceBackwardAsync<Z extends Parts, G extends Parts>(
 
 /** The log of the number of structures per instance, `[B]` host float64: log Z of all-zero part scores. */
 export function count<Z extends Parts, G extends Parts>(p: DivergenceBlocks<Z, G>): Float64Array {
-  const sp = p.partScores();
+  const { scores: sp, fresh } = partScoresOf(p);
   const zeros = combine(sp, [{ coef: 0, parts: sp }]);
+  disposeParts(...fresh);
   const flat = p.withScores(zeros);
   try {
     return hostValues(flat.logPartition());
@@ -383,8 +406,9 @@ export function count<Z extends Parts, G extends Parts>(p: DivergenceBlocks<Z, G
 
 /** Async {@link count}. */
 export async function countAsync<Z extends Parts, G extends Parts>(p: DivergenceBlocks<Z, G>): Promise<Float64Array> {
-  const sp = p.partScores();
+  const { scores: sp, fresh } = partScoresOf(p);
   const zeros = combine(sp, [{ coef: 0, parts: sp }]);
+  disposeParts(...fresh);
   const flat = p.withScores(zeros);
   try {
     return hostValues(await logPartitionAsync(flat));

@@ -7,6 +7,7 @@
 import { AnyTensor, DeviceTensor, DivergenceGrad, HMM, HMMParams, LinearChainCRF, Tensor } from '../../lib';
 import { expectClose, randomTensor, rng, toFloat32 } from '../helpers';
 import { latentCases } from '../oracles/latent';
+import { native } from '../../lib/native';
 import { gpuDescribe } from './gpu';
 
 const describeGpu = gpuDescribe('divergence parity');
@@ -112,5 +113,23 @@ describeGpu('divergences on CUDA equal the CPU', () => {
     const [dp, dq] = [onDevice(pp), onDevice(pq)];
     await expectParity([make(pp), make(pq)], [make(dp), make(dq)], false);
     for (const p of [dp, dq]) Object.values(p).forEach((t) => t.dispose());
+  });
+
+  test('nothing stays on the device but the returned gradients (the repeated shared transition is freed)', async () => {
+    const random = rng(80);
+    const [u, t] = [randomTensor([2, 4, 3], random).toDevice(), randomTensor([3, 3], random).toDevice()];
+    const p = new LinearChainCRF({ unary: u, transition: t }) as unknown as Divergent;
+    const hp = { transition: randomTensor([3, 3], random).toDevice(), emission: randomTensor([5, 3], random).toDevice(), init: randomTensor([3], random).toDevice() };
+    const h = new HMM(hp, [[0, 1, 2, 3], [4, 3, 2, 1]]) as unknown as Divergent;
+    const before = native.cudaMemoryInUse();
+    for (const s of [p, h]) {
+      s.kl(s);
+      s.crossEntropy(s);
+      s.count();
+      await s.klAsync(s);
+      for (const g of [s.klBackward(s, weights), s.crossEntropyBackward(s, weights)]) leaves(g.self).concat(leaves(g.other));
+    }
+    expect(native.cudaMemoryInUse()).toBe(before);
+    [u, t, ...Object.values(hp)].forEach((x) => x.dispose());
   });
 });
