@@ -3,7 +3,9 @@
  * row with the same arguments (sync and async forms; with --device, the structures on `{ device: 'cuda' }`),
  * sampling the RSS less the V8 heap (and the GPU memory in use, from nvidia-smi) after a warm-up of N/10 calls, after N/2 calls and
  * at the end, each after a GC. A leak grows both halves alike; a one-time step (a thread's malloc arena, a pool)
- * only the first, so the bound applies to the second half. Prints one line per call site and
+ * only the first, so the bound applies to the second half; a site over it runs as many calls again and counts the
+ * smaller of the two growths (a leak grows both; a one-time swing of the allocator under load does not). Prints one
+ * line per call site and
  * `MEMORY REPORT {json}`; exits 1 when a call site grew the RSS by more than the bound over its second half.
  *
  * Usage: node --expose-gc -r test/support/register_ts.js test/hardening/memory.ts [--calls N] [--bound-mib M]
@@ -123,14 +125,23 @@ async function main(): Promise<void> {
     const middle = rssAfterGc();
     const gpuBefore = gpuUsedMiB();
     await repeat(site, calls - Math.floor(calls / 2));
-    const after = rssAfterGc();
+    let after = rssAfterGc();
+    let growth = after - middle;
+    if (mib(growth) > boundMiB) {
+      // Confirm with as many calls again: a leak grows again by about as much, while a one-time swing of the
+      // allocator's arenas (seen under load, e.g. +10.8 MiB once for entmax15) does not. The smaller growth counts.
+      await repeat(site, calls - Math.floor(calls / 2));
+      const again = rssAfterGc();
+      growth = Math.min(growth, again - after);
+      after = again;
+    }
     const gpuAfter = gpuUsedMiB();
     const report: SiteReport = {
       name: site.name,
       calls,
       rssBeforeMiB: mib(before),
       rssAfterMiB: mib(after),
-      growthMiB: mib(after - middle),
+      growthMiB: mib(growth),
       gpuGrowthMiB: gpuBefore === undefined || gpuAfter === undefined ? undefined : gpuAfter - gpuBefore,
       seconds: (Date.now() - t0) / 1000,
     };
