@@ -7,6 +7,7 @@
 #include <napi.h>
 
 #include <algorithm>
+#include <functional>
 #include <limits>
 #include <memory>
 #include <string>
@@ -285,6 +286,18 @@ Napi::Value entropy_op(const Napi::CallbackInfo& info) {
   });
 }
 
+/// The finish step of an op that returns decoded structures with their scores and one-hot parts (argmax, topk):
+/// { decoded, score, parts }.
+std::function<Napi::Value(Napi::Env)> decoded_result(const IndexOutput& decoded, const Output& score, const Output& parts) {
+  return [decoded, score, parts](Napi::Env env) {
+    Napi::Object result = Napi::Object::New(env);
+    result.Set("decoded", decoded.host.js());
+    result.Set("score", score.js());
+    result.Set("parts", parts.js());
+    return static_cast<Napi::Value>(result);
+  };
+}
+
 Napi::Value argmax_op(const Napi::CallbackInfo& info) {
   return guarded(info.Env(), [&]() -> Napi::Value {
     Napi::Env env = info.Env();
@@ -305,13 +318,7 @@ Napi::Value argmax_op(const Napi::CallbackInfo& info) {
           check_log_partition(args, out<T>(score));
           decoded.to_host();
         },
-        [decoded, score, parts](Napi::Env env) {
-          Napi::Object result = Napi::Object::New(env);
-          result.Set("decoded", decoded.host.js());
-          result.Set("score", score.js());
-          result.Set("parts", parts.js());
-          return static_cast<Napi::Value>(result);
-        });
+        decoded_result(decoded, score, parts));
   });
 }
 
@@ -361,13 +368,7 @@ Napi::Value topk_op(const Napi::CallbackInfo& info) {
           check_log_partition(args, out<T>(score));
           decoded.to_host();
         },
-        [decoded, score, parts](Napi::Env env) {
-          Napi::Object result = Napi::Object::New(env);
-          result.Set("decoded", decoded.host.js());
-          result.Set("score", score.js());
-          result.Set("parts", parts.js());
-          return static_cast<Napi::Value>(result);
-        });
+        decoded_result(decoded, score, parts));
   });
 }
 

@@ -7,6 +7,9 @@
  * to j), the layout of the HMM's (factored chain's) marginals.
  */
 
+import { logSumExp } from './enumerate';
+import { labellings } from './linear_chain';
+
 /** Host float64 parameters and one observed sequence. */
 export interface OracleHMM {
   /** `[C, C]`, `[j, i]` scores i followed by j. */
@@ -58,23 +61,9 @@ export interface EnumeratedHMM {
 }
 
 export function enumerateHMM(h: OracleHMM): EnumeratedHMM {
-  const ys: number[][] = [];
-  const y = new Array<number>(h.N).fill(-1);
-  const visit = (n: number): void => {
-    if (n === h.L) {
-      ys.push([...y]);
-      return;
-    }
-    for (let c = 0; c < h.C; c++) {
-      y[n] = c;
-      visit(n + 1);
-    }
-    y[n] = -1;
-  };
-  visit(0);
+  const ys = labellings(h);
   const scores = ys.map((v) => jointScore(h, v));
-  const top = Math.max(...scores);
-  const logZ = top + Math.log(scores.reduce((s, v) => s + Math.exp(v - top), 0));
+  const logZ = logSumExp(scores);
   const probs = scores.map((s) => Math.exp(s - logZ));
   const marginals = new Float64Array(h.N * h.C + h.C * h.C);
   let entropy = 0;

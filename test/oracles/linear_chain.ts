@@ -75,7 +75,7 @@ export function scoreOf(x: OracleChain, y: readonly number[]): number {
 }
 
 /** Every labelling of the sequence (labels past L are −1), in lexicographic order. */
-export function labellings(x: OracleChain): number[][] {
+export function labellings(x: Pick<OracleChain, 'N' | 'C' | 'L'>): number[][] {
   const out: number[][] = [];
   const y = new Array<number>(x.N).fill(-1);
   const visit = (n: number): void => {

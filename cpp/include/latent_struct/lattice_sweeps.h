@@ -77,18 +77,24 @@ LS_HOST_DEVICE T log_sum_exp_over(int64_t count, Term term) {
   return top + log_of(sum);
 }
 
+/// chart[e.node] for the node at the other end of e, 0 when that end is the source or the sink.
+template <typename T>
+LS_HOST_DEVICE T other_end(const T* chart, const Edge& e) {
+  return e.node == kEnd ? T(0) : chart[e.node];
+}
+
 /// alpha(u) + w_e for the in-edge e of a node (-inf for an absent edge).
 template <typename T, typename Lattice>
 LS_HOST_DEVICE T arriving(const Lattice& x, const T* alpha, const Edge& e) {
   if (e.node == kAbsent) return neg_inf<T>();
-  return (e.node == kEnd ? T(0) : alpha[e.node]) + x.weight(e);
+  return other_end(alpha, e) + x.weight(e);
 }
 
 /// w_e + beta(v) for the out-edge e of a node (-inf for an absent edge).
 template <typename T, typename Lattice>
 LS_HOST_DEVICE T leaving(const Lattice& x, const T* beta, const Edge& e) {
   if (e.node == kAbsent) return neg_inf<T>();
-  return x.weight(e) + (e.node == kEnd ? T(0) : beta[e.node]);
+  return x.weight(e) + other_end(beta, e);
 }
 
 /// The forward pass: alpha over the nodes; returns log Z (every thread, through `slot`).
@@ -168,7 +174,7 @@ LS_HOST_DEVICE void marginals_backward(const Group& g, const Lattice& x, const T
         const Edge e = x.in_edge(v, k);
         const T t = arriving(x, alpha, e);
         if (t == neg_inf<T>()) continue;
-        sum += exp_of(t - alpha[v]) * ((e.node == kEnd ? T(0) : ahead[e.node]) + gain(e));
+        sum += exp_of(t - alpha[v]) * (other_end(ahead, e) + gain(e));
       }
     }
     ahead[v] = sum;
@@ -180,7 +186,7 @@ LS_HOST_DEVICE void marginals_backward(const Group& g, const Lattice& x, const T
         const Edge e = x.out_edge(u, k);
         const T t = leaving(x, beta, e);
         if (t == neg_inf<T>()) continue;
-        sum += exp_of(t - beta[u]) * (gain(e) + (e.node == kEnd ? T(0) : behind[e.node]));
+        sum += exp_of(t - beta[u]) * (gain(e) + other_end(behind, e));
       }
     }
     behind[u] = sum;
@@ -206,7 +212,7 @@ LS_HOST_DEVICE void marginals_backward(const Group& g, const Lattice& x, const T
       if (e.node == kAbsent || e.part == kNoPart) continue;
       const T mu = exp_of(arriving(x, alpha, e) + beta[v] - z);
       if (mu == 0) continue;
-      out[e.part] += mu * ((e.node == kEnd ? T(0) : ahead[e.node]) + gain(e) + behind[v] - mean);
+      out[e.part] += mu * (other_end(ahead, e) + gain(e) + behind[v] - mean);
     }
   });
 }
@@ -227,7 +233,7 @@ LS_HOST_DEVICE void entropy(const Group& g, const Lattice& x, T* w, T* log_z, T*
         const Edge e = x.in_edge(v, k);
         const T log_p = arriving(x, alpha, e) - alpha[v];
         if (log_p == neg_inf<T>()) continue;
-        sum += exp_of(log_p) * ((e.node == kEnd ? T(0) : h[e.node]) - log_p);
+        sum += exp_of(log_p) * (other_end(h, e) - log_p);
       }
     }
     h[v] = sum;
@@ -270,14 +276,10 @@ template <typename T, typename Group, typename Lattice>
 LS_HOST_DEVICE void argmax(const Group& g, const Lattice& x, T* w, int32_t* decoded, T* score, T* parts) {
   T* delta = w;
   const int64_t in = x.in_degree();
-  auto arriving_best = [&](const Edge& e) -> T {
-    if (e.node == kAbsent) return neg_inf<T>();
-    return (e.node == kEnd ? T(0) : delta[e.node]) + x.weight(e);
-  };
   for_each_node(g, x, false, [&](int64_t v) {
     T best = neg_inf<T>();
     for (int64_t k = 0; k < in; ++k) {
-      const T t = arriving_best(x.in_edge(v, k));
+      const T t = arriving(x, delta, x.in_edge(v, k));
       best = t > best ? t : best;
     }
     delta[v] = best;
@@ -304,7 +306,7 @@ LS_HOST_DEVICE void argmax(const Group& g, const Lattice& x, T* w, int32_t* deco
       x, decoded, parts, [&]() { return x.end_node(best_end); },
       [&](int64_t v) -> int64_t {
         for (int64_t k = 0; k < in; ++k) {
-          if (arriving_best(x.in_edge(v, k)) == delta[v]) return k;
+          if (arriving(x, delta, x.in_edge(v, k)) == delta[v]) return k;
         }
         return -1;
       });
