@@ -23,6 +23,7 @@
         "cpp/cpu/entmax.cc",
         "cpp/cpu/gumbel.cc",
         "cpp/cpu/linear_chain.cc",
+        "cpp/cpu/linear_chain_topk.cc",
         "cpp/cpu/parallel.cc",
         "cpp/cpu/parts_ops.cc",
         "cpp/cpu/roofline.cc",

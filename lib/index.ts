@@ -49,6 +49,7 @@ export type {
   ChainArgmax,
   ChainDecoded,
   ChainParts,
+  ChainTopk,
   ChainPotentials,
   FactoredParts,
   FactoredPotentials,

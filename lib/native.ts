@@ -282,6 +282,13 @@ export interface NativeAddon {
     lengths: Int32Array | null,
     async: A,
   ): MaybeAsync<NativeChainParts & { labels: Int32Array; score: NativeFloat }, A>;
+  /** The k best labellings per sequence: labels [k·B·N] (−1 past each length and past the finite ones), score [k, B], parts [k, B, ...]. */
+  chainTopk<A extends boolean>(
+    potentials: NativeChainPotentials,
+    lengths: Int32Array | null,
+    k: number,
+    async: A,
+  ): MaybeAsync<NativeChainParts & { labels: Int32Array; score: NativeFloat }, A>;
   chainSample<A extends boolean>(
     potentials: NativeChainPotentials,
     lengths: Int32Array | null,

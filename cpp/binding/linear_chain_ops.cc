@@ -13,6 +13,7 @@
 #include "dispatch.h"
 #include "job.h"
 #include "latent_struct/linear_chain.h"
+#include "latent_struct/linear_chain_topk.h"
 #include "ops.h"
 #include "scratch.h"
 #include "sparsemap_io.h"
@@ -367,6 +368,50 @@ Napi::Value argmax_op(const Napi::CallbackInfo& info) {
   });
 }
 
+/// The most labellings chainTopk lists per sequence.
+constexpr int64_t kMaxTopk = 1024;
+
+/// chainTopk(potentials, lengths, k, async) -> { labels Int32Array [k, B, N], score [k, B], parts with a leading
+/// [k] (the potentials' part layout) }: the k best labellings of each sequence in order (linear_chain_topk.h), -inf
+/// scores, -1 labels and zero parts past the last labelling of finite score.
+Napi::Value topk_op(const Napi::CallbackInfo& info) {
+  return guarded(info.Env(), [&]() -> Napi::Value {
+    Napi::Env env = info.Env();
+    const ChainArgs args = parse_chain(env, info[0], info[1]);
+    const int64_t k = parse_integer(info[2], "k", 1, kMaxTopk);
+    const ChainShape& s = args.shape;
+    const int64_t part_size = (s.length + s.labels) * s.labels;  // the larger per-position parts
+    if (k * s.batch * s.length > std::numeric_limits<int32_t>::max() || k * s.batch * part_size > (int64_t(1) << 50) / 8 ||
+        (!args.factored && k * args.edges.count > (int64_t(1) << 50) / 8) ||
+        2 * (s.length * s.labels + 1) * k > std::numeric_limits<int32_t>::max()) {
+      range_error("ERR_SIZE_OVERFLOW", "k x potentials is too large");
+    }
+    const IndexOutput labels = make_labels(env, args, k * s.batch * s.length);
+    const Output score = make_output(env, args.dtype(), {k, s.batch}, args.on_device());
+    const PartsOutput parts = make_own_parts(env, args, {k});
+    Job job;
+    labels.hold(job);
+    job.hold(score);
+    parts.hold(job);
+    return run_chain_job(
+        env, args, std::move(job), parse_async(info, 3),
+        [args, labels, score, parts, k](auto tag) {
+          using T = decltype(tag);
+          LS_CALL(args.on_device(), chain_topk<T>, args.potentials<T>(), args.shape, k, labels.kernel_data(), out<T>(score));
+          check_log_partition(args, out<T>(score));
+          LS_CALL(args.on_device(), chain_parts<T>, labels.kernel_data(), args.kernel_lengths(), args.shape, k, parts.parts<T>());
+          labels.to_host();
+        },
+        [labels, score, parts](Napi::Env env) {
+          Napi::Object result = Napi::Object::New(env);
+          result.Set("labels", labels.host.js());
+          result.Set("score", score.js());
+          parts.set(result);
+          return static_cast<Napi::Value>(result);
+        });
+  });
+}
+
 Napi::Value sample_op(const Napi::CallbackInfo& info) {
   return guarded(info.Env(), [&]() -> Napi::Value {
     Napi::Env env = info.Env();
@@ -537,6 +582,7 @@ void register_linear_chain_ops(Napi::Env env, Napi::Object exports) {
   exports.Set("chainMarginalsBackward", Napi::Function::New(env, marginals_backward_op, "chainMarginalsBackward"));
   exports.Set("chainEntropy", Napi::Function::New(env, entropy_op, "chainEntropy"));
   exports.Set("chainArgmax", Napi::Function::New(env, argmax_op, "chainArgmax"));
+  exports.Set("chainTopk", Napi::Function::New(env, topk_op, "chainTopk"));
   exports.Set("chainSample", Napi::Function::New(env, sample_op, "chainSample"));
   exports.Set("chainLogProb", Napi::Function::New(env, log_prob_op, "chainLogProb"));
   exports.Set("chainSparsemap", Napi::Function::New(env, sparsemap_op, "chainSparsemap"));

@@ -89,7 +89,7 @@ void chain_parts(const int32_t* labels, const int32_t* lengths, ChainShape shape
   parallel_for(samples * shape.batch, 16, [&](int64_t begin, int64_t end) {
     for (int64_t row = begin; row < end; ++row) {
       const int32_t* y = labels + row * N;
-      const int64_t L = lengths ? lengths[row % shape.batch] : N;
+      const int64_t L = y[0] < 0 ? 0 : lengths ? lengths[row % shape.batch] : N;  // -1 labels: no labelling, no parts
       const ChainParts<T> o = chain::parts_at(out, shape, row);
       if (o.edges) {
         for (int64_t k = 0; k < (N - 1) * C * C; ++k) o.edges[k] = 0;

@@ -32,7 +32,7 @@ import { onCudaDevice, requireSamePlace } from '../ops/placement';
 import { OutOptions, PerturbOptions, SparseMapOptions, checkDevice, checkLengths } from './common';
 import * as divergence from './divergence';
 import { DivergenceGrad, requireSameFamily } from './divergence';
-import { ChainArgmax, ChainDecoded, ChainSparseMap, FactoredParts, FactoredPotentials, LinearChainCRF } from './linear_chain';
+import { ChainArgmax, ChainDecoded, ChainSparseMap, ChainTopk, FactoredParts, FactoredPotentials, LinearChainCRF } from './linear_chain';
 
 /**
  * The parameters of an HMM (log-probabilities, or any scores; `-Infinity` forbids), one dtype, all in one place.
@@ -326,6 +326,21 @@ export class HMM<X extends AnyTensor = AnyTensor> {
   /** Async {@link argmaxDecoded}. */
   argmaxAsync(): Promise<ChainArgmax<FactoredPotentials<X>>> {
     return this.crf.argmaxAsync();
+  }
+
+  /**
+   * The k most probable state sequences of each observed sequence, in order (the chain's k-best Viterbi): states
+   * `[k, B, N]`, score `[k, B]` (log p(x, z) when normalized) and one-hot parts `{ unary [k, B, N, C], transition
+   * [k, B, C, C] }`. Ties: by the states read from the end, (z_{L−1}, …, z_0), smaller first, so sequence 0 is
+   * {@link argmaxDecoded}'s; −Infinity scores, states −1 and zero parts past the state sequences of finite score.
+   * k in [1, 1024] (RangeError otherwise).
+   */
+  topk(k: number): ChainTopk<FactoredPotentials<X>> {
+    return this.crf.topk(k);
+  }
+  /** Async {@link topk}. */
+  topkAsync(k: number): Promise<ChainTopk<FactoredPotentials<X>>> {
+    return this.crf.topkAsync(k);
   }
 
   /** k exact samples z ~ p(z | x) as one-hot parts with a leading `[k]`. */

@@ -93,6 +93,22 @@ export interface ChainArgmax<P> extends ChainDecoded<P> {
   score: Like<TensorOf<P>>;
 }
 
+/** The k best labellings of each sequence, in order, with their scores. */
+export interface ChainTopk<P> {
+  /**
+   * Labels, row-major `[k, B, N]` (labelling j of sequence b at row j·B + b); −1 past each length and past the
+   * sequence's labellings of finite score.
+   */
+  labels: Int32Array;
+  /** s(y) of each, `[k, B]` (−Infinity past the labellings of finite score). */
+  score: Like<TensorOf<P>>;
+  /**
+   * Their one-hot parts with a leading `[k]`: edges `[k, B, N-1, C, C]`, or unary `[k, B, N, C]` and transition
+   * counts `[k, B, C, C]` (zero past the labellings of finite score).
+   */
+  parts: ChainParts<P>;
+}
+
 function isFactored(p: unknown): p is FactoredPotentials {
   return p !== null && typeof p === 'object' && 'unary' in p && 'transition' in p;
 }
@@ -261,6 +277,24 @@ export class LinearChainCRF<P extends ChainPotentials = ChainPotentials> {
   /** Async {@link argmaxDecoded}. */
   async argmaxAsync(): Promise<ChainArgmax<P>> {
     return this.wrapArgmax(await native.chainArgmax(this.nativePotentials, this.lengths, true));
+  }
+
+  /**
+   * The k highest-scoring labellings of each sequence, in order (exact k-best Viterbi, Huang & Chiang 2005, on the
+   * chain's lattice): labels `[k, B, N]`, score `[k, B]` and one-hot parts with a leading `[k]` (see
+   * {@link ChainTopk}). Ties: labellings of equal score are ordered by their labels read from the end of the
+   * sequence, (y_{L−1}, y_{L−2}, …, y_0) lexicographically, smaller first — Viterbi's first maximum — so labelling 0
+   * is {@link argmaxDecoded}'s, score included. Labellings through a `-Infinity` potential are never listed: when a
+   * sequence has fewer than k of finite score, the rest have score −Infinity, labels −1 and zero parts. k in
+   * [1, 1024] (RangeError otherwise). Computed where the potentials live (on the GPU only the k·B·N labels come to
+   * the host).
+   */
+  topk(k: number): ChainTopk<P> {
+    return this.wrapTopk(k, native.chainTopk(this.nativePotentials, this.lengths, k, false));
+  }
+  /** Async {@link topk}. */
+  async topkAsync(k: number): Promise<ChainTopk<P>> {
+    return this.wrapTopk(k, await native.chainTopk(this.nativePotentials, this.lengths, k, true));
   }
 
   /** k exact samples y ~ p (forward filtering, backward sampling) as one-hot parts with a leading `[k]`. */
@@ -624,6 +658,10 @@ export class LinearChainCRF<P extends ChainPotentials = ChainPotentials> {
 
   private wrapArgmax(result: NativeChainParts & { labels: Int32Array; score: NativeFloat }): ChainArgmax<P> {
     return { labels: result.labels, score: this.wrap(result.score, [this.batch]), parts: this.wrapParts(result, []) };
+  }
+
+  private wrapTopk(k: number, result: NativeChainParts & { labels: Int32Array; score: NativeFloat }): ChainTopk<P> {
+    return { labels: result.labels, score: this.wrap(result.score, [k, this.batch]), parts: this.wrapParts(result, [k]) };
   }
 
   private wrapLogProb(labels: Int32Array, result: NativeFloat): Like<TensorOf<P>> {

@@ -82,7 +82,8 @@ constexpr uint64_t kChainSampleStream = 0x636861696eULL;
   template <typename T>                                                                                         \
   void chain_score(const ChainPotentials<T>& potentials, ChainShape shape, const int32_t* labels,              \
                    int64_t samples, const T* log_z, T* out);                                                    \
-  /* The 0/1 parts of labels [S, B, N]: out holds S * B sequences' parts (lengths indexed by b). */             \
+  /* The 0/1 parts of labels [S, B, N]: out holds S * B sequences' parts (lengths indexed by b); a row of     \
+     -1 labels (no labelling: topk's tail) has zero parts. */                                                    \
   template <typename T>                                                                                         \
   void chain_parts(const int32_t* labels, const int32_t* lengths, ChainShape shape, int64_t samples,            \
                    ChainParts<T> out);                                                                          \

@@ -56,6 +56,7 @@ const signatures: Record<Exclude<keyof NativeAddon, 'DeviceBuffer'>, Kind[]> = {
   chainMarginalsBackward: ['chain', 'lengths', 'chainGrad', 'bool', 'tensor'],
   chainEntropy: ['chain', 'lengths', 'bool'],
   chainArgmax: ['chain', 'lengths', 'bool'],
+  chainTopk: ['chain', 'lengths', 'count', 'bool'],
   chainSample: ['chain', 'lengths', 'count', 'seed', 'bool'],
   chainLogProb: ['chain', 'lengths', 'int32s', 'bool'],
   treeLogPartition: ['spec', 'bool'],
