@@ -14,6 +14,7 @@
         "cpp/binding/parts_ops.cc",
         "cpp/binding/sparsemap_io.cc",
         "cpp/binding/roofline_ops.cc",
+        "cpp/cpu/cfg.cc",
         "cpp/cpu/cky.cc",
         "cpp/cpu/eisner.cc",
         "cpp/cpu/matrix_tree.cc",

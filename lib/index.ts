@@ -59,6 +59,8 @@ export type {
 export { HMM } from './structures/hmm';
 export type { HMMObservations, HMMOptions, HMMParams, HMMParts, HMMSparseMap } from './structures/hmm';
 export { TreeCRF } from './structures/tree';
+export { SentCFG } from './structures/sent_cfg';
+export type { SentCFGScores, SentCFGSizes, SentCFGDecoded, SentCFGArgmax } from './structures/sent_cfg';
 export type { TreeArgmax, TreeDecoded } from './structures/tree';
 export { DependencyCRF } from './structures/dependency';
 export type { DependencyArgmax, DependencyDecoded, DependencyOptions } from './structures/dependency';

@@ -134,7 +134,7 @@ export interface HostPoolStats {
  * Eisner or the Matrix-Tree theorem, SemiMarkov edges or Alignment scores.
  */
 export interface NativeTreeSpec {
-  structure: 'cky' | 'eisner' | 'matrix_tree' | 'semi_markov' | 'alignment';
+  structure: 'cky' | 'eisner' | 'matrix_tree' | 'semi_markov' | 'alignment' | 'cfg';
   scores: NativeTensorArg;
   lengths: Int32Array | null;
   singleRoot: boolean;
@@ -142,6 +142,14 @@ export interface NativeTreeSpec {
   targetLengths?: Int32Array | null;
   /** Alignment: Smith-Waterman's local paths. */
   local?: boolean;
+  /** SentCFG ('cfg'): the sizes behind its packed scores [B, D], D = N·T + NT·(NT + T)² + NT. */
+  grammar?: NativeCfgGrammar;
+}
+/** SentCFG's sizes: N words, NT nonterminals, T preterminals. */
+export interface NativeCfgGrammar {
+  length: number;
+  nonterminals: number;
+  preterminals: number;
 }
 /** A decoded tree (CKY span rows or Eisner heads) and its one-hot parts. */
 export interface NativeTreeDecoded {

@@ -32,10 +32,14 @@ constexpr int64_t kMaxMatrixTreeLength = 1024;
 /// The path structures' charts are O(nodes) per instance: at most 2^28 nodes (N C or N M).
 constexpr int64_t kMaxPathNodes = int64_t(1) << 28;
 
-enum class Structure { Cky, Eisner, MatrixTree, SemiMarkov, Alignment };
+enum class Structure { Cky, Eisner, MatrixTree, SemiMarkov, Alignment, Cfg };
 
-// Calls <structure>_<op> on the backend where the scores live (<op> may be a template instance: sparsemap<T>).
-#define LS_TREE_CALL(args, op, ...)                                                                           \
+// Calls <structure>_<op> on the backend where the scores live (<op> may be a template instance: sparsemap<T>);
+// LS_TREE_CALL also serves SentCFG ('cfg'), LS_PARSER_CALL the ops SentCFG lacks (SparseMAP).
+#define LS_TREE_CALL(args, op, ...)                                                                 \
+  ((args).structure == Structure::Cfg ? LS_CALL((args).on_device(), cfg_##op, __VA_ARGS__)          \
+                                      : LS_PARSER_CALL(args, op, __VA_ARGS__))
+#define LS_PARSER_CALL(args, op, ...)                                                                         \
   ((args).structure == Structure::Cky          ? LS_CALL((args).on_device(), cky_##op, __VA_ARGS__)          \
    : (args).structure == Structure::Eisner     ? LS_CALL((args).on_device(), eisner_##op, __VA_ARGS__)       \
    : (args).structure == Structure::MatrixTree ? LS_CALL((args).on_device(), matrix_tree_##op, __VA_ARGS__)  \
@@ -60,7 +64,8 @@ struct TreeArgs {
   int64_t part_count() const { return shape.batch == 0 ? 0 : scores.count / shape.batch; }
   int64_t decoded_size() const {
     switch (structure) {
-      case Structure::Cky: return cky_decoded_size(shape.length);
+      case Structure::Cky:
+      case Structure::Cfg: return cky_decoded_size(shape.length);
       case Structure::SemiMarkov: return semi_markov_decoded_size(shape.length);
       case Structure::Alignment: return alignment_decoded_size(shape.length, shape.extent);
       default: return eisner_decoded_size(shape.length);
@@ -99,7 +104,7 @@ struct TreeArgs {
 };
 
 Structure parse_structure(Napi::Value value) {
-  static const char* const kNames = "'cky', 'eisner', 'matrix_tree', 'semi_markov' or 'alignment'";
+  static const char* const kNames = "'cky', 'eisner', 'matrix_tree', 'semi_markov', 'alignment' or 'cfg'";
   if (!value.IsString()) type_error("ERR_INVALID_ARG_TYPE", std::string("structure must be ") + kNames);
   const std::string name = value.As<Napi::String>().Utf8Value();
   if (name == "cky") return Structure::Cky;
@@ -107,6 +112,7 @@ Structure parse_structure(Napi::Value value) {
   if (name == "matrix_tree") return Structure::MatrixTree;
   if (name == "semi_markov") return Structure::SemiMarkov;
   if (name == "alignment") return Structure::Alignment;
+  if (name == "cfg") return Structure::Cfg;
   range_error("ERR_OUT_OF_RANGE", std::string("structure must be ") + kNames + ", got '" + name + "'");
 }
 
@@ -153,6 +159,31 @@ TreeShape path_shape(const TreeArgs& args) {
   return shape;
 }
 
+/// SentCFG: packed scores [B, D], D = N T + NT S^2 + NT (cfg_sweeps.h), with spec.grammar { length N, nonterminals
+/// NT, preterminals T }; N >= 2 and the argmax's back pointers (k, X, Y) fit int32: N S^2 < 2^31.
+TreeShape cfg_shape(const TreeArgs& args, const Napi::Object& spec) {
+  const Napi::Value grammar = spec.Get("grammar");
+  if (!grammar.IsObject()) {
+    type_error("ERR_INVALID_ARG_TYPE", "grammar must be an object { length, nonterminals, preterminals }");
+  }
+  const Napi::Object g = grammar.As<Napi::Object>();
+  const int64_t N = parse_integer(g.Get("length"), "grammar.length", 2, kMaxTreeLength);
+  const int64_t NT = parse_integer(g.Get("nonterminals"), "grammar.nonterminals", 1, int64_t(1) << 15);
+  const int64_t T = parse_integer(g.Get("preterminals"), "grammar.preterminals", 1, int64_t(1) << 15);
+  const int64_t S = NT + T;
+  if (N * S * S >= (int64_t(1) << 31)) {
+    range_error("ERR_SIZE_OVERFLOW", "SentCFG with N = " + std::to_string(N) + " and NT + T = " + std::to_string(S) +
+                                         " is too large: N (NT + T)^2 must be below 2^31");
+  }
+  const int64_t D = N * T + NT * S * S + NT;
+  const std::vector<int64_t>& s = args.scores.shape;
+  if (s.size() != 2 || s[1] != D) {
+    range_error("ERR_INVALID_SHAPE", args.scores.name + " must have shape [B, N·T + NT·(NT + T)² + NT] = [B, " +
+                                         std::to_string(D) + "], got " + shape_string(s));
+  }
+  return TreeShape{s[0], N, NT, T};
+}
+
 TreeArgs parse_tree(Napi::Env env, Napi::Value spec_value) {
   if (!spec_value.IsObject()) type_error("ERR_INVALID_ARG_TYPE", "spec must be an object");
   const Napi::Object spec = spec_value.As<Napi::Object>();
@@ -161,13 +192,20 @@ TreeArgs parse_tree(Napi::Env env, Napi::Value spec_value) {
   const bool path = args.structure == Structure::SemiMarkov || args.structure == Structure::Alignment;
   const char* name = args.structure == Structure::Cky          ? "spans"
                      : args.structure == Structure::SemiMarkov ? "edges"
-                     : args.structure == Structure::Alignment  ? "scores"
-                                                               : "arcs";
+                     : args.structure == Structure::Alignment || args.structure == Structure::Cfg ? "scores"
+                                                                                                  : "arcs";
   args.scores = parse_tensor(env, spec.Get("scores"), name);
-  args.shape = path ? path_shape(args) : tree_shape(args);
+  args.shape = args.structure == Structure::Cfg ? cfg_shape(args, spec) : path ? path_shape(args) : tree_shape(args);
   args.single_root = spec.Get("singleRoot").ToBoolean().Value();
   args.local = args.structure == Structure::Alignment && spec.Get("local").ToBoolean().Value();
   args.lengths = parse_lengths(spec.Get("lengths"), args.shape.batch, args.shape.length);
+  for (std::size_t b = 0; args.structure == Structure::Cfg && b < args.lengths.size(); ++b) {
+    if (args.lengths[b] < 2) {  // no unary rules: a single word has no tree with a nonterminal root
+      range_error("ERR_OUT_OF_RANGE", "lengths[" + std::to_string(b) + "] = " + std::to_string(args.lengths[b]) +
+                                          " is outside [2, " + std::to_string(args.shape.length) +
+                                          "]: a SentCFG sentence has at least 2 words");
+    }
+  }
   args.device_lengths = device_lengths_for(args.on_device(), args.lengths);
   if (args.structure == Structure::Alignment) {
     args.target_lengths = parse_lengths(spec.Get("targetLengths"), args.shape.batch, args.shape.extent);
@@ -335,6 +373,7 @@ Napi::Value topk_op(const Napi::CallbackInfo& info) {
     if (args.structure != Structure::SemiMarkov && args.structure != Structure::Alignment) {
       const char* name = args.structure == Structure::Cky      ? "cky"
                          : args.structure == Structure::Eisner ? "eisner"
+                         : args.structure == Structure::Cfg    ? "cfg"
                                                                : "matrix_tree";
       type_error("ERR_NOT_IMPLEMENTED", std::string("topk is not implemented for ") + name + " yet");
     }
@@ -493,6 +532,7 @@ bool indexes_sentence(const TreeArgs& args, int64_t b, const int32_t* row) {
 
 /// SparseMAP's part indices are int32: an instance's parts must fit (sparsemap_io.h).
 void require_sparsemap_parts(const TreeArgs& args) {
+  if (args.structure == Structure::Cfg) type_error("ERR_NOT_IMPLEMENTED", "sparsemap is not implemented for cfg yet");
   const char* what = args.structure == Structure::Cky          ? "N²·L"
                      : args.structure == Structure::SemiMarkov ? "(N-1)·K·C²"
                      : args.structure == Structure::Alignment  ? "N·M·3"
@@ -516,7 +556,7 @@ Napi::Value sparsemap_op(const Napi::CallbackInfo& info) {
         env, args, std::move(job), parse_async(info, 2),
         [args, o, outputs](auto tag) {
           using T = decltype(tag);
-          LS_TREE_CALL(args, sparsemap<T>, args.potentials<T>(), args.shape, o, out<T>(outputs.marginals),
+          LS_PARSER_CALL(args, sparsemap<T>, args.potentials<T>(), args.shape, o, out<T>(outputs.marginals),
                        outputs.support.kernel_data(), outputs.weights.kernel_data(), outputs.sizes.kernel_data(),
                        outputs.iterations.kernel_data(), outputs.converged.kernel_data());
           outputs.finish_compute("sentence", args.scores.name);
@@ -547,7 +587,7 @@ Napi::Value sparsemap_backward_op(const Napi::CallbackInfo& info) {
           using T = decltype(tag);
           check_finite(grad);
           support.prepare();
-          LS_TREE_CALL(args, sparsemap_backward<T>, args.potentials<T>(), args.shape, support.max_active,
+          LS_PARSER_CALL(args, sparsemap_backward<T>, args.potentials<T>(), args.shape, support.max_active,
                        support.rows.kernel_data(), support.sizes.kernel_data(), in<T>(grad), out<T>(result));
         },
         [result](Napi::Env) { return result.js(); });
@@ -555,6 +595,7 @@ Napi::Value sparsemap_backward_op(const Napi::CallbackInfo& info) {
 }
 
 #undef LS_TREE_CALL
+#undef LS_PARSER_CALL
 
 }  // namespace
 

@@ -4,7 +4,7 @@
  * decoded form of each tree. @internal
  */
 import { optionsObject, rangeError, typeError } from '../errors';
-import { NativeFloat, NativeTensorArg, NativeTreeDecoded, NativeSparseMap, NativeTreeSpec, native } from '../native';
+import { NativeCfgGrammar, NativeFloat, NativeTensorArg, NativeTreeDecoded, NativeSparseMap, NativeTreeSpec, native } from '../native';
 import { AnyTensor, Device, DeviceTensor, Like, Tensor, fromNative, requireTensor, toNative, typedArrayKind } from '../tensor';
 import { resultToHost } from '../ops/placement';
 import {
@@ -55,10 +55,12 @@ export interface StructureOptions extends TreeOptions {
   targetLengths?: Int32Array | readonly number[];
   /** Alignment: local (Smith-Waterman) paths. */
   local?: boolean;
+  /** SentCFG: the sizes behind its packed scores `[B, D]`. */
+  grammar?: NativeCfgGrammar;
 }
 
 /** Checks the rank and sizes of a structure's scores, naming them. */
-function checkScoresShape(structure: NativeTreeSpec['structure'], name: string, s: readonly number[]): void {
+function checkScoresShape(structure: NativeTreeSpec['structure'], name: string, s: readonly number[], grammar?: NativeCfgGrammar): void {
   const fail = (expected: string) => {
     throw rangeError('ERR_INVALID_SHAPE', `${name} must have shape ${expected}, got [${s.join(', ')}]`);
   };
@@ -72,6 +74,12 @@ function checkScoresShape(structure: NativeTreeSpec['structure'], name: string, 
     case 'cky':
       if (![3, 4].includes(s.length) || s[1] !== s[2]) fail('[B, N, N] or [B, N, N, L]');
       return;
+    case 'cfg': {
+      const { length: N, nonterminals: NT, preterminals: T } = grammar ?? { length: 0, nonterminals: 0, preterminals: 0 };
+      const D = N * T + NT * (NT + T) ** 2 + NT;
+      if (s.length !== 2 || s[1] !== D) fail(`[B, N·T + NT·(NT + T)² + NT] = [B, ${D}]`);
+      return;
+    }
     default:
       if (s.length !== 3 || s[1] !== s[2]) fail('[B, N, N]');
   }
@@ -90,20 +98,22 @@ export abstract class TreeStructure<X extends AnyTensor, D> {
   private readonly placement: Placement;
   private readonly spec: NativeTreeSpec;
   private readonly name: string;
-  private readonly options: StructureOptions;
+  /** The options it was made with (subclasses' withScores pass them on). */
+  protected readonly options: StructureOptions;
 
   protected constructor(structure: NativeTreeSpec['structure'], name: string, scores: X, options: StructureOptions) {
     const t = requireTensor(scores, name);
-    checkScoresShape(structure, name, t.shape);
     const given = optionsObject(options);
+    checkScoresShape(structure, name, t.shape, given.grammar);
     this.name = name;
     this.options = { ...given };
     this.batch = t.shape[0];
-    this.length = structure === 'semi_markov' ? t.shape[1] + 1 : t.shape[1];
+    this.length = structure === 'semi_markov' ? t.shape[1] + 1 : structure === 'cfg' ? (given.grammar?.length ?? 0) : t.shape[1];
     this.lengths = checkLengths(given.lengths, this.batch, this.length);
     this.placement = new Placement(given.device);
     this.potentials = this.placement.place(t) as X;
     this.spec = { structure, scores: toNative(this.potentials), lengths: this.lengths, singleRoot: given.singleRoot ?? true };
+    if (structure === 'cfg') this.spec.grammar = given.grammar;
     if (structure === 'alignment') {
       this.spec.targetLengths = checkLengths(given.targetLengths, this.batch, t.shape[2], 'targetLengths');
       if (given.local !== undefined && typeof given.local !== 'boolean') {
@@ -538,6 +548,7 @@ export abstract class TreeStructure<X extends AnyTensor, D> {
   protected decodedWidth(): number {
     switch (this.spec.structure) {
       case 'cky':
+      case 'cfg':
         return (2 * this.length - 1) * 3;
       case 'alignment':
         return (this.length + this.potentials.shape[2] - 1) * 3;

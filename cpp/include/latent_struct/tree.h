@@ -27,6 +27,11 @@
 // from (i-1, j-1), op 2 from (i-1, j). Global: a path from (0, 0), whose part is (0, 0, 1), to (n-1, m-1); local:
 // a non-empty path from any cell (part (i, j, 1)) to any cell. `lengths` bound i, `target_lengths` bound j.
 // Decoded form: rows (i, j, op) in path order, [N + M - 1][3], -1 rows past the end.
+//
+// SentCFG (a PCFG in Chomsky normal form, torch-struct's SentCFG; shape: length N, labels NT nonterminals, extent T
+// preterminals, S = NT + T): scores [B, D] packed per sentence, D = N T + NT S^2 + NT: terms [N][T], rules
+// [NT][S][S] (A -> X Y; index NT + t is preterminal t), roots [NT] (cfg_sweeps.h). Lengths >= 2. Decoded form: CKY's
+// rows (start, end, label), label the nonterminal of a wider span or the preterminal of a word.
 #pragma once
 #include <array>
 #include <cstdint>
@@ -66,6 +71,9 @@ constexpr uint64_t kMatrixTreeSampleStream = 0x6d7474ULL;
 /// SemiMarkov and Alignment: index (s B + b) (path_steps + 1) + t for the t-th draw walking back from the end.
 constexpr uint64_t kSemiMarkovSampleStream = 0x736d6bULL;
 constexpr uint64_t kAlignmentSampleStream = 0x616c6eULL;
+/// SentCFG: index (s B + b) 2N + t for the split and child labels of the t-th span of the breadth-first order,
+/// (s B + b) 2N + 2N - 1 for the root label.
+constexpr uint64_t kCfgSampleStream = 0x636667ULL;
 
 /// Decoded entries per sentence.
 LS_HOST_DEVICE inline int64_t cky_decoded_size(int64_t N) { return (2 * N - 1) * 3; }
@@ -137,6 +145,7 @@ LS_DECLARE_TREE_KERNELS(eisner)
 LS_DECLARE_TREE_KERNELS(matrix_tree)
 LS_DECLARE_TREE_KERNELS(semi_markov)
 LS_DECLARE_TREE_KERNELS(alignment)
+LS_DECLARE_TREE_KERNELS(cfg)
 LS_DECLARE_TOPK_KERNELS(semi_markov)
 LS_DECLARE_TOPK_KERNELS(alignment)
 LS_DECLARE_SPARSEMAP(cky, TreePotentials, TreeShape)
@@ -152,6 +161,7 @@ LS_DECLARE_TREE_KERNELS(eisner)
 LS_DECLARE_TREE_KERNELS(matrix_tree)
 LS_DECLARE_TREE_KERNELS(semi_markov)
 LS_DECLARE_TREE_KERNELS(alignment)
+LS_DECLARE_TREE_KERNELS(cfg)
 LS_DECLARE_TOPK_KERNELS(semi_markov)
 LS_DECLARE_TOPK_KERNELS(alignment)
 LS_DECLARE_SPARSEMAP(cky, TreePotentials, TreeShape)

@@ -1,0 +1,23 @@
+// CPU backend of SentCFG: the passes of cfg_sweeps.h, one thread per sentence (its accumulator rows and
+// contractions run over contiguous label rows), sentences split across the thread pool, charts reused across calls.
+#include "latent_struct/cfg_sweeps.h"
+#include "tree_ops.h"
+
+namespace ls {
+namespace cpu {
+
+LS_DEFINE_CPU_TREE_OPS(cfg, cfg, T, cfg::work(shape))
+
+template <typename T>
+void cfg_sample(const TreePotentials<T>& potentials, TreeShape shape, int64_t samples, uint64_t seed, T* log_z,
+                int32_t* decoded, T* parts) {
+  for_each_sentence<T>(shape, [&](int64_t b, T* workspace, int32_t*) {
+    cfg::sample_op(VectorTeams(), potentials, shape, b, samples, seed, workspace, log_z, decoded, parts);
+  });
+}
+
+LS_INSTANTIATE_TREE_KERNELS(cfg, float)
+LS_INSTANTIATE_TREE_KERNELS(cfg, double)
+
+}  // namespace cpu
+}  // namespace ls
