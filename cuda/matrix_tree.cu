@@ -1,6 +1,7 @@
 // CUDA backend of the Matrix-Tree structure: the elimination passes of matrix_tree_sweeps.h with a 256-thread
 // block per sentence (the (i, j) entries of a step across the threads, one __syncthreads() per step), in
-// double whatever the input dtype; the MAP tree by Chu-Liu-Edmonds on one thread of the sentence's block.
+// double whatever the input dtype; the MAP tree by Chu-Liu-Edmonds on one thread of the sentence's block, and the
+// k best trees (arborescence_kbest.h: Lawler's partition, serial) on one thread too, the block clearing the outputs.
 // Workspaces come from the stream-ordered pool.
 #include <cuda_runtime.h>
 
@@ -30,8 +31,32 @@ void matrix_tree_sample(const TreePotentials<T>& potentials, TreeShape shape, in
                       workspace.as<double>(), log_z, decoded, parts);
 }
 
+namespace {
+template <typename T>
+__global__ void topk_kernel(TreePotentials<T> p, TreeShape shape, int64_t k, double* workspace, int32_t* indices,
+                            int32_t* decoded, T* scores, T* parts) {
+  const BlockTeams g;
+  const int64_t b = blockIdx.x;
+  matrix_tree::topk_op(g, p, shape, b, k, workspace + b * matrix_tree::topk_workspace_size(shape, k),
+                       indices + b * matrix_tree::topk_index_workspace_size(shape, k), decoded, scores, parts);
+}
+}  // namespace
+
+template <typename T>
+void matrix_tree_topk(const TreePotentials<T>& potentials, TreeShape shape, int64_t k, int32_t* decoded, T* scores,
+                      T* parts) {
+  const Scratch workspace(static_cast<std::size_t>(shape.batch * matrix_tree::topk_workspace_size(shape, k)) *
+                          sizeof(double));
+  const Scratch indices(static_cast<std::size_t>(shape.batch * matrix_tree::topk_index_workspace_size(shape, k)) *
+                        sizeof(int32_t));
+  launch_per_sentence(shape.batch, "matrix_tree_topk", topk_kernel<T>, potentials, shape, k, workspace.as<double>(),
+                      indices.as<int32_t>(), decoded, scores, parts);
+}
+
 LS_INSTANTIATE_TREE_KERNELS(matrix_tree, float)
 LS_INSTANTIATE_TREE_KERNELS(matrix_tree, double)
+LS_INSTANTIATE_TOPK_KERNELS(matrix_tree, float)
+LS_INSTANTIATE_TOPK_KERNELS(matrix_tree, double)
 
 }  // namespace cuda
 }  // namespace ls

@@ -7,7 +7,7 @@
  * integer scores, float64 and float32; the typed errors (k out of range; structures without topk yet). CUDA
  * parity: test/parity/topk.parity.test.ts.
  */
-import { AlignmentCRF, AnyTensor, Categorical, DependencyCRF, NonProjectiveDependencyCRF, SemiMarkovCRF, Tensor, TreeCRF } from '../lib';
+import { AlignmentCRF, AnyTensor, Categorical, DependencyCRF, SemiMarkovCRF, Tensor, TreeCRF } from '../lib';
 import { errorCode, expectClose, randomTensor, rng, toFloat32 } from './helpers';
 import { Structure, oneHot } from './oracles/enumerate';
 import { alignmentInstance, alignmentPartCount, alignmentStructures } from './oracles/alignment';
@@ -287,7 +287,6 @@ describe('topk not implemented yet', () => {
   test.each([
     ['TreeCRF', () => new TreeCRF(randomTensor([1, 3, 3], rng(31)))],
     ['DependencyCRF', () => new DependencyCRF(randomTensor([1, 3, 3], rng(32)))],
-    ['NonProjectiveDependencyCRF', () => new NonProjectiveDependencyCRF(randomTensor([1, 3, 3], rng(33)))],
   ])('%s throws a typed TypeError', (_, make) => {
     const crf = make();
     expect(errorCode(() => crf.topk(2))).toBe('TypeError:ERR_NOT_IMPLEMENTED');

@@ -16,6 +16,7 @@
 #include "checks.h"
 #include "dispatch.h"
 #include "job.h"
+#include "latent_struct/arborescence_kbest.h"
 #include "latent_struct/tree.h"
 #include "ops.h"
 #include "scratch.h"
@@ -364,13 +365,14 @@ Napi::Value argmax_op(const Napi::CallbackInfo& info) {
 constexpr int64_t kMaxTopk = 1024;
 
 /// treeTopk(spec, k, async) -> { decoded Int32Array [k, B, width], score [k, B], parts [k, B, ...scores' shape] }:
-/// the k best structures of each sentence in order (tree.h's prefix_topk; SemiMarkov and Alignment only, a
+/// the k best structures of each sentence in order (tree.h's prefix_topk; SemiMarkov, Alignment and Matrix-Tree, a
 /// TypeError for the others), -inf scores, -1 decoded rows and zero parts past the last structure of finite score.
 Napi::Value topk_op(const Napi::CallbackInfo& info) {
   return guarded(info.Env(), [&]() -> Napi::Value {
     Napi::Env env = info.Env();
     const TreeArgs args = parse_tree(env, info[0]);
-    if (args.structure != Structure::SemiMarkov && args.structure != Structure::Alignment) {
+    if (args.structure != Structure::SemiMarkov && args.structure != Structure::Alignment &&
+        args.structure != Structure::MatrixTree) {
       const char* name = args.structure == Structure::Cky      ? "cky"
                          : args.structure == Structure::Eisner ? "eisner"
                          : args.structure == Structure::Cfg    ? "cfg"
@@ -383,6 +385,12 @@ Napi::Value topk_op(const Napi::CallbackInfo& info) {
     if (k * B * args.decoded_size() > std::numeric_limits<int32_t>::max() ||
         k * args.scores.count > (int64_t(1) << 50) / 8 || (nodes + 1) * k * 2 > std::numeric_limits<int32_t>::max()) {
       range_error("ERR_SIZE_OVERFLOW", "k x scores is too large");
+    }
+    if (args.structure == Structure::MatrixTree &&
+        (arborescence::kbest_iwork_size(args.shape.length, k) > std::numeric_limits<int32_t>::max() ||
+         B * (arborescence::kbest_work_size(args.shape.length, k) + arborescence::kbest_iwork_size(args.shape.length, k)) >
+             (int64_t(1) << 50) / 8)) {
+      range_error("ERR_SIZE_OVERFLOW", "the k-best trees' workspace (k x (N + k) per sentence) is too large");
     }
     std::vector<int64_t> parts_shape{k};
     parts_shape.insert(parts_shape.end(), args.scores.shape.begin(), args.scores.shape.end());
@@ -397,7 +405,10 @@ Napi::Value topk_op(const Napi::CallbackInfo& info) {
         env, args, std::move(job), parse_async(info, 2),
         [args, decoded, score, parts, k](auto tag) {
           using T = decltype(tag);
-          if (args.structure == Structure::SemiMarkov) {
+          if (args.structure == Structure::MatrixTree) {
+            LS_CALL(args.on_device(), matrix_tree_topk<T>, args.potentials<T>(), args.shape, k, decoded.kernel_data(),
+                    out<T>(score), out<T>(parts));
+          } else if (args.structure == Structure::SemiMarkov) {
             LS_CALL(args.on_device(), semi_markov_topk<T>, args.potentials<T>(), args.shape, k, decoded.kernel_data(),
                     out<T>(score), out<T>(parts));
           } else {

@@ -19,7 +19,7 @@
  * Terms past a sentence's length are ignored. `-Infinity` forbids a term, rule or root; NaN and `+Infinity` are
  * errors, as is a sentence whose every tree scores `-Infinity`.
  */
-import { rangeError, typeError } from '../errors';
+import { optionsObject, rangeError, typeError } from '../errors';
 import { NativeCfgGrammar } from '../native';
 import { AnyTensor, DeviceTensor, Like, Tensor, requireTensor } from '../tensor';
 import { TreeStructure, TreeOptions } from './tree_structure';
@@ -150,8 +150,9 @@ export class SentCFG<X extends AnyTensor = AnyTensor> extends TreeStructure<X, {
   constructor(scores: SentCFGScores<X>, options: TreeOptions = {}) {
     const given = scores !== null && typeof scores === 'object' ? (scores as Partial<PackedScores<X>>)[PACKED] : undefined;
     const { packed, sizes } = given ?? pack(scores);
-    checkCfgLengths(sizes.N, options, given ? 'packed' : 'terms');
-    super('cfg', 'scores', packed, { ...options, grammar: grammarOf(sizes) });
+    const checked = optionsObject(options);
+    checkCfgLengths(sizes.N, checked, given ? 'packed' : 'terms');
+    super('cfg', 'scores', packed, { ...checked, grammar: grammarOf(sizes) });
     this.nonterminals = sizes.NT;
     this.preterminals = sizes.T;
     this.owned = !given && packed instanceof DeviceTensor ? [packed] : [];

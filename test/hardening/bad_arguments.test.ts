@@ -16,6 +16,8 @@ import {
   LinearChainCRF,
   NonProjectiveDependencyCRF,
   SemiMarkovCRF,
+  SentCFG,
+  SentCFGScores,
   Tensor,
   TreeCRF,
   backendInfo,
@@ -54,6 +56,11 @@ const constructors: { name: string; make: Construct; scores: () => unknown }[] =
   },
   { name: 'TreeCRF', make: (s, o) => new TreeCRF(s as Tensor, o as object), scores: () => host([2, 3, 3]) },
   { name: 'TreeCRF (labelled)', make: (s, o) => new TreeCRF(s as Tensor, o as object), scores: () => host([2, 3, 3, 2]) },
+  {
+    name: 'SentCFG',
+    make: (s, o) => new SentCFG(s as SentCFGScores<Tensor>, o as object),
+    scores: () => ({ terms: host([2, 3, 2]), rules: host([2, 2, 4, 4], 2), roots: host([2, 2], 3) }),
+  },
   { name: 'DependencyCRF', make: (s, o) => new DependencyCRF(s as Tensor, o as object), scores: () => host([2, 3, 3]) },
   {
     name: 'NonProjectiveDependencyCRF',

@@ -149,9 +149,9 @@ LS_HOST_DEVICE inline int64_t part_count(const TreeShape& shape) { return Dims(s
 /// double whatever T: float32 marginals at +-1e3 scores would otherwise carry exp(ulp(log Z)) ~ 1e-4 errors.
 LS_HOST_DEVICE inline int64_t workspace_size(const TreeShape& shape) {
   const Dims d(shape);
-  const int64_t numbers = 2 * d.NT * d.S * d.S + 2 * d.N * d.S * d.S + d.parts() + 3 * d.N * d.N * d.S +
+  const int64_t numbers = 3 * d.NT * d.S * d.S + 2 * d.N * d.S * d.S + d.parts() + 3 * d.N * d.N * d.S +
                           d.N * d.N * d.NT + d.N * d.NT + 1;
-  return 4 * numbers + 2 * (d.NT + 2 * d.N * d.N);
+  return 4 * numbers + 2 * (d.NT + 2 * d.N * d.N + d.N);
 }
 /// Back pointers of the argmax: [N][N][NT].
 LS_HOST_DEVICE inline int64_t index_workspace_size(const TreeShape& shape) {
@@ -185,6 +185,7 @@ template <typename Num>
 struct Charts {
   using T = typename ValueType<Num>::type;
   Num* er;        // [NT][S][S]: exp(rules[A] - r_A)
+  Num* er_by_pair; // [S][S][NT]: the same, A fastest (the contraction's inner loop)
   Num* counts;    // [NT][S][S]: sum_P c_A Acc_P (the rule counts before the factor ER)
   Num* acc;       // [N][S][S]: Acc of the spans (i, i + w - 1) of the current width
   Num* gain;      // [N][S][S]: D_P = sum_A c_A ER[A] of the current width's spans
@@ -198,17 +199,19 @@ struct Charts {
   T* rule_max;    // [NT]: r_A
   T* row_max;     // [N][N]: m(i, j)
   T* split_scale; // [N][N]: sc_k of span (i, i + w - 1) at (i, k - i), the current width; M at (i, N - 1)
+  T* falls;       // [N]: 1 when a used label of span (i, i + w - 1) was computed in log space, else 0
   Dims d;
 };
 
 template <typename Num, typename W>
 LS_HOST_DEVICE Charts<Num> charts_of(W* workspace, const Dims& d) {
   Charts<Num> c{nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr,
-                nullptr,  nullptr, nullptr, d};
+                nullptr,  nullptr, nullptr, nullptr, nullptr, d};
   Num* n = reinterpret_cast<Num*>(workspace);
   const int64_t SS = d.S * d.S;
   c.er = n;
-  c.counts = c.er + d.NT * SS;
+  c.er_by_pair = c.er + d.NT * SS;
+  c.counts = c.er_by_pair + d.NT * SS;
   c.acc = c.counts + d.NT * SS;
   c.gain = c.acc + d.N * SS;
   c.parts = c.gain + d.N * SS;
@@ -221,6 +224,7 @@ LS_HOST_DEVICE Charts<Num> charts_of(W* workspace, const Dims& d) {
   c.rule_max = reinterpret_cast<typename Charts<Num>::T*>(c.log_z + 1);
   c.row_max = c.rule_max + d.NT;
   c.split_scale = c.row_max + d.N * d.N;
+  c.falls = c.split_scale + d.N * d.N;
   return c;
 }
 
@@ -269,9 +273,32 @@ LS_HOST_DEVICE void exp_rules(const Teams& g, const Sentence<T>& x, const Charts
   g.sync();
   for (int64_t q = g.rank(); q < d.NT * SS; q += g.size()) {
     const auto top = c.rule_max[q / SS];
-    c.er[q] = top == neg_inf<decltype(top)>() ? zero<Num>() : num_exp(x.template at<Num>(d.rule(0, 0, 0) + q) - top);
+    const Num er = top == neg_inf<decltype(top)>() ? zero<Num>() : num_exp(x.template at<Num>(d.rule(0, 0, 0) + q) - top);
+    c.er[q] = er;
+    c.er_by_pair[(q % SS) * d.NT + q / SS] = er;
   }
   g.sync();
+}
+
+/// out[q] += a x[q] for q < n (no reduction: it vectorizes).
+template <typename Num>
+LS_HOST_DEVICE void add_scaled(Num a, const Num* x, Num* out, int64_t n) {
+  for (int64_t q = 0; q < n; ++q) out[q] += a * x[q];
+}
+
+/// sum_q a[q] b[q], q < n, in four independent partial sums.
+template <typename Num>
+LS_HOST_DEVICE Num dot(const Num* a, const Num* b, int64_t n) {
+  Num s0 = zero<Num>(), s1 = zero<Num>(), s2 = zero<Num>(), s3 = zero<Num>();
+  int64_t q = 0;
+  for (; q + 4 <= n; q += 4) {
+    s0 += a[q] * b[q];
+    s1 += a[q + 1] * b[q + 1];
+    s2 += a[q + 2] * b[q + 2];
+    s3 += a[q + 3] * b[q + 3];
+  }
+  for (; q < n; ++q) s0 += a[q] * b[q];
+  return (s0 + s1) + (s2 + s3);
 }
 
 /// m(i, j) and e(i, j) from beta(i, j) (one thread).
@@ -343,7 +370,7 @@ LS_HOST_DEVICE void accumulate(const Teams& g, const Charts<Num>& c, int64_t L, 
       const Num scaled = a * scale[k - i];
       const Num* right = c.e + d.cell(k + 1, j) * d.S;
       const int64_t lo = d.first_label(right_width), hi = d.end_label(right_width);
-      for (int64_t Y = lo; Y < hi; ++Y) acc[Y] += scaled * right[Y];
+      add_scaled(scaled, right + lo, acc + lo, hi - lo);
     }
   }
   g.sync();
@@ -383,6 +410,7 @@ LS_HOST_DEVICE Num log_space_inside(const Sentence<T>& x, const Charts<Num>& c, 
 /// The inside chart; log Z into c.log_z[0] (read after the final sync).
 template <typename Num, typename T, typename Teams>
 LS_HOST_DEVICE void inside(const Teams& g, const Sentence<T>& x, const Charts<Num>& c) {
+  using V = typename ValueType<Num>::type;
   const Dims& d = c.d;
   const int64_t L = x.length, SS = d.S * d.S;
   exp_rules(g, x, c);
@@ -390,22 +418,43 @@ LS_HOST_DEVICE void inside(const Teams& g, const Sentence<T>& x, const Charts<Nu
   for (int64_t w = 2; w <= L; ++w) {
     split_scales(g, c, L, w);
     accumulate(g, c, L, w);
+    if (g.size() == 1) {  // one thread: s_A for all A at once, an update of NT values per nonzero Acc entry
+      for (int64_t i = 0; i + w <= L; ++i) {
+        Num* sums = c.sums + d.cell(i, i + w - 1) * d.NT;
+        for (int64_t A = 0; A < d.NT; ++A) sums[A] = zero<Num>();
+        if (c.split_scale[i * d.N + d.N - 1] == neg_inf<V>()) continue;
+        const Num* acc = c.acc + i * SS;
+        for (int64_t X = 0; X < d.S; ++X) {
+          for (int64_t Y = d.pair_begin(w, X); Y < d.pair_end(w, X); ++Y) {
+            const Num a = acc[X * d.S + Y];
+            if (value_of(a) > 0) add_scaled(a, c.er_by_pair + (X * d.S + Y) * d.NT, sums, d.NT);
+          }
+        }
+      }
+    } else {  // a thread per (span, A)
+      for (int64_t item = g.rank(); item < (L - w + 1) * d.NT; item += g.size()) {
+        const int64_t i = item / d.NT, A = item % d.NT;
+        Num s = zero<Num>();
+        if (c.split_scale[i * d.N + d.N - 1] != neg_inf<V>()) {
+          const Num* acc = c.acc + i * SS;
+          for (int64_t X = 0; X < d.S; ++X) {
+            for (int64_t Y = d.pair_begin(w, X); Y < d.pair_end(w, X); ++Y) {
+              s += acc[X * d.S + Y] * c.er_by_pair[(X * d.S + Y) * d.NT + A];
+            }
+          }
+        }
+        c.sums[d.cell(i, i + w - 1) * d.NT + A] = s;
+      }
+    }
+    g.sync();
     for (int64_t item = g.rank(); item < (L - w + 1) * d.NT; item += g.size()) {
       const int64_t i = item / d.NT, A = item % d.NT, j = i + w - 1;
       const auto top = c.split_scale[i * d.N + d.N - 1], rule_max = c.rule_max[A];
-      Num s = zero<Num>();
-      if (top != neg_inf<T>() && rule_max != neg_inf<T>()) {
-        const Num* er = c.er + A * SS;
-        const Num* acc = c.acc + i * SS;
-        for (int64_t X = 0; X < d.S; ++X) {
-          for (int64_t Y = d.pair_begin(w, X); Y < d.pair_end(w, X); ++Y) s += er[X * d.S + Y] * acc[X * d.S + Y];
-        }
-      }
-      c.sums[d.cell(i, j) * d.NT + A] = s;
+      const Num s = c.sums[d.cell(i, j) * d.NT + A];
       Num beta;
       if (top == neg_inf<T>() || rule_max == neg_inf<T>()) {
         beta = num_neg_inf<Num>();
-      } else if (value_of(s) >= exact_floor<T>()) {
+      } else if (value_of(s) >= exact_floor<V>()) {
         beta = num_log(s) + (rule_max + top);
       } else {
         beta = log_space_inside(x, c, i, j, A);
@@ -492,6 +541,13 @@ LS_HOST_DEVICE void outside(const Teams& g, const Sentence<T>& x, const Charts<N
       const Num mu = c.mu[a * d.S + A];
       c.coef[item] = value_of(mu) > 0 && !falls_back(c, i, i + w - 1, A) ? mu / c.sums[a * d.NT + A] : zero<Num>();
     }
+    for (int64_t i = g.rank(); i < spans; i += g.size()) {
+      bool any = false;
+      for (int64_t A = 0; A < d.NT; ++A) {
+        any = any || (value_of(c.mu[d.cell(i, i + w - 1) * d.S + A]) > 0 && falls_back(c, i, i + w - 1, A));
+      }
+      c.falls[i] = any ? 1 : 0;
+    }
     g.sync();
     // D_P rows (i, X), and the rule counts rows (A, X).
     for (int64_t r = g.rank(); r < spans * d.S; r += g.size()) {
@@ -503,7 +559,7 @@ LS_HOST_DEVICE void outside(const Teams& g, const Sentence<T>& x, const Charts<N
         const Num coef = c.coef[i * d.NT + A];
         if (!(value_of(coef) > 0)) continue;
         const Num* er = c.er + (A * d.S + X) * d.S;
-        for (int64_t Y = begin; Y < end; ++Y) gain[Y] += coef * er[Y];
+        add_scaled(coef, er + begin, gain + begin, end - begin);
       }
     }
     for (int64_t r = g.rank(); r < d.NT * d.S; r += g.size()) {
@@ -515,7 +571,7 @@ LS_HOST_DEVICE void outside(const Teams& g, const Sentence<T>& x, const Charts<N
         const Num coef = c.coef[i * d.NT + A];
         if (value_of(coef) > 0) {
           const Num* acc = c.acc + (i * d.S + X) * d.S;
-          for (int64_t Y = begin; Y < end; ++Y) counts[Y] += coef * acc[Y];
+          add_scaled(coef, acc + begin, counts + begin, end - begin);
         } else if (value_of(c.mu[d.cell(i, j) * d.S + A]) > 0 && falls_back(c, i, j, A)) {
           const Num shift = num_log(c.mu[d.cell(i, j) * d.S + A]) - c.beta[d.cell(i, j) * d.S + A];
           for_each_split_term(x, c, i, j, A, [&](int64_t, int64_t X2, int64_t Y, Num v) {
@@ -539,12 +595,9 @@ LS_HOST_DEVICE void outside(const Teams& g, const Sentence<T>& x, const Charts<N
           const auto scale = c.split_scale[a * N + (b - a)];
           const Num* sibling = c.e + d.cell(b + 1, pj) * d.S;
           if (scale > 0) {
-            const Num* gain = c.gain + (a * d.S + X) * d.S;
-            Num sum = zero<Num>();
-            for (int64_t Y = sb; Y < se; ++Y) sum += gain[Y] * sibling[Y];
-            total += own * scale * sum;
+            total += own * scale * dot(c.gain + (a * d.S + X) * d.S + sb, sibling + sb, se - sb);
           }
-          total += fallback_child_mass(x, c, a, pj, b, X, true);
+          if (c.falls[a] > 0) total += fallback_child_mass(x, c, a, pj, b, X, true);
         }
         if (b - w + 1 >= 0) {  // right child of P = (b - w + 1, b), split k = a - 1, sibling (b - w + 1, a - 1)
           const int64_t pi = b - w + 1;
@@ -556,7 +609,7 @@ LS_HOST_DEVICE void outside(const Teams& g, const Sentence<T>& x, const Charts<N
             for (int64_t Y = sb; Y < se; ++Y) sum += gain[Y * d.S] * sibling[Y];
             total += own * scale * sum;
           }
-          total += fallback_child_mass(x, c, pi, b, a - 1, X, false);
+          if (c.falls[pi] > 0) total += fallback_child_mass(x, c, pi, b, a - 1, X, false);
         }
         c.mu[d.cell(a, b) * d.S + X] += total;
       }

@@ -42,6 +42,7 @@
 #include <cstdint>
 #include <type_traits>
 
+#include "latent_struct/arborescence_kbest.h"
 #include "latent_struct/chu_liu_edmonds.h"
 #include "latent_struct/common.h"
 #include "latent_struct/inside_outside.h"
@@ -927,6 +928,42 @@ LS_HOST_DEVICE void argmax_op(const Group& g, const TreePotentials<T>& p, const 
       own_parts[heads[m] * N + m] = T(1);
     }
   }
+}
+
+/// Doubles and ints of topk workspace per sentence (arborescence_kbest.h).
+LS_HOST_DEVICE inline int64_t topk_workspace_size(const TreeShape& shape, int64_t k) {
+  return arborescence::kbest_work_size(shape.length, k);
+}
+LS_HOST_DEVICE inline int64_t topk_index_workspace_size(const TreeShape& shape, int64_t k) {
+  return arborescence::kbest_iwork_size(shape.length, k);
+}
+
+/// The k best trees of sentence b (arborescence_kbest.h), serial on rank 0 (the group clears the outputs): tree j
+/// at heads decoded[j, b], scores[j, b], one-hot parts[j, b]; -inf, -1 and zeros past the last tree of finite score.
+template <typename T, typename Group>
+LS_HOST_DEVICE void topk_op(const Group& g, const TreePotentials<T>& p, const TreeShape& shape, int64_t b, int64_t k,
+                            double* workspace, int32_t* index_workspace, int32_t* decoded, T* scores, T* parts) {
+  const Sentence<T> x = sentence_at(p, shape, b);
+  const int64_t N = x.N, B = shape.batch;
+  for (int64_t j = 0; j < k; ++j) {
+    T* own_parts = parts + (j * B + b) * N * N;
+    int32_t* heads = decoded + (j * B + b) * N;
+    for (int64_t e = g.rank(); e < N * N; e += g.size()) own_parts[e] = T(0);
+    for (int64_t m = g.rank(); m < N; m += g.size()) heads[m] = -1;
+    if (g.rank() == 0) scores[j * B + b] = neg_inf<T>();
+  }
+  g.sync();
+  if (g.rank() != 0) return;
+  arborescence::k_best_arborescences<T>(
+      x.scores, N, x.n, x.single_root, k, workspace, index_workspace,
+      [&](int64_t j, const int32_t* tree, double score) {
+        const int64_t r = j * B + b;
+        scores[r] = static_cast<T>(score);
+        for (int64_t m = 0; m < x.n; ++m) {
+          decoded[r * N + m] = tree[m];
+          parts[r * N * N + tree[m] * N + m] = T(1);
+        }
+      });
 }
 
 // ---------------------------------------------------------------------------------------------------------------

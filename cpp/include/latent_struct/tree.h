@@ -120,7 +120,7 @@ LS_HOST_DEVICE inline int64_t alignment_decoded_size(int64_t N, int64_t M) { ret
   template void prefix##_sample<T>(const TreePotentials<T>&, TreeShape, int64_t, uint64_t, T*, int32_t*, T*);
 
 // The k best structures, declared only for the structures that implement them (SemiMarkov and Alignment, by k-best
-// Viterbi over their lattice: lattice_sweeps.h). Structure j of sentence b (j < k, in order of score; ties broken
+// Viterbi over their lattice: lattice_sweeps.h; Matrix-Tree by Lawler's partition: arborescence_kbest.h). Structure j of sentence b (j < k, in order of score; ties broken
 // as lattice::topk documents): decoded [k, B, decoded size], scores [k, B], one-hot parts [k, B, ...]. Past the
 // last structure of finite score: score -inf, decoded -1, parts zero.
 #define LS_DECLARE_TOPK_KERNELS(prefix)                                                                           \
@@ -148,6 +148,7 @@ LS_DECLARE_TREE_KERNELS(alignment)
 LS_DECLARE_TREE_KERNELS(cfg)
 LS_DECLARE_TOPK_KERNELS(semi_markov)
 LS_DECLARE_TOPK_KERNELS(alignment)
+LS_DECLARE_TOPK_KERNELS(matrix_tree)
 LS_DECLARE_SPARSEMAP(cky, TreePotentials, TreeShape)
 LS_DECLARE_SPARSEMAP(eisner, TreePotentials, TreeShape)
 LS_DECLARE_SPARSEMAP(matrix_tree, TreePotentials, TreeShape)
@@ -164,6 +165,7 @@ LS_DECLARE_TREE_KERNELS(alignment)
 LS_DECLARE_TREE_KERNELS(cfg)
 LS_DECLARE_TOPK_KERNELS(semi_markov)
 LS_DECLARE_TOPK_KERNELS(alignment)
+LS_DECLARE_TOPK_KERNELS(matrix_tree)
 LS_DECLARE_SPARSEMAP(cky, TreePotentials, TreeShape)
 LS_DECLARE_SPARSEMAP(eisner, TreePotentials, TreeShape)
 LS_DECLARE_SPARSEMAP(matrix_tree, TreePotentials, TreeShape)
