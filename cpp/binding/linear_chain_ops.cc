@@ -4,6 +4,7 @@
 #include <napi.h>
 
 #include <cmath>
+#include <functional>
 #include <limits>
 #include <memory>
 #include <string>
@@ -338,6 +339,18 @@ IndexOutput make_labels(Napi::Env env, const ChainArgs& args, int64_t count) {
   return make_index_result(env, args.on_device(), count);
 }
 
+/// The finish step of an op that returns labellings with their scores and one-hot parts (argmax, topk):
+/// { labels, score, ...parts }.
+std::function<Napi::Value(Napi::Env)> labelled_result(const IndexOutput& labels, const Output& score, const PartsOutput& parts) {
+  return [labels, score, parts](Napi::Env env) {
+    Napi::Object result = Napi::Object::New(env);
+    result.Set("labels", labels.host.js());
+    result.Set("score", score.js());
+    parts.set(result);
+    return static_cast<Napi::Value>(result);
+  };
+}
+
 Napi::Value argmax_op(const Napi::CallbackInfo& info) {
   return guarded(info.Env(), [&]() -> Napi::Value {
     Napi::Env env = info.Env();
@@ -358,13 +371,7 @@ Napi::Value argmax_op(const Napi::CallbackInfo& info) {
           LS_CALL(args.on_device(), chain_parts<T>, labels.kernel_data(), args.kernel_lengths(), args.shape, 1, parts.parts<T>());
           labels.to_host();
         },
-        [labels, score, parts](Napi::Env env) {
-          Napi::Object result = Napi::Object::New(env);
-          result.Set("labels", labels.host.js());
-          result.Set("score", score.js());
-          parts.set(result);
-          return static_cast<Napi::Value>(result);
-        });
+        labelled_result(labels, score, parts));
   });
 }
 
@@ -402,13 +409,7 @@ Napi::Value topk_op(const Napi::CallbackInfo& info) {
           LS_CALL(args.on_device(), chain_parts<T>, labels.kernel_data(), args.kernel_lengths(), args.shape, k, parts.parts<T>());
           labels.to_host();
         },
-        [labels, score, parts](Napi::Env env) {
-          Napi::Object result = Napi::Object::New(env);
-          result.Set("labels", labels.host.js());
-          result.Set("score", score.js());
-          parts.set(result);
-          return static_cast<Napi::Value>(result);
-        });
+        labelled_result(labels, score, parts));
   });
 }
 
