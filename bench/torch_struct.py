@@ -1,9 +1,13 @@
 #!/usr/bin/env python3
-"""torch-struct's CPU times for the sizes of issues 18 and 19, to set beside this library's bench.
+"""torch-struct's CPU times for the sizes of issues 18, 19 and 21, to set beside this library's bench.
 
-What it times: float32 on the CPU, "log Z + marginals" as torch-struct computes them on a fresh distribution
-(`dist.partition`, then `dist.marginals`: autograd through the log-partition for the dynamic programs, the
-closed-form Matrix-Tree inverse for NonProjectiveDependencyCRF), the median over --reps runs after one warm-up.
+What it times: float32 on the CPU, the median over --reps runs after one warm-up, on a fresh distribution, of --op:
+- `marginals` (default): "log Z + marginals" as torch-struct computes them (`dist.partition`, then `dist.marginals`:
+  autograd through the log-partition for the dynamic programs, the closed-form Matrix-Tree inverse for
+  NonProjectiveDependencyCRF);
+- `topk`: `dist.topk(K)` (the K-max semiring's K best structures as parts; --k, default 16);
+- `kl`, `cross_entropy`: `dist.kl(other)`, `dist.cross_entropy(other)` against a second distribution on other
+  standard normal scores (the KL-divergence and cross-entropy semirings; values only, no gradients).
 
 torch-struct is not a dependency and nothing here downloads: point --torch-struct DIR (or TORCH_STRUCT_DIR) at a
 checkout, for example from the stored mirror:
@@ -17,7 +21,8 @@ Needs PyTorch (Debian's python3-torch works). Sizes are (B, N[, C]) as in the is
 edges [B, N-1, C, C]; TreeCRF takes spans [B, N, N, 1]; the dependency structures take arcs [B, N, N] (root on
 the diagonal), single root (DependencyCRF multiroot=False, NonProjectiveDependencyCRF's default), matching this
 library's default singleRoot: true. SemiMarkovCRF sizes are (B, N, K, C), edges [B, N-1, K, C, C]; AlignmentCRF sizes
-(B, N, M), scores [B, N, M, 3] (global alignment).
+(B, N, M), scores [B, N, M, 3] (global alignment); SentCFG sizes (B, N, NT, T), scores (terms [B, N, T], rules
+[B, NT, NT+T, NT+T], roots [B, NT]).
 
 A case that torch-struct cannot run is reported, not timed: its row has "ms": null and the error. AlignmentCRF is one:
 at torch-struct's HEAD (7146de5) its Alignment calls `semiring.one_`, which the LogSemiring no longer has, before it
@@ -52,6 +57,7 @@ CASES = [
     ("SemiMarkovCRF", (32, 25, 4, 10), False),
     ("AlignmentCRF", (32, 25, 25), False),
     ("AlignmentCRF", (8, 1000, 1000), True),
+    ("SentCFG", (8, 20, 30, 60), False),
 ]
 
 
@@ -71,6 +77,8 @@ def parse_args():
     parser.add_argument("--clock", choices=["wall", "cpu"], default="wall",
                         help="wall time (default) or this process's CPU time, steadier on a shared machine at 1 thread")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--op", choices=list(OPS), default="marginals", help="what to time (see above)")
+    parser.add_argument("--k", type=int, default=16, help="K of --op topk (default 16)")
     parser.add_argument("--json", help="write {torch, threads, clock, rows: [{structure, size, ms, error}]} to this file")
     parser.add_argument("--semimarkov-check", metavar="FILE",
                         help="write SemiMarkovCRF edges, lengths, log Z and marginals to FILE.json/.edges.bin/.marginals.bin")
@@ -99,6 +107,11 @@ def potentials(torch, structure, size, generator):
     elif structure == "AlignmentCRF":
         batch, length, target = size
         shape = (batch, length, target, 3)
+    elif structure == "SentCFG":
+        batch, length, nonterminals, preterminals = size
+        symbols = nonterminals + preterminals
+        return tuple(torch.randn(shape, generator=generator, dtype=torch.float32) for shape in
+                     ((batch, length, preterminals), (batch, nonterminals, symbols, symbols), (batch, nonterminals)))
     else:
         batch, length = size
         shape = (batch, length, length)
@@ -116,19 +129,43 @@ def distribution(torch_struct, structure, scores):
         return torch_struct.SemiMarkovCRF(scores)
     if structure == "AlignmentCRF":
         return torch_struct.AlignmentCRF(scores)
+    if structure == "SentCFG":
+        return torch_struct.SentCFG(scores)
     return torch_struct.NonProjectiveDependencyCRF(scores, multiroot=False)
 
 
-def time_case(torch, torch_struct, structure, scores, warmup, reps, clock):
+def log_z_and_marginals(torch, dist, other, k):
+    log_z = dist.partition
+    marginals = dist.marginals
+    parts = marginals if isinstance(marginals, tuple) else (marginals,)  # SentCFG: (terms, rules, roots, spans)
+    if not (torch.isfinite(log_z).all() and all(torch.isfinite(m).all() for m in parts)):
+        raise RuntimeError("non-finite log Z or marginals")
+
+
+def k_best(torch, dist, other, k):
+    if not torch.isfinite(dist.topk(k)).all():
+        raise RuntimeError("non-finite k-best parts")
+
+
+def divergence(name):
+    def run(torch, dist, other, k):
+        if not torch.isfinite(getattr(dist, name)(other)).all():
+            raise RuntimeError(f"non-finite {name}")
+    return run
+
+
+# What --op times, given a fresh distribution, a second one on other scores (kl, cross_entropy) and K.
+OPS = {"marginals": log_z_and_marginals, "topk": k_best, "kl": divergence("kl"),
+       "cross_entropy": divergence("cross_entropy")}
+
+
+def time_case(torch, torch_struct, structure, scores, other_scores, op, k, warmup, reps, clock):
     def once():
-        dist = distribution(torch_struct, structure, scores)  # a fresh one: partition and marginals are cached
+        dist = distribution(torch_struct, structure, scores)  # fresh ones: partition and marginals are cached
+        other = distribution(torch_struct, structure, other_scores) if other_scores is not None else None
         start = clock()
-        log_z = dist.partition
-        marginals = dist.marginals
-        elapsed = clock() - start
-        if not (torch.isfinite(log_z).all() and torch.isfinite(marginals).all()):
-            raise RuntimeError(f"{structure}: non-finite log Z or marginals")
-        return elapsed * 1e3
+        OPS[op](torch, dist, other, k)
+        return (clock() - start) * 1e3
 
     for _ in range(warmup):
         once()
@@ -169,7 +206,8 @@ def main():
     commit = git_commit(args.torch_struct)
     print(f"torch {torch.__version__}, torch-struct {getattr(torch_struct, 'version', '?')}"
           f"{' (' + commit + ')' if commit else ''} from {args.torch_struct}, {torch.get_num_threads()} thread(s), "
-          f"float32, log Z + marginals, {args.clock} time, median of {args.reps} (slow chains: {args.slow_reps})")
+          f"float32, {args.op if args.op != 'topk' else f'topk({args.k})'}, {args.clock} time, median of {args.reps} "
+          f"(slow chains: {args.slow_reps})")
     print()
     print("| structure | size | torch-struct ms |")
     print("| --- | --- | --- |")
@@ -178,9 +216,10 @@ def main():
         if (only and structure not in only) or (slow and args.skip_slow):
             continue
         scores = potentials(torch, structure, size, generator)
+        other_scores = potentials(torch, structure, size, generator) if args.op in ("kl", "cross_entropy") else None
         warmup, reps = (0, args.slow_reps) if slow else (1, args.reps)
         try:
-            ms = time_case(torch, torch_struct, structure, scores, warmup, reps, clock)
+            ms = time_case(torch, torch_struct, structure, scores, other_scores, args.op, args.k, warmup, reps, clock)
         except Exception as error:  # torch-struct cannot run this case here: say why, time nothing
             reason = f"{type(error).__name__}: {error}"
             print(f"| {structure} | {size} | not run: {reason} |", flush=True)

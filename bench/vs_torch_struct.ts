@@ -1,17 +1,21 @@
 /**
- * This library beside torch-struct in one run, at the sizes of issues 18 and 19: "log Z + marginals" (logPartition,
- * then marginals), float32, on the CPU. torch-struct runs first, through bench/torch_struct.py (it needs Debian's
+ * This library beside torch-struct in one run, at the sizes of issues 18, 19 and 21, float32, on the CPU, timing `--op`:
+ * `marginals` (default: "log Z + marginals", logPartition then marginals), `topk` (topk(K), `--k`, default 16, against
+ * torch-struct's K-max semiring `dist.topk(K)`), `kl` or `crossEntropy` (against a second distribution on other
+ * scores; torch-struct's KL-divergence and cross-entropy semirings). torch-struct runs first, through bench/torch_struct.py (it needs Debian's
  * python3-torch and a torch-struct checkout: see that script), then this library on the same machine, one thread and
  * all threads, with a fresh output per call and, for the chain, with `{ out }` reused. Prints a Markdown table with
  * the ratios and writes the figures as JSON (`--json FILE`).
  *
  *   npm run bench:torch-struct -- --torch-struct /tmp/torch-struct [--reps 9] [--skip-slow] [--only TreeCRF,...]
+ *       [--op marginals|topk|kl|crossEntropy] [--k 16]
  *
  * Our inputs are the bench's deterministic fills in [-2, 2) (torch-struct's are standard normal): the work of these
  * dynamic programs does not depend on the values.
  *
- * Cases torch-struct cannot run (AlignmentCRF at its HEAD: see bench/torch_struct.py) show the reason instead of a
- * time. When SemiMarkovCRF runs, the script also checks once that our log Z and marginals equal torch-struct's on the
+ * Cases torch-struct cannot run (AlignmentCRF at its HEAD: see bench/torch_struct.py; the divergences of its dependency
+ * structures and SemiMarkovCRF) show the reason instead of a time, and ours that raise (topk where it is not implemented)
+ * show theirs. When SemiMarkovCRF runs, the script also checks once that our log Z and marginals equal torch-struct's on the
  * same edges (standard normal, random lengths): torch-struct writes them (`--semimarkov-check`), we recompute and
  * print the largest differences.
  */
@@ -20,10 +24,10 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
-import { AlignmentCRF, AnyTensor, DependencyCRF, LinearChainCRF, NonProjectiveDependencyCRF, SemiMarkovCRF, Tensor, TreeCRF, backendInfo, setThreads } from '../lib';
+import { AlignmentCRF, AnyTensor, DependencyCRF, LinearChainCRF, NonProjectiveDependencyCRF, SemiMarkovCRF, SentCFG, Tensor, TreeCRF, backendInfo, setThreads } from '../lib';
 import { filledTensor, time } from './harness';
 
-type Structure = 'LinearChainCRF' | 'TreeCRF' | 'DependencyCRF' | 'NonProjectiveDependencyCRF' | 'SemiMarkovCRF' | 'AlignmentCRF';
+type Structure = 'LinearChainCRF' | 'TreeCRF' | 'DependencyCRF' | 'NonProjectiveDependencyCRF' | 'SemiMarkovCRF' | 'AlignmentCRF' | 'SentCFG';
 
 interface Case {
   structure: Structure;
@@ -49,10 +53,17 @@ const CASES: Case[] = [
   { structure: 'SemiMarkovCRF', size: [32, 25, 4, 10], slow: false },
   { structure: 'AlignmentCRF', size: [32, 25, 25], slow: false },
   { structure: 'AlignmentCRF', size: [8, 1000, 1000], slow: true },
+  { structure: 'SentCFG', size: [8, 20, 30, 60], slow: false },
 ];
+
+/** What a run times; the names torch_struct.py's --op takes. */
+const OPS = { marginals: 'marginals', topk: 'topk', kl: 'kl', crossEntropy: 'cross_entropy' } as const;
+type Op = keyof typeof OPS;
 
 interface Options {
   torchStruct: string | null;
+  op: Op;
+  k: number;
   reps: number;
   skipSlow: boolean;
   only: Set<string>;
@@ -60,7 +71,7 @@ interface Options {
 }
 
 function parseArgs(argv: string[]): Options {
-  const options: Options = { torchStruct: process.env.TORCH_STRUCT_DIR ?? null, reps: 9, skipSlow: false, only: new Set(), json: null };
+  const options: Options = { torchStruct: process.env.TORCH_STRUCT_DIR ?? null, op: 'marginals', k: 16, reps: 9, skipSlow: false, only: new Set(), json: null };
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i];
     const value = (): string => {
@@ -73,6 +84,11 @@ function parseArgs(argv: string[]): Options {
     else if (flag === '--skip-slow') options.skipSlow = true;
     else if (flag === '--only') options.only = new Set(value().split(',').filter(Boolean));
     else if (flag === '--json') options.json = value();
+    else if (flag === '--op') {
+      const op = value();
+      if (!(op in OPS)) throw new Error(`vs_torch_struct: --op is one of ${Object.keys(OPS).join(', ')}`);
+      options.op = op as Op;
+    } else if (flag === '--k') options.k = Math.max(1, Number.parseInt(value(), 10) || 1);
     else throw new Error(`vs_torch_struct: unknown flag ${flag}`);
   }
   return options;
@@ -81,16 +97,38 @@ function parseArgs(argv: string[]): Options {
 interface Structured {
   logPartition(): unknown;
   marginals(options?: { out: never }): unknown;
+  topk(k: number): unknown;
+  kl(other: Structured): unknown;
+  crossEntropy(other: Structured): unknown;
+  dispose(): void;
 }
 
-function make(structure: Structure, size: number[]): Structured {
+/** The body --op times on `structure` (`other`: the second distribution of the divergences). */
+function opBody(op: Op, k: number, structure: Structured, other: Structured): () => void {
+  if (op === 'topk') return () => void structure.topk(k);
+  if (op === 'kl') return () => void structure.kl(other);
+  if (op === 'crossEntropy') return () => void structure.crossEntropy(other);
+  return () => {
+    structure.logPartition();
+    structure.marginals();
+  };
+}
+
+/** A structure of the case's size on the bench's deterministic fill (`seed` > 0: other scores, for the divergences). */
+function make(structure: Structure, size: number[], seed = 0): Structured {
   const [B, N] = size;
-  if (structure === 'LinearChainCRF') return new LinearChainCRF(filledTensor([B, N - 1, size[2], size[2]], 'float32', 1));
-  if (structure === 'TreeCRF') return new TreeCRF(filledTensor([B, N, N], 'float32', 2));
-  if (structure === 'DependencyCRF') return new DependencyCRF(filledTensor([B, N, N], 'float32', 3));
-  if (structure === 'SemiMarkovCRF') return new SemiMarkovCRF(filledTensor([B, N - 1, size[2], size[3], size[3]], 'float32', 5));
-  if (structure === 'AlignmentCRF') return new AlignmentCRF(filledTensor([B, N, size[2], 3], 'float32', 6));
-  return new NonProjectiveDependencyCRF(filledTensor([B, N, N], 'float32', 4));
+  const structured = (x: unknown): Structured => x as Structured;
+  if (structure === 'LinearChainCRF') return structured(new LinearChainCRF(filledTensor([B, N - 1, size[2], size[2]], 'float32', 1 + seed)));
+  if (structure === 'TreeCRF') return structured(new TreeCRF(filledTensor([B, N, N], 'float32', 2 + seed)));
+  if (structure === 'DependencyCRF') return structured(new DependencyCRF(filledTensor([B, N, N], 'float32', 3 + seed)));
+  if (structure === 'SemiMarkovCRF') return structured(new SemiMarkovCRF(filledTensor([B, N - 1, size[2], size[3], size[3]], 'float32', 5 + seed)));
+  if (structure === 'AlignmentCRF') return structured(new AlignmentCRF(filledTensor([B, N, size[2], 3], 'float32', 6 + seed)));
+  if (structure === 'SentCFG') {
+    // Packed terms [N·T] | rules [NT·S·S] | roots [NT] per sentence, S = NT + T.
+    const [NT, T] = [size[2], size[3]];
+    return structured(SentCFG.fromPacked(filledTensor([B, N * T + NT * (NT + T) ** 2 + NT], 'float32', 7 + seed), { N, NT, T }));
+  }
+  return structured(new NonProjectiveDependencyCRF(filledTensor([B, N, N], 'float32', 4 + seed)));
 }
 
 interface Result {
@@ -99,8 +137,10 @@ interface Result {
   torchStructMs: number | null;
   /** Why torch-struct did not run the case, when it could not. */
   torchStructError: string | null;
-  oneThreadMs: number;
-  allThreadsMs: number;
+  /** Null when this library raised (the reason in `error`). */
+  oneThreadMs: number | null;
+  allThreadsMs: number | null;
+  error: string | null;
   /** The chain with a reused `{ out }`, all threads and one. */
   reusedOutMs: number | null;
   reusedOutOneThreadMs: number | null;
@@ -120,9 +160,9 @@ function runTorchStruct(options: Options, cases: Case[]): TorchStructRun {
   if (!options.torchStruct) return { header: 'torch-struct not run (no --torch-struct DIR)', ms, errors, semiMarkovCheck: null };
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ls-vs-ts-'));
   const json = path.join(dir, 'torch_struct.json');
-  const check = cases.some((c) => c.structure === 'SemiMarkovCRF') ? path.join(dir, 'semimarkov') : null;
+  const check = options.op === 'marginals' && cases.some((c) => c.structure === 'SemiMarkovCRF') ? path.join(dir, 'semimarkov') : null;
   const only = [...new Set(cases.map((c) => c.structure))].join(',');
-  const args = [path.join(__dirname, '..', '..', 'bench', 'torch_struct.py'), '--torch-struct', options.torchStruct, '--threads', '1', '--reps', String(Math.min(options.reps, 5)), '--only', only, '--json', json];
+  const args = [path.join(__dirname, '..', '..', 'bench', 'torch_struct.py'), '--torch-struct', options.torchStruct, '--threads', '1', '--reps', String(Math.min(options.reps, 5)), '--only', only, '--json', json, '--op', OPS[options.op], '--k', String(options.k)];
   if (options.skipSlow) args.push('--skip-slow');
   if (check) args.push('--semimarkov-check', check);
   const run = spawnSync('/usr/bin/python3', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
@@ -173,10 +213,8 @@ function main(): void {
   const results: Result[] = [];
   for (const c of cases) {
     const structure = make(c.structure, c.size);
-    const both = (): void => {
-      structure.logPartition();
-      structure.marginals();
-    };
+    const other = make(c.structure, c.size, 10);
+    const body = opBody(options.op, options.k, structure, other);
     const timed = (threads: number, body: () => unknown): number => {
       setThreads(threads);
       try {
@@ -187,7 +225,13 @@ function main(): void {
     };
     let reused: number | null = null;
     let reusedOne: number | null = null;
-    if (c.structure === 'LinearChainCRF') {
+    let error: string | null = null;
+    try {
+      body();
+    } catch (e) {
+      error = e instanceof Error ? e.message : String(e);
+    }
+    if (c.structure === 'LinearChainCRF' && options.op === 'marginals') {
       const out = structure.marginals() as AnyTensor;
       const withOut = (): void => {
         structure.logPartition();
@@ -202,18 +246,22 @@ function main(): void {
       size: c.size.join(', '),
       torchStructMs: torch.ms.get(`${c.structure} ${c.size.join(',')}`) ?? null,
       torchStructError: torch.errors.get(`${c.structure} ${c.size.join(',')}`) ?? null,
-      oneThreadMs: timed(1, both),
-      allThreadsMs: timed(allThreads, both),
+      oneThreadMs: error === null ? timed(1, body) : null,
+      allThreadsMs: error === null ? timed(allThreads, body) : null,
+      error,
       reusedOutMs: reused,
       reusedOutOneThreadMs: reusedOne,
     });
+    structure.dispose();
+    other.dispose();
   }
   const info = backendInfo();
   const f = (ms: number | null): string => (ms === null ? '—' : ms < 10 ? ms.toFixed(2) : ms.toFixed(1));
-  const ratio = (a: number | null, b: number): string => (a === null ? '—' : `${(a / b).toFixed(1)}×`);
+  const ratio = (a: number | null, b: number | null): string => (a === null || b === null ? '—' : `${(a / b).toFixed(1)}×`);
+  const what = options.op === 'marginals' ? 'log Z + marginals' : options.op === 'topk' ? `topk(${options.k})` : options.op;
   const lines = [
     `${torch.header}`,
-    `latent-struct: ${os.cpus()[0]?.model.trim() ?? 'CPU'}, ${allThreads} threads, vector math ${info.cpu.simd}; float32, log Z + marginals, median of ${options.reps} after a warm-up`,
+    `latent-struct: ${os.cpus()[0]?.model.trim() ?? 'CPU'}, ${allThreads} threads, vector math ${info.cpu.simd}; float32, ${what}, median of ${options.reps} after a warm-up`,
     '',
     `| structure | size | torch-struct 1 thread (ms) | ours 1 thread (ms) | speedup 1 thread | ours ${allThreads} threads (ms) | chain, reused out: ${allThreads} threads / 1 thread (ms) |`,
     '| --- | --- | ---: | ---: | ---: | ---: | ---: |',
@@ -227,6 +275,8 @@ function main(): void {
   if (failed.length > 0) {
     lines.push('', ...failed.map((r) => `torch-struct did not run ${r.structure} (${r.size}): ${r.torchStructError}`));
   }
+  const ours = results.filter((r) => r.error !== null);
+  if (ours.length > 0) lines.push('', ...ours.map((r) => `latent-struct did not run ${r.structure} (${r.size}): ${r.error}`));
   const semiMarkov = torch.semiMarkovCheck ? checkSemiMarkov(torch.semiMarkovCheck) : null;
   if (semiMarkov) {
     lines.push(
@@ -237,7 +287,7 @@ function main(): void {
   }
   console.log(lines.join('\n'));
   if (options.json) {
-    fs.writeFileSync(options.json, JSON.stringify({ torch: torch.header, simd: info.cpu.simd, threads: allThreads, results, semiMarkovCheck: semiMarkov }, null, 2) + '\n');
+    fs.writeFileSync(options.json, JSON.stringify({ torch: torch.header, op: options.op, k: options.k, simd: info.cpu.simd, threads: allThreads, results, semiMarkovCheck: semiMarkov }, null, 2) + '\n');
   }
 }
 
