@@ -28,8 +28,12 @@ void cky_sample(const TreePotentials<T>& potentials, TreeShape shape, int64_t sa
                       log_z, decoded, parts);
 }
 
+LS_DEFINE_CUDA_LATTICE_TOPK(cky, cky)
+
 LS_INSTANTIATE_TREE_KERNELS(cky, float)
 LS_INSTANTIATE_TREE_KERNELS(cky, double)
+LS_INSTANTIATE_TOPK_KERNELS(cky, float)
+LS_INSTANTIATE_TOPK_KERNELS(cky, double)
 
 }  // namespace cuda
 }  // namespace ls

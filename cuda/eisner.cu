@@ -32,8 +32,12 @@ void eisner_sample(const TreePotentials<T>& potentials, TreeShape shape, int64_t
                       queues.as<int32_t>(), queues_per_block, log_z, decoded, parts);
 }
 
+LS_DEFINE_CUDA_LATTICE_TOPK(eisner, eisner)
+
 LS_INSTANTIATE_TREE_KERNELS(eisner, float)
 LS_INSTANTIATE_TREE_KERNELS(eisner, double)
+LS_INSTANTIATE_TOPK_KERNELS(eisner, float)
+LS_INSTANTIATE_TOPK_KERNELS(eisner, double)
 
 }  // namespace cuda
 }  // namespace ls

@@ -122,8 +122,9 @@ void launch_per_sentence(int64_t batch, const char* name, Kernel kernel, Args...
                         indices.as<int32_t>(), decoded, score, parts);                                             \
   }
 
-// prefix_topk (tree.h) from the k-best sentence op of namespace `ns` (lattice_sweeps.h's topk_op): a block per
-// sentence, a thread per node of each layer; (nodes + 1) k scores and 2 (nodes + 1) k indices per sentence from
+// prefix_topk (tree.h) from the k-best sentence op of namespace `ns` (lattice_sweeps.h's topk_op: a thread per node
+// of each layer; CKY's and Eisner's over hypergraph_kbest.h: a thread per item of each width): a block per sentence,
+// ns::topk_workspace_size(shape, k) values and ns::topk_index_workspace_size(shape, k) indices per sentence from
 // the stream-ordered pool.
 #define LS_DEFINE_CUDA_LATTICE_TOPK(prefix, ns)                                                                   \
   namespace {                                                                                                      \

@@ -4,12 +4,13 @@
  * Categorical (ties: the smaller class first), SemiMarkovCRF and AlignmentCRF, global and local (k-best Viterbi;
  * ties: by the choices read walking back from the end of the path — the end label or cell, then each in-edge index
  * — smaller first), with mixed lengths, −Infinity masks (masked structures never listed), controlled ties on
- * integer scores, float64 and float32; the typed errors (k out of range; structures without topk yet). CUDA
- * parity: test/parity/topk.parity.test.ts.
+ * integer scores, float64 and float32; the typed errors (k out of range). CUDA parity: test/parity/topk.parity.test.ts.
+ * TreeCRF and DependencyCRF: test/topk_trees.test.ts; NonProjectiveDependencyCRF: test/topk_nonprojective.test.ts.
  */
-import { AlignmentCRF, AnyTensor, Categorical, DependencyCRF, SemiMarkovCRF, Tensor, TreeCRF } from '../lib';
-import { errorCode, expectClose, randomTensor, rng, toFloat32 } from './helpers';
-import { Structure, oneHot } from './oracles/enumerate';
+import { AlignmentCRF, AnyTensor, Categorical, SemiMarkovCRF, Tensor } from '../lib';
+import { errorCode, randomTensor, rng, toFloat32 } from './helpers';
+import { Structure } from './oracles/enumerate';
+import { checkTopk } from './topk_check';
 import { alignmentInstance, alignmentPartCount, alignmentStructures } from './oracles/alignment';
 import { semiMarkovInstance, semiMarkovPartCount, semiMarkovStructures } from './oracles/semi_markov';
 
@@ -53,62 +54,6 @@ function alignmentTieKey(m: number, local: boolean): (s: Structure) => number[] 
   };
 }
 
-interface TopkResult {
-  labels?: Int32Array;
-  path?: Int32Array;
-  score: AnyTensor;
-  parts: AnyTensor;
-}
-
-/**
- * Checks topk(k) of a batch against each instance's ranked enumeration: exact order, decoded rows and parts
- * (`exactOrder`), or — for float32, where near-ties may swap — scores in order and each listed structure a
- * distinct one of finite oracle score equal to its listed score.
- */
-function checkTopk(
-  result: TopkResult,
-  k: number,
-  B: number,
-  width: number,
-  partCount: number,
-  oracle: Structure[][],
-  tol: { rtol: number; atol: number; exactOrder: boolean },
-): void {
-  const decoded = (result.labels ?? result.path) as Int32Array;
-  expect(decoded.length).toBe(k * B * width);
-  expect(result.score.shape).toEqual([k, B]);
-  expect(result.parts.shape[0]).toBe(k);
-  const scores = data(result.score);
-  const parts = data(result.parts);
-  for (let b = 0; b < B; b++) {
-    const expected = oracle[b];
-    const seen = new Set<string>();
-    for (let j = 0; j < k; j++) {
-      const r = j * B + b;
-      const row = Array.from(decoded.subarray(r * width, (r + 1) * width));
-      const rowParts = parts.slice(r * partCount, (r + 1) * partCount);
-      if (j >= expected.length) {
-        expect(scores[r]).toBe(-Infinity);
-        expect(row).toEqual(new Array<number>(width).fill(-1));
-        expect(rowParts.every((v) => v === 0)).toBe(true);
-        continue;
-      }
-      expectClose([scores[r]], [expected[j].score], tol.rtol, tol.atol);
-      if (tol.exactOrder) {
-        expect(row).toEqual(expected[j].decoded);
-        expect(rowParts).toEqual(oneHot(expected[j].parts, partCount));
-      } else {
-        const match = expected.find((s) => s.decoded.every((v, i) => v === row[i]));
-        expect(match).toBeDefined();
-        expectClose([scores[r]], [match!.score], tol.rtol, tol.atol);
-        expect(rowParts).toEqual(oneHot(match!.parts, partCount));
-        expect(seen.has(row.join(','))).toBe(false);
-        seen.add(row.join(','));
-      }
-    }
-  }
-}
-
 describe('Categorical.topk', () => {
   const B = 3;
   const K = 5;
@@ -123,7 +68,7 @@ describe('Categorical.topk', () => {
     const oracle = oracleOf(new Tensor(Float64Array.from(x.data), x.shape));
     for (let k = 1; k <= K + 1; k++) {
       const r = new Categorical(x).topk(k);
-      checkTopk({ labels: r.index, score: r.score, parts: r.parts }, k, B, 1, K, oracle, { rtol, atol: rtol, exactOrder });
+      checkTopk({ decoded: r.index, score: r.score, parts: r.parts }, k, B, 1, K, oracle, { rtol, atol: rtol, exactOrder });
     }
   };
 
@@ -177,7 +122,7 @@ describe('SemiMarkovCRF.topk', () => {
     expect(semiMarkovPartCount(semiMarkovInstance(edges, 0))).toBe(partCount);
     for (let k = 1; k <= most + 1; k++) {
       const result = new SemiMarkovCRF(edges, { lengths }).topk(k);
-      checkTopk(result, k, B, width, partCount, oracle, { rtol, atol: rtol, exactOrder });
+      checkTopk({ ...result, decoded: result.labels }, k, B, width, partCount, oracle, { rtol, atol: rtol, exactOrder });
     }
   };
 
@@ -245,7 +190,7 @@ describe.each([false, true])('AlignmentCRF.topk (local %s)', (local) => {
     const ks = most <= 40 ? Array.from({ length: most + 1 }, (_, i) => i + 1) : [1, 2, 3, 7, 13, 40, most - 1, most, most + 1];
     for (const k of ks) {
       const result = new AlignmentCRF(scores, options).topk(k);
-      checkTopk(result, k, B, width, partCount, oracle, { rtol, atol: rtol, exactOrder });
+      checkTopk({ ...result, decoded: result.path }, k, B, width, partCount, oracle, { rtol, atol: rtol, exactOrder });
     }
   };
 
@@ -257,7 +202,8 @@ describe.each([false, true])('AlignmentCRF.topk (local %s)', (local) => {
     const oracle = oracleOf(scores);
     const most = Math.max(...oracle.map((o) => o.length));
     for (let k = 1; k <= most; k++) {
-      checkTopk(new AlignmentCRF(scores, options).topk(k), k, B, width, partCount, oracle, { rtol: 1e-12, atol: 1e-12, exactOrder: true });
+      const result = new AlignmentCRF(scores, options).topk(k);
+      checkTopk({ ...result, decoded: result.path }, k, B, width, partCount, oracle, { rtol: 1e-12, atol: 1e-12, exactOrder: true });
     }
   });
   test('−Infinity masks: masked structures never listed, a −Infinity tail', () => {
@@ -280,16 +226,5 @@ describe.each([false, true])('AlignmentCRF.topk (local %s)', (local) => {
   });
   test('float32', () => {
     check(toFloat32(randomTensor([B, N, M, 3], rng(26))), false, 1e-5);
-  });
-});
-
-describe('topk not implemented yet', () => {
-  test.each([
-    ['TreeCRF', () => new TreeCRF(randomTensor([1, 3, 3], rng(31)))],
-    ['DependencyCRF', () => new DependencyCRF(randomTensor([1, 3, 3], rng(32)))],
-  ])('%s throws a typed TypeError', (_, make) => {
-    const crf = make();
-    expect(errorCode(() => crf.topk(2))).toBe('TypeError:ERR_NOT_IMPLEMENTED');
-    expect(() => crf.topk(2)).toThrow(/topk is not implemented for .* yet/);
   });
 });

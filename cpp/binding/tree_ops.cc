@@ -363,22 +363,17 @@ Napi::Value argmax_op(const Napi::CallbackInfo& info) {
 
 /// The most structures treeTopk lists per sentence.
 constexpr int64_t kMaxTopk = 1024;
+/// The most chart derivations CKY's and Eisner's topk keep per sentence (5 GiB of lists in float64).
+constexpr int64_t kMaxChartTopk = int64_t(1) << 28;
 
 /// treeTopk(spec, k, async) -> { decoded Int32Array [k, B, width], score [k, B], parts [k, B, ...scores' shape] }:
-/// the k best structures of each sentence in order (tree.h's prefix_topk; SemiMarkov, Alignment and Matrix-Tree, a
-/// TypeError for the others), -inf scores, -1 decoded rows and zero parts past the last structure of finite score.
+/// the k best structures of each sentence in order (tree.h's prefix_topk; every structure but cfg, a TypeError
+/// there), -inf scores, -1 decoded rows and zero parts past the last structure of finite score.
 Napi::Value topk_op(const Napi::CallbackInfo& info) {
   return guarded(info.Env(), [&]() -> Napi::Value {
     Napi::Env env = info.Env();
     const TreeArgs args = parse_tree(env, info[0]);
-    if (args.structure != Structure::SemiMarkov && args.structure != Structure::Alignment &&
-        args.structure != Structure::MatrixTree) {
-      const char* name = args.structure == Structure::Cky      ? "cky"
-                         : args.structure == Structure::Eisner ? "eisner"
-                         : args.structure == Structure::Cfg    ? "cfg"
-                                                               : "matrix_tree";
-      type_error("ERR_NOT_IMPLEMENTED", std::string("topk is not implemented for ") + name + " yet");
-    }
+    if (args.structure == Structure::Cfg) type_error("ERR_NOT_IMPLEMENTED", "topk is not implemented for cfg yet");
     const int64_t k = parse_integer(info[1], "k", 1, kMaxTopk);
     const int64_t B = args.shape.batch;
     const int64_t nodes = args.shape.length * (args.structure == Structure::SemiMarkov ? args.shape.labels : args.shape.extent);
@@ -391,6 +386,13 @@ Napi::Value topk_op(const Napi::CallbackInfo& info) {
          B * (arborescence::kbest_work_size(args.shape.length, k) + arborescence::kbest_iwork_size(args.shape.length, k)) >
              (int64_t(1) << 50) / 8)) {
       range_error("ERR_SIZE_OVERFLOW", "the k-best trees' workspace (k x (N + k) per sentence) is too large");
+    }
+    // CKY and Eisner keep k derivations of 3 chart items per span (cky_sweeps.h, eisner_sweeps.h topk_op): at most
+    // kMaxChartTopk of them per sentence (20 bytes each in float64).
+    const int64_t chart_entries = 3 * (args.shape.length + 1) * (args.shape.length + 1) * k;
+    if ((args.structure == Structure::Cky || args.structure == Structure::Eisner) &&
+        (chart_entries > kMaxChartTopk || B * chart_entries > (int64_t(1) << 50) / 32)) {
+      range_error("ERR_SIZE_OVERFLOW", "the k-best charts (3 (N + 1)^2 k derivations per sentence) are too large");
     }
     std::vector<int64_t> parts_shape{k};
     parts_shape.insert(parts_shape.end(), args.scores.shape.begin(), args.scores.shape.end());
@@ -407,6 +409,12 @@ Napi::Value topk_op(const Napi::CallbackInfo& info) {
           using T = decltype(tag);
           if (args.structure == Structure::MatrixTree) {
             LS_CALL(args.on_device(), matrix_tree_topk<T>, args.potentials<T>(), args.shape, k, decoded.kernel_data(),
+                    out<T>(score), out<T>(parts));
+          } else if (args.structure == Structure::Cky) {
+            LS_CALL(args.on_device(), cky_topk<T>, args.potentials<T>(), args.shape, k, decoded.kernel_data(),
+                    out<T>(score), out<T>(parts));
+          } else if (args.structure == Structure::Eisner) {
+            LS_CALL(args.on_device(), eisner_topk<T>, args.potentials<T>(), args.shape, k, decoded.kernel_data(),
                     out<T>(score), out<T>(parts));
           } else if (args.structure == Structure::SemiMarkov) {
             LS_CALL(args.on_device(), semi_markov_topk<T>, args.potentials<T>(), args.shape, k, decoded.kernel_data(),

@@ -27,8 +27,12 @@ void cky_sample(const TreePotentials<T>& potentials, TreeShape shape, int64_t sa
   });
 }
 
+LS_DEFINE_CPU_LATTICE_TOPK(cky, cky)
+
 LS_INSTANTIATE_TREE_KERNELS(cky, float)
 LS_INSTANTIATE_TREE_KERNELS(cky, double)
+LS_INSTANTIATE_TOPK_KERNELS(cky, float)
+LS_INSTANTIATE_TOPK_KERNELS(cky, double)
 
 }  // namespace cpu
 }  // namespace ls

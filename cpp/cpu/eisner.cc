@@ -18,8 +18,12 @@ void eisner_sample(const TreePotentials<T>& potentials, TreeShape shape, int64_t
   });
 }
 
+LS_DEFINE_CPU_LATTICE_TOPK(eisner, eisner)
+
 LS_INSTANTIATE_TREE_KERNELS(eisner, float)
 LS_INSTANTIATE_TREE_KERNELS(eisner, double)
+LS_INSTANTIATE_TOPK_KERNELS(eisner, float)
+LS_INSTANTIATE_TOPK_KERNELS(eisner, double)
 
 }  // namespace cpu
 }  // namespace ls

@@ -95,8 +95,9 @@ void lanes_log_sum_exp_of_sums(const VectorTeams&, const double* a, const double
     });                                                                                                          \
   }
 
-// prefix_topk (tree.h) from the k-best sentence op of namespace `ns` (lattice_sweeps.h's topk_op), one thread per
-// sentence, sentences split across the thread pool: (nodes + 1) k scores and 2 (nodes + 1) k indices per thread.
+// prefix_topk (tree.h) from the k-best sentence op of namespace `ns` (lattice_sweeps.h's topk_op, or CKY's and
+// Eisner's over hypergraph_kbest.h), one thread per sentence, sentences split across the thread pool, with
+// ns::topk_workspace_size(shape, k) values and ns::topk_index_workspace_size(shape, k) indices per thread.
 #define LS_DEFINE_CPU_LATTICE_TOPK(prefix, ns)                                                                   \
   template <typename T>                                                                                          \
   void prefix##_topk(const TreePotentials<T>& p, TreeShape shape, int64_t k, int32_t* decoded, T* scores,       \

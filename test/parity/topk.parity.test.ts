@@ -6,45 +6,12 @@
  * 'cuda' }` on host scores (host results) give identical decoded forms, scores and parts. Correctness of the CPU
  * results is test/topk.test.ts's job. Sizes stay small: the emulated device runs a fiber per thread.
  */
-import { AlignmentCRF, AnyTensor, Categorical, DeviceTensor, SemiMarkovCRF, Tensor } from '../../lib';
-import { randomTensor, rng, toFloat32 } from '../helpers';
+import { AlignmentCRF, AnyTensor, Categorical, SemiMarkovCRF } from '../../lib';
+import { toFloat32 } from '../helpers';
 import { gpuDescribe } from './gpu';
+import { Top, dtypes, expectSame, modes, scoresOf } from './topk_support';
 
 const describeGpu = gpuDescribe('topk parity');
-
-const hostData = (t: AnyTensor): number[] => Array.from((t instanceof DeviceTensor ? t.toHost() : (t as Tensor)).data);
-
-interface Top {
-  decoded: Int32Array;
-  score: AnyTensor;
-  parts: AnyTensor;
-}
-
-function expectSame(device: Top, cpu: Top, deviceResident: boolean): void {
-  expect(device.score instanceof DeviceTensor).toBe(deviceResident);
-  expect(device.parts instanceof DeviceTensor).toBe(deviceResident);
-  expect(Array.from(device.decoded)).toEqual(Array.from(cpu.decoded));
-  expect(hostData(device.score)).toEqual(hostData(cpu.score));
-  expect(hostData(device.parts)).toEqual(hostData(cpu.parts));
-  expect(device.parts.shape).toEqual(cpu.parts.shape);
-}
-
-/** Random scores with some −Infinity entries (never on `keep`'s), or integer scores (ties). */
-function scoresOf(shape: number[], seed: number, mode: 'continuous' | 'masked' | 'ties', keep: (x: Tensor) => void): Tensor {
-  const random = rng(seed);
-  const x =
-    mode === 'ties'
-      ? new Tensor(Float64Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => Math.floor(random() * 2)), shape)
-      : randomTensor(shape, random);
-  if (mode === 'masked') {
-    for (let i = 0; i < x.data.length; i++) if (random() < 0.3) x.data[i] = -Infinity;
-    keep(x);
-  }
-  return x;
-}
-
-const modes = ['continuous', 'masked', 'ties'] as const;
-const dtypes = ['float64', 'float32'] as const;
 
 describeGpu('CUDA topk matches the CPU backend', () => {
   test.each(dtypes.flatMap((dtype) => modes.map((mode) => [dtype, mode] as const)))('Categorical, %s, %s', (dtype, mode) => {

@@ -17,6 +17,7 @@
 #pragma once
 #include <cstdint>
 
+#include "latent_struct/hypergraph_kbest.h"
 #include "latent_struct/inside_outside.h"
 #include "latent_struct/log_math.h"
 #include "latent_struct/philox.h"
@@ -386,6 +387,102 @@ LS_HOST_DEVICE void sample_op(const Teams& g, const TreePotentials<T>& p, const 
           const int32_t l = draw<T>(C, philox_uniform(seed, kCkySampleStream, first + 2 * t + 1),
                                     [&](int64_t l) { return x.score(i, j, l) - r; });
           return l < 0 ? 0 : l;
+        });
+  }
+}
+
+// ---- The k best trees (hypergraph_kbest.h) over three items per span (i, j), each a list of k derivations:
+//   kTopkSpan  S(i, j): a labelled subtree over i..j; width 1: one terminal hyperedge per label l (weight s(i, i, l));
+//              wider: one hyperedge with tails (Label(i, j), Splits(i, j));
+//   kTopkLabel Label(i, j): one terminal hyperedge per label l, weight s(i, j, l) (width > 1);
+//   kTopkSplit Splits(i, j): hyperedge k - i per split point k, tails (S(i, k), S(k + 1, j)) (width > 1).
+// Hyperedges are numbered as argmax()'s labels and split points, so rank 0 is argmax()'s tree; equal scores are
+// ordered at each span by the label's rank, then by the split point and the left then right subtree (recursively).
+// Workspace: 3 N^2 k list scores and 2N heaps of T; 3 N^2 k pointers, 2N heaps and one row of 2N - 1 ranks per
+// listed tree of int32.
+
+enum TopkItem : int64_t { kTopkSpan = 0, kTopkLabel = 1, kTopkSplit = 2 };
+
+/// The most hyperedges of an item (labels or split points).
+LS_HOST_DEVICE inline int64_t topk_max_edges(const TreeShape& shape) {
+  return shape.labels > shape.length ? shape.labels : shape.length;
+}
+LS_HOST_DEVICE inline int64_t topk_workspace_size(const TreeShape& shape, int64_t k) {
+  const int64_t N = shape.length;
+  return hypergraph::lists_workspace_size(3 * N * N, 2 * N, k, topk_max_edges(shape));
+}
+LS_HOST_DEVICE inline int64_t topk_index_workspace_size(const TreeShape& shape, int64_t k) {
+  const int64_t N = shape.length;
+  return hypergraph::lists_index_workspace_size(3 * N * N, 2 * N, k, topk_max_edges(shape)) + k * (2 * N - 1);
+}
+
+/// The k best trees of sentence b: decoded [k, B, (2N - 1) 3], scores [k, B], parts [k, B, N, N, labels].
+template <typename T, typename Teams>
+LS_HOST_DEVICE void topk_op(const Teams& g, const TreePotentials<T>& p, const TreeShape& shape, int64_t b, int64_t k,
+                            T* workspace, int32_t* index_workspace, int32_t* decoded, T* scores, T* parts) {
+  using hypergraph::Hyperedge;
+  const int64_t N = shape.length, C = shape.labels, B = shape.batch, D = N * N * C;
+  const Sentence<T> x = sentence_at(p, shape, b);
+  const int64_t L = x.length;
+  const auto item = [N](int64_t kind, int64_t i, int64_t j) { return (kind * N + i) * N + j; };
+  const hypergraph::Lists<T> lists =
+      hypergraph::lists_of(workspace, index_workspace, 3 * N * N, 2 * N, k, topk_max_edges(shape));
+  const auto labels = [&x](int64_t i, int64_t j) {
+    return [&x, i, j](int64_t l) {
+      return Hyperedge<T>{x.score(i, j, l), hypergraph::no_tail<T>(), hypergraph::no_tail<T>(), true};
+    };
+  };
+  for (int64_t w = 1; w <= L; ++w) {
+    for (int64_t slot = g.rank(); slot < 2 * (L - w + 1); slot += g.size()) {
+      const int64_t i = slot / 2, j = i + w - 1;
+      if (w == 1) {
+        if (slot % 2 == 0) lists.fill(item(kTopkSpan, i, i), slot, C, labels(i, i));
+      } else if (slot % 2 == 0) {
+        lists.fill(item(kTopkLabel, i, j), slot, C, labels(i, j));
+      } else {
+        lists.fill(item(kTopkSplit, i, j), slot, w - 1, [&](int64_t e) {
+          return Hyperedge<T>{T(0), lists.tail(item(kTopkSpan, i, i + e)), lists.tail(item(kTopkSpan, i + e + 1, j)),
+                              true};
+        });
+      }
+    }
+    g.sync();
+    if (w == 1) continue;
+    for (int64_t i = g.rank(); i + w <= L; i += g.size()) {
+      const int64_t j = i + w - 1;
+      lists.fill(item(kTopkSpan, i, j), i, 1, [&](int64_t) {
+        return Hyperedge<T>{T(0), lists.tail(item(kTopkLabel, i, j)), lists.tail(item(kTopkSplit, i, j)), true};
+      });
+    }
+    g.sync();
+  }
+  for (int64_t r = 0; r < k; ++r) tree::group_fill(g, parts + (r * B + b) * D, D, T(0));
+  g.sync();
+  const T* root = lists.list(item(kTopkSpan, 0, L - 1));
+  for (int64_t r = g.rank(); r < k; r += g.size()) {
+    int32_t* rows = decoded + (r * B + b) * cky_decoded_size(N);
+    scores[r * B + b] = root[r];
+    if (root[r] == neg_inf<T>()) {
+      for (int64_t e = 0; e < cky_decoded_size(N); ++e) rows[e] = -1;
+      continue;
+    }
+    // the rank in S of each row (ranks of the two children, left first, once their parent's split is read)
+    int32_t* row_rank = lists.scratch + r * (2 * N - 1);
+    int32_t children[2] = {static_cast<int32_t>(r), 0};
+    int64_t next_child = 0;
+    expand_tree(
+        L, N, C, rows, parts + (r * B + b) * D,
+        [&](int64_t t, int64_t i, int64_t j) -> int64_t {
+          const int32_t* split = lists.pointer(item(kTopkSplit, i, j), lists.pointer(item(kTopkSpan, i, j), row_rank[t])[2]);
+          children[0] = split[1];
+          children[1] = split[2];
+          next_child = 0;
+          return i + split[0];
+        },
+        [&](int64_t t, int64_t i, int64_t j) -> int32_t {
+          row_rank[t] = children[next_child++];
+          const int32_t* span = lists.pointer(item(kTopkSpan, i, j), row_rank[t]);
+          return i == j ? span[0] : lists.pointer(item(kTopkLabel, i, j), span[1])[0];
         });
   }
 }

@@ -485,6 +485,103 @@ LS_HOST_DEVICE void sample_op(const Teams& g, const TreePotentials<T>& p, const 
   }
 }
 
+// ---- The k best trees (hypergraph_kbest.h) over the items of the inside pass, each a list of k derivations:
+//   SPLIT(s, t): hyperedge r - begin per split point r of split_range (r = 0 only for s = 0 with a single root),
+//                tails (CR(s, r), CL(r + 1, t));
+//   CL(s, t), s >= 1: hyperedge r - s per r in [s, t), tails (CL(s, r), IL(r, t));
+//   CR(s, t): hyperedge r - s - 1 per r in (s, t], tails (IR(s, r), CR(r, t));
+//   CL(s, s) = CR(s, s): one derivation of score 0.
+// The I items are not stored: IL(s, t) is SPLIT(s, t)'s list shifted by theta(t, s), IR(s, t) by theta(s, t) (same
+// ranks). Hyperedges are numbered as argmax()'s split points, so rank 0 is argmax()'s tree; equal scores are ordered at
+// each item by the split point, then the left and the right sub-derivation (recursively). Workspace: 3 M^2 k list
+// scores and 2M heaps of T (M = N + 1); 3 M^2 k pointers, 2M heaps and, per listed tree, a decoding queue with the
+// rank of each queued item, of int32.
+
+enum TopkItem : int64_t { kTopkSplit = 0, kTopkCL = 1, kTopkCR = 2 };
+
+LS_HOST_DEVICE inline int64_t topk_workspace_size(const TreeShape& shape, int64_t k) {
+  const int64_t M = shape.length + 1;
+  return hypergraph::lists_workspace_size(3 * M * M, 2 * M, k, M);
+}
+LS_HOST_DEVICE inline int64_t topk_index_workspace_size(const TreeShape& shape, int64_t k) {
+  const int64_t M = shape.length + 1;
+  return hypergraph::lists_index_workspace_size(3 * M * M, 2 * M, k, M) + k * 4 * eisner_queue_size(shape.length);
+}
+
+/// The k best trees of sentence b: decoded heads [k, B, N], scores [k, B], parts [k, B, N, N].
+template <typename T, typename Teams>
+LS_HOST_DEVICE void topk_op(const Teams& g, const TreePotentials<T>& p, const TreeShape& shape, int64_t b, int64_t k,
+                            T* workspace, int32_t* index_workspace, int32_t* decoded, T* scores, T* parts) {
+  using hypergraph::Hyperedge;
+  const int64_t N = shape.length, M = N + 1, B = shape.batch, Q = eisner_queue_size(N);
+  const Sentence<T> x = sentence_at(p, shape, b);
+  const int64_t n = x.length;
+  const auto item = [M](int64_t kind, int64_t s, int64_t t) { return (kind * M + s) * M + t; };
+  const hypergraph::Lists<T> lists = hypergraph::lists_of(workspace, index_workspace, 3 * M * M, 2 * M, k, M);
+  for (int64_t e = g.rank(); e < 2 * (n + 1) * k; e += g.size()) {  // the base items: 0, then -inf
+    const int64_t s = e / (2 * k), kind = e / k % 2 ? kTopkCR : kTopkCL, r = e % k;
+    lists.list(item(kind, s, s))[r] = r == 0 ? T(0) : neg_inf<T>();
+    for (int64_t c = 0; c < hypergraph::kPointerWidth; ++c) lists.pointer(item(kind, s, s), r)[c] = -1;
+  }
+  g.sync();
+  for (int64_t w = 1; w <= n; ++w) {
+    for (int64_t s = g.rank(); s + w <= n; s += g.size()) {
+      const int64_t t = s + w;
+      const Range range = split_range(x, kIR, s, t);
+      lists.fill(item(kTopkSplit, s, t), s, range.end - range.begin, [&](int64_t e) {
+        const int64_t r = range.begin + e;
+        return Hyperedge<T>{T(0), lists.tail(item(kTopkCR, s, r)), lists.tail(item(kTopkCL, r + 1, t)), true};
+      });
+    }
+    g.sync();
+    for (int64_t slot = g.rank(); slot < 2 * (n - w + 1); slot += g.size()) {
+      const int64_t s = slot / 2, t = s + w;
+      if (slot % 2 == 0) {
+        lists.fill(item(kTopkCL, s, t), slot, s == 0 ? 0 : w, [&](int64_t e) {
+          const int64_t r = s + e;
+          return Hyperedge<T>{T(0), lists.tail(item(kTopkCL, s, r)), lists.tail(item(kTopkSplit, r, t), x.theta(t, r)),
+                              true};
+        });
+      } else {
+        lists.fill(item(kTopkCR, s, t), slot, w, [&](int64_t e) {
+          const int64_t r = s + 1 + e;
+          return Hyperedge<T>{T(0), lists.tail(item(kTopkSplit, s, r), x.theta(s, r)), lists.tail(item(kTopkCR, r, t)),
+                              true};
+        });
+      }
+    }
+    g.sync();
+  }
+  for (int64_t r = 0; r < k; ++r) tree::group_fill(g, parts + (r * B + b) * N * N, N * N, T(0));
+  g.sync();
+  const T* root = lists.list(item(kTopkCR, 0, n));
+  for (int64_t r = g.rank(); r < k; r += g.size()) {
+    int32_t* heads = decoded + (r * B + b) * N;
+    scores[r * B + b] = root[r];
+    if (root[r] == neg_inf<T>()) {
+      for (int64_t m = 0; m < N; ++m) heads[m] = -1;
+      continue;
+    }
+    // the rank of each queued item (an I item's is its SPLIT's), in expand_tree's queue order
+    int32_t* queue = lists.scratch + r * 4 * Q;
+    int32_t* item_rank = queue + 3 * Q;
+    item_rank[0] = static_cast<int32_t>(r);
+    int64_t queued = 1;
+    expand_tree(n, N, queue, heads, parts + (r * B + b) * N * N,
+                [&](int64_t q, int64_t kind, int64_t s, int64_t t) -> int64_t {
+                  const int64_t own = kind == kCL ? kTopkCL : kind == kCR ? kTopkCR : kTopkSplit;
+                  const int32_t* back = lists.pointer(item(own, s, t), item_rank[q]);
+                  const int64_t split = (kind == kCR ? s + 1 : s) + back[0];
+                  // the children expand_tree queues (those that are not base items), left first
+                  const bool left = kind == kCR || s != split;
+                  const bool right = kind == kCL || (kind == kCR ? split != t : split + 1 != t);
+                  if (left) item_rank[queued++] = back[1];
+                  if (right) item_rank[queued++] = back[2];
+                  return split;
+                });
+  }
+}
+
 // ---- Sentences side by side (the CPU's log Z and marginals), as cky::lanes_* (cky_sweeps.h): up to cky::kLanes
 // sentences share every chart, one lane each ([M][M][lanes], lane fastest); items past a sentence's length are -inf
 // in its lane (its arcs are masked), so sentences of different lengths run in step. The outside pass is in log

@@ -119,10 +119,12 @@ LS_HOST_DEVICE inline int64_t alignment_decoded_size(int64_t N, int64_t M) { ret
   template void prefix##_argmax<T>(const TreePotentials<T>&, TreeShape, int32_t*, T*, T*);                     \
   template void prefix##_sample<T>(const TreePotentials<T>&, TreeShape, int64_t, uint64_t, T*, int32_t*, T*);
 
-// The k best structures, declared only for the structures that implement them (SemiMarkov and Alignment, by k-best
-// Viterbi over their lattice: lattice_sweeps.h; Matrix-Tree by Lawler's partition: arborescence_kbest.h). Structure j of sentence b (j < k, in order of score; ties broken
-// as lattice::topk documents): decoded [k, B, decoded size], scores [k, B], one-hot parts [k, B, ...]. Past the
-// last structure of finite score: score -inf, decoded -1, parts zero.
+// The k best structures, declared only for the structures that implement them: SemiMarkov and Alignment by k-best
+// Viterbi over their lattice (lattice_sweeps.h; ties as lattice::topk documents), CKY and Eisner by k-best parsing
+// over their chart items (hypergraph_kbest.h; ties as cky_sweeps.h and eisner_sweeps.h document), Matrix-Tree by
+// Lawler's partition (arborescence_kbest.h). Structure j of sentence b (j < k, in order of score): decoded [k, B,
+// decoded size], scores [k, B], one-hot parts [k, B, ...]. Past the last structure of finite score: score -inf,
+// decoded -1, parts zero.
 #define LS_DECLARE_TOPK_KERNELS(prefix)                                                                           \
   template <typename T>                                                                                           \
   void prefix##_topk(const TreePotentials<T>& potentials, TreeShape shape, int64_t k, int32_t* decoded, T* scores, \
@@ -146,6 +148,8 @@ LS_DECLARE_TREE_KERNELS(matrix_tree)
 LS_DECLARE_TREE_KERNELS(semi_markov)
 LS_DECLARE_TREE_KERNELS(alignment)
 LS_DECLARE_TREE_KERNELS(cfg)
+LS_DECLARE_TOPK_KERNELS(cky)
+LS_DECLARE_TOPK_KERNELS(eisner)
 LS_DECLARE_TOPK_KERNELS(semi_markov)
 LS_DECLARE_TOPK_KERNELS(alignment)
 LS_DECLARE_TOPK_KERNELS(matrix_tree)
@@ -163,6 +167,8 @@ LS_DECLARE_TREE_KERNELS(matrix_tree)
 LS_DECLARE_TREE_KERNELS(semi_markov)
 LS_DECLARE_TREE_KERNELS(alignment)
 LS_DECLARE_TREE_KERNELS(cfg)
+LS_DECLARE_TOPK_KERNELS(cky)
+LS_DECLARE_TOPK_KERNELS(eisner)
 LS_DECLARE_TOPK_KERNELS(semi_markov)
 LS_DECLARE_TOPK_KERNELS(alignment)
 LS_DECLARE_TOPK_KERNELS(matrix_tree)
