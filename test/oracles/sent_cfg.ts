@@ -14,7 +14,7 @@
  */
 import { Tensor } from '../../lib';
 import { Distribution, Structure, covarianceProduct, distributionOf, scoreOfParts } from './enumerate';
-import { Bracketing, bracketings, catalan } from './tree';
+import { Bracketing, TreeOracle, bracketings, catalan } from './tree';
 
 /** The sizes of a SentCFG: N words at most, NT nonterminals, T preterminals. */
 export interface CfgSizes {
@@ -206,18 +206,12 @@ export function cfgDistribution(x: CfgSentence): Distribution {
   return distributionOf(cfgStructures(x), cfgPartCount(x));
 }
 
-/** Everything a test compares against, for one sentence. */
-export interface CfgOracle {
+/**
+ * Everything a test compares against, for one sentence (TreeCRF's oracle's fields over the packed layout: the MAP
+ * tree first in enumeration order on ties), with the full distribution.
+ */
+export interface CfgOracle extends TreeOracle {
   distribution: Distribution;
-  logZ: number;
-  marginals: Float64Array;
-  entropy: number;
-  /** The MAP tree (first in enumeration order on ties). */
-  best: Structure;
-  /** Cov(z)·g for g in the packed layout. */
-  covarianceProduct(g: ArrayLike<number>): Float64Array;
-  /** log p of the tree with these parts (score − log Z). */
-  logProb(parts: readonly number[]): number;
 }
 
 export function cfgOracle(x: CfgSentence): CfgOracle {

@@ -1,4 +1,4 @@
-/** What every CUDA parity suite starts with: the CUDA status and a `describe` that skips, saying why, without a GPU. */
+/** What every CUDA parity suite starts with: the CUDA status, a `describe` that skips, saying why, without a GPU, and rowAgreement. */
 import { backendInfo } from '../../lib';
 
 /** The addon's CUDA status in this process. */
@@ -16,4 +16,17 @@ export function gpuDescribe(what: string): jest.Describe {
   // eslint-disable-next-line no-console
   console.log(`CUDA ${what} tests skipped: ${cuda.reason ?? 'no CUDA device'}`);
   return describe.skip;
+}
+
+/** The fraction of (sample, sentence) rows of `width` entries that two decoded outputs hold identically. */
+export function rowAgreement(a: Int32Array, b: Int32Array, width: number): number {
+  expect(a.length).toBe(b.length);
+  const rows = a.length / width;
+  let same = 0;
+  for (let r = 0; r < rows; r++) {
+    let equal = true;
+    for (let i = r * width; i < (r + 1) * width && equal; i++) equal = a[i] === b[i];
+    if (equal) same++;
+  }
+  return same / rows;
 }

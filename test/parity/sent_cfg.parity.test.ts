@@ -10,7 +10,8 @@ import { AnyTensor, DeviceTensor, SentCFG, Tensor } from '../../lib';
 import { values } from '../arcs';
 import { expectClose, normal, randomTensor, rng, toFloat32 } from '../helpers';
 import { CfgScores, CfgSizes, cfgPartCount, packCfg, symbols } from '../oracles/sent_cfg';
-import { gpuDescribe } from './gpu';
+import { released } from '../path_suite';
+import { gpuDescribe, rowAgreement } from './gpu';
 
 const describeGpu = gpuDescribe('SentCFG parity');
 
@@ -55,25 +56,6 @@ function float32Of(s: CfgScores): CfgScores {
 
 function onDevice(s: CfgScores): { terms: DeviceTensor; rules: DeviceTensor; roots: DeviceTensor } {
   return { terms: s.terms.toDevice(), rules: s.rules.toDevice(), roots: s.roots.toDevice() };
-}
-
-/** Frees the device tensors of a decoded result, keeping its host spans. */
-function released<D extends { parts: AnyTensor; score?: AnyTensor }>(d: D): D {
-  for (const t of [d.parts, d.score]) if (t instanceof DeviceTensor) t.dispose();
-  return d;
-}
-
-/** Fraction of (sample, sentence) rows decoded identically. */
-function rowAgreement(a: Int32Array, b: Int32Array, width: number): number {
-  expect(a.length).toBe(b.length);
-  const rows = a.length / width;
-  let same = 0;
-  for (let r = 0; r < rows; r++) {
-    let equal = true;
-    for (let i = r * width; i < (r + 1) * width && equal; i++) equal = a[i] === b[i];
-    if (equal) same++;
-  }
-  return same / rows;
 }
 
 const TOLERANCES = {
