@@ -797,8 +797,8 @@ const classOf: Record<Kind, { prototype: object }> = {
 /** The public methods of a kind's class (the table's names that it has). */
 export function methodsOf(kind: Kind): StructureMethod[] {
   const prototype = classOf[kind].prototype as Record<string, unknown>;
-  // topk is not implemented for the tree structures yet (they throw ERR_NOT_IMPLEMENTED).
-  const topkPending = [TreeCRF, DependencyCRF, NonProjectiveDependencyCRF].some((Class) => classOf[kind] === Class);
+  // topk is not implemented for NonProjectiveDependencyCRF yet (it throws ERR_NOT_IMPLEMENTED).
+  const topkPending = [NonProjectiveDependencyCRF].some((Class) => classOf[kind] === Class);
   return (Object.keys(methodCases) as StructureMethod[]).filter(
     (name) => typeof prototype[name] === 'function' && !(topkPending && name.startsWith('topk')),
   );
