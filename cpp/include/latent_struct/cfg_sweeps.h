@@ -123,6 +123,9 @@ struct Dims {
   LS_HOST_DEVICE explicit Dims(const TreeShape& shape)
       : N(shape.length), NT(shape.labels), T(shape.extent), S(shape.labels + shape.extent) {}
   LS_HOST_DEVICE int64_t parts() const { return N * T + NT * S * S + NT; }
+  /// NT rounded up to whole chunks of the one-thread contraction.
+  static constexpr int64_t kChunk = 16;
+  LS_HOST_DEVICE int64_t NT_padded() const { return (NT + kChunk - 1) / kChunk * kChunk; }
   LS_HOST_DEVICE int64_t term(int64_t i, int64_t t) const { return i * T + t; }
   LS_HOST_DEVICE int64_t rule(int64_t A, int64_t X, int64_t Y) const { return N * T + (A * S + X) * S + Y; }
   LS_HOST_DEVICE int64_t root(int64_t A) const { return N * T + NT * S * S + A; }
@@ -149,7 +152,7 @@ LS_HOST_DEVICE inline int64_t part_count(const TreeShape& shape) { return Dims(s
 /// double whatever T: float32 marginals at +-1e3 scores would otherwise carry exp(ulp(log Z)) ~ 1e-4 errors.
 LS_HOST_DEVICE inline int64_t workspace_size(const TreeShape& shape) {
   const Dims d(shape);
-  const int64_t numbers = 3 * d.NT * d.S * d.S + 2 * d.N * d.S * d.S + d.parts() + 3 * d.N * d.N * d.S +
+  const int64_t numbers = (2 * d.NT + d.NT_padded()) * d.S * d.S + 2 * d.N * d.S * d.S + d.parts() + 3 * d.N * d.N * d.S +
                           d.N * d.N * d.NT + d.N * d.NT + 1;
   return 4 * numbers + 2 * (d.NT + 2 * d.N * d.N + d.N);
 }
@@ -185,7 +188,7 @@ template <typename Num>
 struct Charts {
   using T = typename ValueType<Num>::type;
   Num* er;        // [NT][S][S]: exp(rules[A] - r_A)
-  Num* er_by_pair; // [S][S][NT]: the same, A fastest (the contraction's inner loop)
+  Num* er_by_pair; // [S][S][NT padded to kChunk]: the same, A fastest (the contraction's inner loop), zeros past NT
   Num* counts;    // [NT][S][S]: sum_P c_A Acc_P (the rule counts before the factor ER)
   Num* acc;       // [N][S][S]: Acc of the spans (i, i + w - 1) of the current width
   Num* gain;      // [N][S][S]: D_P = sum_A c_A ER[A] of the current width's spans
@@ -211,7 +214,7 @@ LS_HOST_DEVICE Charts<Num> charts_of(W* workspace, const Dims& d) {
   const int64_t SS = d.S * d.S;
   c.er = n;
   c.er_by_pair = c.er + d.NT * SS;
-  c.counts = c.er_by_pair + d.NT * SS;
+  c.counts = c.er_by_pair + d.NT_padded() * SS;
   c.acc = c.counts + d.NT * SS;
   c.gain = c.acc + d.N * SS;
   c.parts = c.gain + d.N * SS;
@@ -275,7 +278,10 @@ LS_HOST_DEVICE void exp_rules(const Teams& g, const Sentence<T>& x, const Charts
     const auto top = c.rule_max[q / SS];
     const Num er = top == neg_inf<decltype(top)>() ? zero<Num>() : num_exp(x.template at<Num>(d.rule(0, 0, 0) + q) - top);
     c.er[q] = er;
-    c.er_by_pair[(q % SS) * d.NT + q / SS] = er;
+    c.er_by_pair[(q % SS) * d.NT_padded() + q / SS] = er;
+  }
+  for (int64_t q = g.rank(); q < SS * (d.NT_padded() - d.NT); q += g.size()) {
+    c.er_by_pair[q / (d.NT_padded() - d.NT) * d.NT_padded() + d.NT + q % (d.NT_padded() - d.NT)] = zero<Num>();
   }
   g.sync();
 }
@@ -284,6 +290,30 @@ LS_HOST_DEVICE void exp_rules(const Teams& g, const Sentence<T>& x, const Charts
 template <typename Num>
 LS_HOST_DEVICE void add_scaled(Num a, const Num* x, Num* out, int64_t n) {
   for (int64_t q = 0; q < n; ++q) out[q] += a * x[q];
+}
+
+/// out[q] += sum_{k < terms} coef(k) row(k)[q] for q < n, kChunk outputs at a time held in registers (terms with a
+/// zero coefficient skipped).
+template <typename Num, typename Coef, typename Row>
+LS_HOST_DEVICE void add_combination(Num* out, int64_t n, int64_t terms, Coef coef, Row row) {
+  constexpr int64_t kChunk = Dims::kChunk;
+  int64_t first = 0;
+  for (; first + kChunk <= n; first += kChunk) {
+    Num chunk[kChunk];
+    for (int64_t q = 0; q < kChunk; ++q) chunk[q] = out[first + q];
+    for (int64_t k = 0; k < terms; ++k) {
+      const Num a = coef(k);
+      if (!(value_of(a) > 0)) continue;
+      const Num* r = row(k) + first;
+      for (int64_t q = 0; q < kChunk; ++q) chunk[q] += a * r[q];
+    }
+    for (int64_t q = 0; q < kChunk; ++q) out[first + q] = chunk[q];
+  }
+  if (first == n) return;
+  for (int64_t k = 0; k < terms; ++k) {
+    const Num a = coef(k);
+    if (value_of(a) > 0) add_scaled(a, row(k) + first, out + first, n - first);
+  }
 }
 
 /// sum_q a[q] b[q], q < n, in four independent partial sums.
@@ -424,11 +454,18 @@ LS_HOST_DEVICE void inside(const Teams& g, const Sentence<T>& x, const Charts<Nu
         for (int64_t A = 0; A < d.NT; ++A) sums[A] = zero<Num>();
         if (c.split_scale[i * d.N + d.N - 1] == neg_inf<V>()) continue;
         const Num* acc = c.acc + i * SS;
-        for (int64_t X = 0; X < d.S; ++X) {
-          for (int64_t Y = d.pair_begin(w, X); Y < d.pair_end(w, X); ++Y) {
-            const Num a = acc[X * d.S + Y];
-            if (value_of(a) > 0) add_scaled(a, c.er_by_pair + (X * d.S + Y) * d.NT, sums, d.NT);
+        for (int64_t first = 0; first < d.NT; first += Dims::kChunk) {  // kChunk sums held in registers
+          Num chunk[Dims::kChunk];
+          for (int64_t q = 0; q < Dims::kChunk; ++q) chunk[q] = zero<Num>();
+          for (int64_t X = 0; X < d.S; ++X) {
+            for (int64_t Y = d.pair_begin(w, X); Y < d.pair_end(w, X); ++Y) {
+              const Num a = acc[X * d.S + Y];
+              if (!(value_of(a) > 0)) continue;
+              const Num* er = c.er_by_pair + (X * d.S + Y) * d.NT_padded() + first;
+              for (int64_t q = 0; q < Dims::kChunk; ++q) chunk[q] += a * er[q];
+            }
           }
+          for (int64_t q = 0; q < Dims::kChunk && first + q < d.NT; ++q) sums[first + q] = chunk[q];
         }
       }
     } else {  // a thread per (span, A)
@@ -439,7 +476,7 @@ LS_HOST_DEVICE void inside(const Teams& g, const Sentence<T>& x, const Charts<Nu
           const Num* acc = c.acc + i * SS;
           for (int64_t X = 0; X < d.S; ++X) {
             for (int64_t Y = d.pair_begin(w, X); Y < d.pair_end(w, X); ++Y) {
-              s += acc[X * d.S + Y] * c.er_by_pair[(X * d.S + Y) * d.NT + A];
+              s += acc[X * d.S + Y] * c.er_by_pair[(X * d.S + Y) * d.NT_padded() + A];
             }
           }
         }
@@ -555,24 +592,19 @@ LS_HOST_DEVICE void outside(const Teams& g, const Sentence<T>& x, const Charts<N
       Num* gain = c.gain + r * d.S;
       const int64_t begin = d.pair_begin(w, X), end = d.pair_end(w, X);
       for (int64_t Y = begin; Y < end; ++Y) gain[Y] = zero<Num>();
-      for (int64_t A = 0; A < d.NT; ++A) {
-        const Num coef = c.coef[i * d.NT + A];
-        if (!(value_of(coef) > 0)) continue;
-        const Num* er = c.er + (A * d.S + X) * d.S;
-        add_scaled(coef, er + begin, gain + begin, end - begin);
-      }
+      add_combination(
+          gain + begin, end - begin, d.NT, [&](int64_t A) { return c.coef[i * d.NT + A]; },
+          [&](int64_t A) { return c.er + (A * d.S + X) * d.S + begin; });
     }
     for (int64_t r = g.rank(); r < d.NT * d.S; r += g.size()) {
       const int64_t A = r / d.S, X = r % d.S;
       const int64_t begin = d.pair_begin(w, X), end = d.pair_end(w, X);
-      Num* counts = c.counts + r * d.S;
+      add_combination(
+          c.counts + r * d.S + begin, end - begin, spans, [&](int64_t i) { return c.coef[i * d.NT + A]; },
+          [&](int64_t i) { return c.acc + (i * d.S + X) * d.S + begin; });
       for (int64_t i = 0; i < spans; ++i) {
         const int64_t j = i + w - 1;
-        const Num coef = c.coef[i * d.NT + A];
-        if (value_of(coef) > 0) {
-          const Num* acc = c.acc + (i * d.S + X) * d.S;
-          add_scaled(coef, acc + begin, counts + begin, end - begin);
-        } else if (value_of(c.mu[d.cell(i, j) * d.S + A]) > 0 && falls_back(c, i, j, A)) {
+        if (c.falls[i] > 0 && value_of(c.mu[d.cell(i, j) * d.S + A]) > 0 && falls_back(c, i, j, A)) {
           const Num shift = num_log(c.mu[d.cell(i, j) * d.S + A]) - c.beta[d.cell(i, j) * d.S + A];
           for_each_split_term(x, c, i, j, A, [&](int64_t, int64_t X2, int64_t Y, Num v) {
             if (X2 == X) c.parts[d.rule(A, X, Y)] += num_exp(v + shift);
