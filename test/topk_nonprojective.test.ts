@@ -2,7 +2,7 @@
  * NonProjectiveDependencyCRF.topk(k), the k best spanning arborescences (Lawler's partition over the constrained
  * Chu-Liu-Edmonds, cpp/include/latent_struct/arborescence_kbest.h), with a single root and with any number of
  * roots, on the CPU backend, against the enumeration oracle (test/oracles/nonprojective.ts): for every k from 1 to
- * the number of trees and past it (the −Infinity tail of −1 heads and zero parts), n up to 5, mixed lengths with
+ * the number of trees and past it (the −Infinity tail of −1 heads and zero parts), n up to 5 (and k ≤ 300 at n = 6), mixed lengths with
  * length 1; the order of scores exactly, every listed tree a distinct tree of the sentence with its score and
  * parts, in the oracle's order where no two trees tie; −Infinity masks (masked trees never listed, masks that
  * leave one tree or none); integer-score ties (each group of equal scores listed with distinct members, the whole
@@ -12,7 +12,8 @@
  */
 import { AnyTensor, NonProjectiveDependencyCRF, Tensor } from '../lib';
 import { errorCode, expectClose, randomTensor, rng, toFloat32 } from './helpers';
-import { Structure, keyOf, oneHot } from './oracles/enumerate';
+import { checkTopk as checkRows } from './topk_check';
+import { Structure } from './oracles/enumerate';
 import { dependencySentence, structureOf } from './oracles/dependency';
 import { nonProjectiveTrees } from './oracles/nonprojective';
 
@@ -36,43 +37,14 @@ function oracleOf(arcs: Tensor, lengths: number[], singleRoot: boolean): Structu
   });
 }
 
-/**
- * topk(k) of a batch against the ranked oracle: listed score j = the oracle's j-th score; each listed tree a
- * distinct tree of the sentence whose oracle score is its listed score, with its one-hot parts; with `exactOrder`
- * (no ties) the oracle's j-th tree itself. Past the last tree: −Infinity, −1 heads, zero parts.
- */
+/** topk_check.ts's checkTopk on NonProjectiveDependencyCRF rows. */
 function checkTopk(result: Top, k: number, N: number, oracle: Structure[][], rtol: number, exactOrder: boolean): void {
-  const B = oracle.length;
-  const partCount = N * N;
-  expect(result.heads.length).toBe(k * B * N);
-  expect(result.score.shape).toEqual([k, B]);
-  expect(result.parts.shape).toEqual([k, B, N, N]);
-  const scores = data(result.score);
-  const parts = data(result.parts);
-  for (let b = 0; b < B; b++) {
-    const byKey = new Map(oracle[b].map((s) => [keyOf(s.decoded), s]));
-    const seen = new Set<string>();
-    for (let j = 0; j < k; j++) {
-      const r = j * B + b;
-      const heads = Array.from(result.heads.subarray(r * N, (r + 1) * N));
-      const rowParts = parts.slice(r * partCount, (r + 1) * partCount);
-      if (j >= oracle[b].length) {
-        expect(scores[r]).toBe(-Infinity);
-        expect(heads).toEqual(new Array<number>(N).fill(-1));
-        expect(rowParts.every((v) => v === 0)).toBe(true);
-        continue;
-      }
-      expectClose([scores[r]], [oracle[b][j].score], rtol, rtol);
-      const key = keyOf(heads);
-      const match = byKey.get(key);
-      expect(match).toBeDefined();
-      expect(seen.has(key)).toBe(false);
-      seen.add(key);
-      expectClose([scores[r]], [match!.score], rtol, rtol);
-      expect(rowParts).toEqual(oneHot(match!.parts, partCount));
-      if (exactOrder) expect(heads).toEqual(oracle[b][j].decoded);
-    }
-  }
+  expect(result.parts.shape).toEqual([k, oracle.length, N, N]);
+  checkRows({ decoded: result.heads, score: result.score, parts: result.parts }, k, oracle.length, N, N * N, oracle, {
+    rtol,
+    atol: rtol,
+    exactOrder,
+  });
 }
 
 /** Whether `small` (topk(k)) is exactly the first k rows of `large` (topk(K), K ≥ k) for B sentences. */
@@ -126,6 +98,16 @@ describe.each([true, false])('NonProjectiveDependencyCRF.topk (singleRoot %s)', 
   test('n = 5: every k (single root: 625 trees) or k up to 1024 of 1296 (any number of roots)', () => {
     const arcs = randomTensor([2, 5, 5], rng(2));
     checkEveryK(arcs, [5, 4], singleRoot, 1e-12, true, singleRoot ? undefined : [1, 2, 3, 10, 100, 500, 1023, 1024]);
+  });
+
+  test('n = 6 (7776 / 16807 trees), k up to 300, scores of scale 1 and 1e3', () => {
+    const arcs = randomTensor([1, 6, 6], rng(17));
+    checkTopk(new NonProjectiveDependencyCRF(arcs, { singleRoot }).topk(300), 300, 6, oracleOf(arcs, [6], singleRoot), 1e-12, true);
+    const large = randomTensor([2, 6, 6], rng(18), 1e3);
+    const oracle = oracleOf(large, [6, 5], singleRoot);
+    for (const k of [1, 2, 10, 60]) {
+      checkTopk(new NonProjectiveDependencyCRF(large, { lengths: [6, 5], singleRoot }).topk(k), k, 6, oracle, 1e-12, true);
+    }
   });
 
   test('−Infinity masks: masked trees never listed, masks that leave few trees, one, or only the argmax', () => {

@@ -15,7 +15,9 @@
 // O(k n^3) time, O(k^2 n) for the queue (a sorted array of slot indices), and O(n^2 + k (n + k)) memory (a
 // subproblem's OUT grows by one arc per generation, so it holds fewer than k arcs). Camerini et al. (1980) and
 // Zmigrod, Vieira & Cotterell (2021, "On Finding the K-best Non-projective Dependency Trees", with the single-root
-// constraint) reach O(k n^2) by reusing one contraction for all the children of a tree.
+// constraint) reach O(k n^2) by reusing one contraction for all the children of a tree. Here a child is not solved
+// when the queue is full and its greedy bound (each word on its best allowed head, O(n) per child) does not beat
+// the queue's worst.
 //
 // Ties: trees of equal score come out in the order the partition creates their subproblems. The queue pops the
 // best score, and among equal scores the subproblem created first: split from the earlier listed tree, then
@@ -24,6 +26,8 @@
 // among the k best, so the list for k is the first k of the list for any larger k. The same input gives the same
 // list on both backends (the same double arithmetic: additions and comparisons only).
 #pragma once
+#include <math.h>
+
 #include <cstdint>
 
 #include "latent_struct/chu_liu_edmonds.h"
@@ -36,9 +40,10 @@ namespace arborescence {
 /// Ints of one queue slot for sentences of up to N words and k trees: its OUT count, its best tree's heads [N], its
 /// IN as a forced head per modifier [N] (-1: free) and its OUT arcs [k] (h * n + m, the root arc of m as m * n + m).
 LS_HOST_DEVICE inline int64_t kbest_slot_size(int64_t N, int64_t k) { return 1 + 2 * N + k; }
-/// Scratch doubles: the constrained scores [N * N], the slots' tree scores [k], the Chu-Liu-Edmonds scratch.
+/// Scratch doubles: the constrained scores [N * N], the slots' tree scores [k], a bound per modifier [N], the
+/// Chu-Liu-Edmonds scratch.
 LS_HOST_DEVICE inline int64_t kbest_work_size(int64_t N, int64_t k) {
-  return N * N + k + arborescence_work_size(N);
+  return N * N + k + N + arborescence_work_size(N);
 }
 /// Scratch ints: k slots, the queue's order and free list [k each], the forced heads being built
 /// [N], a child's tree [N], the Chu-Liu-Edmonds scratch.
@@ -59,7 +64,8 @@ LS_HOST_DEVICE int64_t k_best_arborescences(const T* s, int64_t N, int64_t n, bo
   const int64_t slot_ints = kbest_slot_size(N, k);
   double* M = work;  // the scores under the constraints of the subproblem being expanded, stride n
   double* slot_score = M + N * N;
-  double* cle_work = slot_score + k;
+  double* column_best = slot_score + k;  // the greedy bound's best allowed head score per modifier
+  double* cle_work = column_best + N;
   int32_t* slots = iwork;
   int32_t* order = slots + k * slot_ints;  // the live slots, worst first: score ascending, then created last first
   int32_t* free_slots = order + k;
@@ -142,16 +148,41 @@ LS_HOST_DEVICE int64_t k_best_arborescences(const T* s, int64_t N, int64_t n, bo
       }
     }
     for (int32_t i = 0; i < outs; ++i) M[out[i]] = kNegInf;
+    // The greedy bound: every word on its best allowed head, acyclicity and the root constraint relaxed, is at
+    // least any tree's score. `slack` (1e-9 of the largest possible sum of magnitudes) covers the rounding of
+    // this running sum and of the trees' own sums, so a child is skipped only when it would surely be dropped.
+    double bound = 0, slack = 0;
+    for (int64_t m = 0; m < n; ++m) {
+      double top = kNegInf, size = 0;
+      for (int64_t h = 0; h < n; ++h) {
+        const double v = M[h * n + m];
+        top = v > top ? v : top;
+        if (v > kNegInf) size = fabs(v) > size ? fabs(v) : size;
+      }
+      column_best[m] = top;
+      bound += top;
+      slack += size;
+    }
+    slack *= 1e-9;
     for (int64_t m = 0; m < n; ++m) {
       if (forced[m] >= 0) continue;
-      if (live >= capacity && slot_score[order[0]] >= parent_score) break;  // no child can enter
+      const bool full = live >= capacity;
+      if (full && slot_score[order[0]] >= parent_score) break;  // no child can enter
       const int32_t h = heads[m];
       const int32_t arc = static_cast<int32_t>(h * n + m);
       const double kept = M[arc];
-      M[arc] = kNegInf;
-      const double score = static_cast<double>(max_arborescence<double>(M, n, n, single_root, cle_work, cle_iwork, child));
-      M[arc] = kept;
-      if (score > kNegInf) push(score, child, forced, out, outs, arc, capacity);
+      double other = kNegInf;  // m's best head but h
+      for (int64_t x = 0; x < n; ++x) {
+        if (x != h) other = M[x * n + m] > other ? M[x * n + m] : other;
+      }
+      if (other > kNegInf && !(full && bound - column_best[m] + other + slack <= slot_score[order[0]])) {
+        M[arc] = kNegInf;
+        const double score = static_cast<double>(max_arborescence<double>(M, n, n, single_root, cle_work, cle_iwork, child));
+        M[arc] = kept;
+        if (score > kNegInf) push(score, child, forced, out, outs, arc, capacity);
+      }
+      bound += kept - column_best[m];
+      column_best[m] = kept;
       forced[m] = h;
       for (int64_t x = 0; x < n; ++x) {
         if (x != h) M[x * n + m] = kNegInf;
