@@ -67,6 +67,15 @@ __global__ void copy_kernel(const T* from, int64_t count, T* out) {
 }
 
 template <typename T>
+__global__ void copy_block_kernel(const T* from, int64_t from_stride, int64_t from_offset, int64_t width,
+                                  int64_t out_stride, int64_t out_offset, int64_t count, T* out) {
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < count; i += int64_t(gridDim.x) * blockDim.x) {
+    const int64_t r = i / width, q = i % width;
+    out[r * out_stride + out_offset + q] = from[r * from_stride + from_offset + q];
+  }
+}
+
+template <typename T>
 __global__ void fill_zero_kernel(int64_t count, T* out) {
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < count; i += int64_t(gridDim.x) * blockDim.x) {
     out[i] = T(0);
@@ -227,6 +236,16 @@ void parts_finite(const T* x, int64_t count, T* out) {
 template <typename T>
 void parts_masked(const T* x, const T* mask, int64_t count, T* out) {
   if (count > 0) launch("parts_masked", masked_kernel<T>, elementwise_blocks(count), kBlockThreads, x, mask, count, out);
+}
+
+template <typename T>
+void parts_copy_block(const T* from, int64_t from_stride, int64_t from_offset, int64_t rows, int64_t width,
+                      int64_t out_stride, int64_t out_offset, T* out) {
+  const int64_t count = rows * width;
+  if (count > 0) {
+    launch("parts_copy_block", copy_block_kernel<T>, elementwise_blocks(count), kBlockThreads, from, from_stride,
+           from_offset, width, out_stride, out_offset, count, out);
+  }
 }
 
 template <typename T>

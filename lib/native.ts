@@ -197,6 +197,10 @@ export interface NativeAddon {
   partsOneHot(like: NativeTensorArg, positions: Int32Array, shape: readonly number[]): NativeFloat;
   /** `[copies, ...from's shape]`: from repeated, where it lives. */
   partsTile(from: NativeTensorArg, copies: number): NativeFloat;
+  /** [rows, Σ widths]: row r the concatenation of every block's row r (blocks viewed as [rows, width]), where they live. */
+  partsConcatRows(blocks: NativeTensorArg[], rows: number): NativeFloat;
+  /** [rows, width]: columns offset..offset + width − 1 of x viewed as [rows, stride], where x lives. */
+  partsSliceRows(x: NativeTensorArg, rows: number, offset: number, width: number): NativeFloat;
   /** Σ over the leading dimension, in float64, where x lives. */
   partsSumRows(x: NativeTensorArg): NativeFloat;
   /** `[Q, P]`: out[j, i] = Σ_r x[r, i, j] for x `[R, P, Q]`, float64 sums, where x lives. */

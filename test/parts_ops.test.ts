@@ -149,6 +149,18 @@ describe('parts ops (CPU kernels) match plain JS', () => {
     expectClose(pair.conditionalBackward(grad).data, vjp, 1e-13, 1e-14);
   });
 
+  test.each(['float64', 'float32'] as const)('partsConcatRows joins blocks row by row; partsSliceRows takes one back (%s)', (dtype) => {
+    const cast = (t: Tensor): Tensor => (dtype === 'float32' ? toFloat32(t) : t);
+    const blocks = [cast(randomTensor([3, 2, 2], random)), cast(randomTensor([3, 5], random)), cast(randomTensor([3, 1], random))];
+    const joined = native.partsConcatRows(blocks.map((t) => ({ data: t.data, shape: t.shape })), 3) as Float32Array | Float64Array;
+    const expected = [0, 1, 2].flatMap((r) => [...blocks[0].data.slice(r * 4, r * 4 + 4), ...blocks[1].data.slice(r * 5, r * 5 + 5), blocks[2].data[r]]);
+    expect(Array.from(joined)).toEqual(expected);
+    const middle = native.partsSliceRows({ data: joined, shape: [3, 10] }, 3, 4, 5) as Float32Array | Float64Array;
+    expect(Array.from(middle)).toEqual(Array.from(blocks[1].data));
+    expect(errorCode(() => native.partsConcatRows([{ data: blocks[1].data, shape: [3, 5] }], 2))).toBe('RangeError:ERR_SHAPE_MISMATCH');
+    expect(errorCode(() => native.partsSliceRows({ data: joined, shape: [3, 10] }, 3, 8, 5))).toBe('RangeError:ERR_OUT_OF_RANGE');
+  });
+
   test('partsTile repeats a shared tensor; partsSumRows sums over the leading dimension (float64 sums)', () => {
     const shared = randomTensor([3, 2], random);
     const tiled = native.partsTile({ data: shared.data, shape: shared.shape }, 4) as Float64Array;

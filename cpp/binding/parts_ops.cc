@@ -181,6 +181,71 @@ Napi::Value parts_row_op(const Napi::CallbackInfo& info) {
   });
 }
 
+/// partsConcatRows(blocks: tensor[], rows): [rows, Σ widths], row r the concatenation of every block's row r (each
+/// block viewed as [rows, width]), in the blocks' dtype and place (SentCFG's packing on the device).
+Napi::Value parts_concat_rows_op(const Napi::CallbackInfo& info) {
+  return guarded(info.Env(), [&]() -> Napi::Value {
+    Napi::Env env = info.Env();
+    if (!info[0].IsArray()) type_error("ERR_INVALID_ARG_TYPE", "blocks must be an array of tensors");
+    const Napi::Array list = info[0].As<Napi::Array>();
+    if (list.Length() == 0) range_error("ERR_INVALID_SHAPE", "blocks must hold at least one tensor");
+    std::vector<TensorArg> blocks;
+    for (uint32_t t = 0; t < list.Length(); ++t) {
+      blocks.push_back(parse_tensor(env, list.Get(t), "blocks[" + std::to_string(t) + "]"));
+      if (t > 0) require_match(blocks[0], blocks.back(), nullptr);
+    }
+    const int64_t rows = parse_integer(info[1], "rows", 1, int64_t(1) << 31);
+    int64_t width = 0;
+    for (const TensorArg& b : blocks) {
+      if (b.count % rows != 0) range_error("ERR_SHAPE_MISMATCH", b.name + " does not split into rows = " + std::to_string(rows));
+      width += b.count / rows;
+    }
+    Output result = make_output(env, blocks[0].dtype, {rows, width}, blocks[0].on_device, Fill::Overwritten);
+    Job job;
+    for (const TensorArg& b : blocks) job.hold(b);
+    job.hold(result);
+    job.compute = [blocks, rows, width, result]() {
+      for_dtype(blocks[0].dtype, [&](auto tag) {
+        using T = decltype(tag);
+        int64_t offset = 0;
+        for (const TensorArg& b : blocks) {
+          const int64_t w = b.count / rows;
+          LS_CALL(b.on_device, parts_copy_block<T>, in<T>(b), w, 0, rows, w, width, offset, out<T>(result));
+          offset += w;
+        }
+      });
+    };
+    job.finish = [result](Napi::Env) { return result.js(); };
+    return run_job(env, std::move(job), false);
+  });
+}
+
+/// partsSliceRows(x, rows, offset, width): [rows, width], columns offset..offset + width - 1 of x viewed as
+/// [rows, stride], where x lives (SentCFG's unpacking on the device).
+Napi::Value parts_slice_rows_op(const Napi::CallbackInfo& info) {
+  return guarded(info.Env(), [&]() -> Napi::Value {
+    Napi::Env env = info.Env();
+    const TensorArg x = parse_tensor(env, info[0], "x");
+    const int64_t rows = parse_integer(info[1], "rows", 1, int64_t(1) << 31);
+    if (x.count % rows != 0) range_error("ERR_SHAPE_MISMATCH", "x does not split into rows = " + std::to_string(rows));
+    const int64_t stride = x.count / rows;
+    const int64_t offset = parse_integer(info[2], "offset", 0, stride);
+    const int64_t width = parse_integer(info[3], "width", 0, stride - offset);
+    Output result = make_output(env, x.dtype, {rows, width}, x.on_device, Fill::Overwritten);
+    Job job;
+    job.hold(x);
+    job.hold(result);
+    job.compute = [x, rows, stride, offset, width, result]() {
+      for_dtype(x.dtype, [&](auto tag) {
+        using T = decltype(tag);
+        LS_CALL(x.on_device, parts_copy_block<T>, in<T>(x), stride, offset, rows, width, width, 0, out<T>(result));
+      });
+    };
+    job.finish = [result](Napi::Env) { return result.js(); };
+    return run_job(env, std::move(job), false);
+  });
+}
+
 /// partsOneHot(like, positions: Int32Array, shape): zeros of `shape` in like's dtype and place, with 1 at each
 /// flat position.
 Napi::Value parts_one_hot_op(const Napi::CallbackInfo& info) {
@@ -392,6 +457,8 @@ void register_parts_ops(Napi::Env env, Napi::Object exports) {
   exports.Set("partsMasked", Napi::Function::New(env, parts_masked_op, "partsMasked"));
   exports.Set("partsRow", Napi::Function::New(env, parts_row_op, "partsRow"));
   exports.Set("partsOneHot", Napi::Function::New(env, parts_one_hot_op, "partsOneHot"));
+  exports.Set("partsConcatRows", Napi::Function::New(env, parts_concat_rows_op, "partsConcatRows"));
+  exports.Set("partsSliceRows", Napi::Function::New(env, parts_slice_rows_op, "partsSliceRows"));
   exports.Set("partsTile", Napi::Function::New(env, parts_tile_op, "partsTile"));
   exports.Set("partsSumRows", Napi::Function::New(env, parts_sum_rows_op, "partsSumRows"));
   exports.Set("partsSumRowsTransposed", Napi::Function::New(env, parts_sum_rows_transposed_op, "partsSumRowsTransposed"));

@@ -59,6 +59,17 @@ void parts_masked(const T* x, const T* mask, int64_t count, T* out) {
 }
 
 template <typename T>
+void parts_copy_block(const T* from, int64_t from_stride, int64_t from_offset, int64_t rows, int64_t width,
+                      int64_t out_stride, int64_t out_offset, T* out) {
+  parallel_for(rows, rows_grain(width), [&](int64_t begin, int64_t end) {
+    for (int64_t r = begin; r < end; ++r) {
+      std::copy(from + r * from_stride + from_offset, from + r * from_stride + from_offset + width,
+                out + r * out_stride + out_offset);
+    }
+  });
+}
+
+template <typename T>
 void parts_copy(const T* from, int64_t count, T* out) {
   parallel_for(count, 65536, [&](int64_t begin, int64_t end) { std::copy(from + begin, from + end, out + begin); });
 }

@@ -20,8 +20,8 @@
  * errors, as is a sentence whose every tree scores `-Infinity`.
  */
 import { optionsObject, rangeError, typeError } from '../errors';
-import { NativeCfgGrammar } from '../native';
-import { AnyTensor, DeviceTensor, Like, Tensor, requireTensor } from '../tensor';
+import { NativeCfgGrammar, native } from '../native';
+import { AnyTensor, DeviceTensor, Like, Tensor, fromNative, requireTensor, toNative } from '../tensor';
 import { TreeStructure, TreeOptions } from './tree_structure';
 import type { TreeDecoded, TreeArgmax } from './tree';
 
@@ -80,7 +80,7 @@ function scatterRows(from: ArrayLike<number>, to: Float32Array | Float64Array, r
 }
 
 function hostData(t: AnyTensor): Float32Array | Float64Array {
-  return (t instanceof DeviceTensor ? t.toHost() : t).data;
+  return (t as Tensor).data;
 }
 
 /** A host tensor of data and shape, moved to `like`'s device when that is a DeviceTensor. */
@@ -89,7 +89,7 @@ function placedLike(like: AnyTensor, data: Float32Array | Float64Array, shape: r
   return like instanceof DeviceTensor ? host.toDevice(like.deviceIndex) : host;
 }
 
-/** Packs terms, rules and roots into `[B, D]` (on the host; device inputs go through the host and back). */
+/** Packs terms, rules and roots into `[B, D]`, where they live (on the device by one block copy each). */
 function pack<X extends AnyTensor>(scores: SentCFGScores<X>): { packed: X; sizes: SentCFGSizes } {
   if (scores === null || typeof scores !== 'object') {
     throw typeError('ERR_INVALID_ARG_TYPE', `scores must be an object { terms, rules, roots }, got ${String(scores)}`);
@@ -118,6 +118,10 @@ function pack<X extends AnyTensor>(scores: SentCFGScores<X>): { packed: X; sizes
     }
   }
   const D = N * T + NT * S * S + NT;
+  if (terms instanceof DeviceTensor) {
+    const packed = fromNative(native.partsConcatRows([toNative(terms), toNative(rules), toNative(roots)], B), [B, D]);
+    return { packed: packed as X, sizes: { N, NT, T } };
+  }
   const data = terms.dtype === 'float64' ? new Float64Array(B * D) : new Float32Array(B * D);
   scatterRows(hostData(terms), data, B, N * T, D, 0);
   scatterRows(hostData(rules), data, B, NT * S * S, D, N * T);
@@ -172,8 +176,8 @@ export class SentCFG<X extends AnyTensor = AnyTensor> extends TreeStructure<X, {
 
   /**
    * Splits parts or scores in the packed layout, `[..., D]` (e.g. marginals `[B, D]`, samples `[k, B, D]`), into
-   * `{ terms [..., N, T], rules [..., NT, S, S], roots [..., NT] }`, where the input lives (device tensors go
-   * through the host).
+   * `{ terms [..., N, T], rules [..., NT, S, S], roots [..., NT] }`, where the input lives (on the device by one
+   * block copy each).
    */
   unpack(parts: Like<X>): SentCFGScores<Like<X>> {
     const t = requireTensor(parts, 'parts');
@@ -185,8 +189,9 @@ export class SentCFG<X extends AnyTensor = AnyTensor> extends TreeStructure<X, {
     }
     const lead = t.shape.slice(0, -1);
     const rows = lead.reduce((a, b) => a * b, 1);
-    const data = hostData(t);
+    const data = t instanceof DeviceTensor ? undefined : t.data;
     const block = (offset: number, width: number, shape: number[]) => {
+      if (data === undefined) return fromNative(native.partsSliceRows(toNative(t), rows, offset, width), [...lead, ...shape]) as Like<X>;
       const out = t.dtype === 'float64' ? new Float64Array(rows * width) : new Float32Array(rows * width);
       for (let r = 0; r < rows; r++) out.set(data.subarray(r * D + offset, r * D + offset + width), r * width);
       return placedLike(t, out, [...lead, ...shape]) as Like<X>;

@@ -6,7 +6,7 @@
  */
 import * as path from 'node:path';
 
-import { AlignmentCRF, DependencyCRF, HMM, LinearChainCRF, NonProjectiveDependencyCRF, SemiMarkovCRF, Tensor, TreeCRF } from '../../lib';
+import { AlignmentCRF, DependencyCRF, HMM, LinearChainCRF, NonProjectiveDependencyCRF, SemiMarkovCRF, SentCFG, Tensor, TreeCRF } from '../../lib';
 import { randomTensor, rng } from '../helpers';
 import { describeFailure, runTypeScript } from '../support/isolated';
 
@@ -26,6 +26,10 @@ test('64 async tasks at once give the results of sequential sync calls', async (
     Array.from({ length: 4 }, (_, b) => Array.from({ length: 10 }, (__, n) => (b * 7 + n * 3) % 6)),
     { lengths: [10, 2, 7, 1] },
   );
+  const cfg = new SentCFG(
+    { terms: randomTensor([4, 7, 3], random, 2), rules: randomTensor([4, 2, 5, 5], random, 2), roots: randomTensor([4, 2], random, 2) },
+    { lengths: [7, 2, 5, 3] },
+  );
   const calls: [string, () => number[], () => Promise<number[]>][] = [
     ['chain marginals', () => data(chain.marginals()), async () => data(await chain.marginalsAsync())],
     ['chain samples', () => data(chain.sample(3, { seed: 5 })), async () => data((await chain.sampleAsync(3, { seed: 5 })).parts)],
@@ -41,6 +45,8 @@ test('64 async tasks at once give the results of sequential sync calls', async (
     ['alignment sparsemap', () => data(alignment.sparsemap().marginals), async () => data((await alignment.sparsemapAsync()).marginals)],
     ['local alignment argmax', () => data(local.argmax()), async () => data((await local.argmaxAsync()).parts)],
     ['HMM marginals', () => data(hmm.marginals().unary), async () => data((await hmm.marginalsAsync()).unary)],
+    ['SentCFG marginals', () => data(cfg.marginals()), async () => data(await cfg.marginalsAsync())],
+    ['SentCFG samples', () => data(cfg.sample(3, { seed: 6 })), async () => data((await cfg.sampleAsync(3, { seed: 6 })).parts)],
   ];
   const expected = calls.map(([, sync]) => sync());
   const tasks = Array.from({ length: 64 }, (_, i) => i % calls.length);

@@ -32,6 +32,11 @@
   /* out[i] = from[i] for i < count (a slice of stacked parts; device to device on CUDA). */                      \
   template <typename T>                                                                                           \
   void parts_copy(const T* from, int64_t count, T* out);                                                          \
+  /* out[r * out_stride + out_offset + q] = from[r * from_stride + from_offset + q] for r < rows, q < width: one  */ \
+  /* column block of row-major rows into another (packing SentCFG's terms | rules | roots rows, and back). */       \
+  template <typename T>                                                                                           \
+  void parts_copy_block(const T* from, int64_t from_stride, int64_t from_offset, int64_t rows, int64_t width,      \
+                        int64_t out_stride, int64_t out_offset, T* out);                                          \
   /* out (count entries) = 0 except out[positions[i]] = 1 (positions: host, each in [0, count)). */               \
   template <typename T>                                                                                           \
   void parts_one_hot(const int32_t* positions, int64_t positions_count, int64_t count, T* out);                    \
@@ -63,6 +68,7 @@
   template void parts_finite<T>(const T*, int64_t, T*);                                          \
   template void parts_masked<T>(const T*, const T*, int64_t, T*);                                \
   template void parts_copy<T>(const T*, int64_t, T*);                                            \
+  template void parts_copy_block<T>(const T*, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, T*); \
   template void parts_one_hot<T>(const int32_t*, int64_t, int64_t, T*);                          \
   template void parts_tile<T>(const T*, int64_t, int64_t, T*);                                   \
   template void parts_sum_rows<T>(const T*, int64_t, int64_t, T*);                               \

@@ -46,6 +46,8 @@ const signatures: Record<Exclude<keyof NativeAddon, 'DeviceBuffer'>, Kind[]> = {
   partsRow: ['tensor', 'count'],
   partsOneHot: ['tensor', 'int32s', 'shape'],
   partsTile: ['tensor', 'count'],
+  partsConcatRows: ['tensor', 'count'],
+  partsSliceRows: ['tensor', 'count', 'count', 'count'],
   partsSumRows: ['tensor'],
   partsGatherSum: ['tensor', 'count', 'int32s', 'int32s'],
   partsSumRowsTransposed: ['tensor'],
