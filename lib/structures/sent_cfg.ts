@@ -17,7 +17,8 @@
  * splits any `[..., D]` tensor back into the three blocks.
  *
  * Terms past a sentence's length are ignored. `-Infinity` forbids a term, rule or root; NaN and `+Infinity` are
- * errors, as is a sentence whose every tree scores `-Infinity`.
+ * errors, as is a sentence whose every tree scores `-Infinity`. Every pass but the argmax computes in float64 whatever
+ * the dtype; `topk` and `sparsemap` raise `TypeError ERR_NOT_IMPLEMENTED`.
  */
 import { optionsObject, rangeError, typeError } from '../errors';
 import { NativeCfgGrammar, native } from '../native';
