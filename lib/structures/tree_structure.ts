@@ -271,7 +271,9 @@ export abstract class TreeStructure<X extends AnyTensor, D> {
    * softmax(scores/τ); for trees, a sample of the perturb-and-MAP distribution).
    */
   perturbAndMap(options: PerturbOptions): Like<X> {
-    return this.perturbAndMapDecoded(options).parts;
+    const { parts, score } = this.perturbAndMapDecoded(options);
+    if (score instanceof DeviceTensor) score.dispose();
+    return parts;
   }
   /** {@link perturbAndMap} with the decoded form and the perturbed score `[B]` of each tree. */
   perturbAndMapDecoded(options: PerturbOptions): D & { score: Like<X>; parts: Like<X> } {

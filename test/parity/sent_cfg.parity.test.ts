@@ -7,6 +7,7 @@
  * themselves is test/sent_cfg.test.ts's job. Skips, saying so, when no GPU is usable.
  */
 import { AnyTensor, DeviceTensor, SentCFG, Tensor } from '../../lib';
+import { native } from '../../lib/native';
 import { values } from '../arcs';
 import { expectClose, normal, randomTensor, rng, toFloat32 } from '../helpers';
 import { CfgScores, CfgSizes, cfgPartCount, packCfg, symbols } from '../oracles/sent_cfg';
@@ -71,6 +72,34 @@ describeGpu('CUDA SentCFG matches the CPU backend', () => {
     { B: 4, N: 9, NT: 1, T: 2 },
     { B: 3, N: 16, NT: 5, T: 7 },
   ];
+
+  // First, before the other tests' garbage can be finalized while it runs.
+  test('device memory in use is unchanged after every op once results and structures are disposed', async () => {
+    const c = { B: 3, N: 6, NT: 2, T: 3 };
+    const lengths = [6, 3, 2];
+    const device = onDevice(scoresOf(c, lengths, random));
+    const packed = packCfg(scoresOf(c, lengths, random)).toDevice();
+    const before = native.cudaMemoryInUse();
+    for (const make of [() => new SentCFG(device, { lengths }), () => SentCFG.fromPacked(packed, c, { lengths })]) {
+      const cfg = make();
+      const other = make();
+      const mu = cfg.marginals();
+      const results: AnyTensor[] = [mu, cfg.logPartition(), cfg.entropy(), cfg.argmax(), await cfg.marginalsAsync(), cfg.marginalsBackward(mu)];
+      const best = cfg.argmaxDecoded();
+      const samples = cfg.sampleDecoded(3, { seed: 1 });
+      results.push(best.parts, best.score, samples.parts, cfg.logProb(samples.parts), cfg.logProb(best.spans));
+      results.push(...Object.values(cfg.unpack(mu)), cfg.perturbAndMap({ seed: 2 }));
+      cfg.kl(other);
+      cfg.count();
+      const { self, other: theirs } = cfg.klBackward(other, [1, 1, 1]);
+      results.push(self, theirs);
+      results.forEach((t) => (t as DeviceTensor).dispose());
+      cfg.dispose();
+      other.dispose();
+    }
+    expect(native.cudaMemoryInUse()).toBe(before);
+    [device.terms, device.rules, device.roots, packed].forEach((t) => t.dispose());
+  });
 
   test.each(cases.map((c) => [c.B, c.N, c.NT, c.T, c] as const))('B=%i N=%i NT=%i T=%i', (B, N, _NT, _T, c) => {
     const D = cfgPartCount(c);
@@ -155,7 +184,9 @@ describeGpu('CUDA SentCFG matches the CPU backend', () => {
       for (const cfg of [viaHost, ...gpus]) expect(Array.from(released(cfg.perturbAndMapDecoded({ seed: 4 })).spans)).toEqual(Array.from(pm.spans));
 
       // unpack of device counts stays on the device.
-      const unpacked = gpus[0].unpack(gpus[0].marginals());
+      const deviceMarginals = gpus[0].marginals();
+      const unpacked = gpus[0].unpack(deviceMarginals);
+      (deviceMarginals as DeviceTensor).dispose();
       const cpuUnpacked = cpu.unpack(cpu.marginals());
       for (const key of ['terms', 'rules', 'roots'] as const) {
         expect(unpacked[key]).toBeInstanceOf(DeviceTensor);
