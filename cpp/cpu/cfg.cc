@@ -6,6 +6,12 @@
 namespace ls {
 namespace cpu {
 
+/// cfg::add_rows (cfg_sweeps.h) for the CPU group: vec::add_rows, vectors of outputs held in registers.
+inline void add_rows(const VectorTeams&, const double* coefs, int64_t coef_stride, const double* rows, int64_t stride,
+                     int64_t terms, int64_t n, double* out) {
+  vec::add_rows(coefs, coef_stride, rows, stride, terms, n, out);
+}
+
 LS_DEFINE_CPU_TREE_OPS(cfg, cfg, T, cfg::work(shape))
 
 template <typename T>

@@ -104,6 +104,14 @@ void exp_of_sums(const float* a, const float* b, const float* c, float shift, in
 void exp_of_sums(const double* a, const double* b, const double* c, double shift, int64_t n, double* out) {
   active().exp_of_sums_double(a, b, c, shift, n, out);
 }
+void add_rows(const float* coefs, int64_t coef_stride, const float* rows, int64_t stride, int64_t terms, int64_t n,
+              float* out) {
+  active().add_rows_float(coefs, coef_stride, rows, stride, terms, n, out);
+}
+void add_rows(const double* coefs, int64_t coef_stride, const double* rows, int64_t stride, int64_t terms, int64_t n,
+              double* out) {
+  active().add_rows_double(coefs, coef_stride, rows, stride, terms, n, out);
+}
 
 }  // namespace vec
 }  // namespace cpu

@@ -69,6 +69,13 @@ void max_terms(const double* const* a, const double* const* b, int64_t terms, in
 void exp_of_sums(const float* a, const float* b, const float* c, float shift, int64_t n, float* out);
 void exp_of_sums(const double* a, const double* b, const double* c, double shift, int64_t n, double* out);
 
+/// out[q] += sum_{k < terms} coefs[k coef_stride] rows[k stride + q] for q < n, skipping zero coefficients (a
+/// transposed matrix-vector product accumulated into out; SentCFG's contractions).
+void add_rows(const float* coefs, int64_t coef_stride, const float* rows, int64_t stride, int64_t terms, int64_t n,
+              float* out);
+void add_rows(const double* coefs, int64_t coef_stride, const double* rows, int64_t stride, int64_t terms, int64_t n,
+              double* out);
+
 }  // namespace vec
 }  // namespace cpu
 }  // namespace ls

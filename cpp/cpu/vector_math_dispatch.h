@@ -35,6 +35,8 @@ struct Kernels {
   void (*max_terms_double)(const double* const*, const double* const*, int64_t, int64_t, double*);
   void (*exp_of_sums_float)(const float*, const float*, const float*, float, int64_t, float*);
   void (*exp_of_sums_double)(const double*, const double*, const double*, double, int64_t, double*);
+  void (*add_rows_float)(const float*, int64_t, const float*, int64_t, int64_t, int64_t, float*);
+  void (*add_rows_double)(const double*, int64_t, const double*, int64_t, int64_t, int64_t, double*);
 };
 
 #if defined(__x86_64__) || defined(_M_X64)

@@ -449,6 +449,48 @@ static void scale_rows_sum_columns_array(T* m, const T* factor, int64_t rows, in
   }
 }
 
+/// out[q] += sum_{k < terms} coefs[k coef_stride] rows[k stride + q] for q < n (terms with a zero coefficient
+/// skipped): four vectors of outputs held in registers while the rows stream by.
+template <typename T>
+static void add_rows_array(const T* coefs, int64_t coef_stride, const T* rows, int64_t stride, int64_t terms, int64_t n,
+                           T* out) {
+  constexpr int64_t W = kWidth<T>;
+  int64_t q = 0;
+  for (; q + 4 * W <= n; q += 4 * W) {
+    Vec<T> a0 = load(out + q), a1 = load(out + q + W), a2 = load(out + q + 2 * W), a3 = load(out + q + 3 * W);
+    for (int64_t k = 0; k < terms; ++k) {
+      const T coef = coefs[k * coef_stride];
+      if (coef == T(0)) continue;
+      const Vec<T> c = splat(coef);
+      const T* r = rows + k * stride + q;
+      a0 += c * load(r);
+      a1 += c * load(r + W);
+      a2 += c * load(r + 2 * W);
+      a3 += c * load(r + 3 * W);
+    }
+    store(out + q, a0);
+    store(out + q + W, a1);
+    store(out + q + 2 * W, a2);
+    store(out + q + 3 * W, a3);
+  }
+  for (; q + W <= n; q += W) {
+    Vec<T> a = load(out + q);
+    for (int64_t k = 0; k < terms; ++k) {
+      const T coef = coefs[k * coef_stride];
+      if (coef != T(0)) a += splat(coef) * load(rows + k * stride + q);
+    }
+    store(out + q, a);
+  }
+  for (; q < n; ++q) {
+    T a = out[q];
+    for (int64_t k = 0; k < terms; ++k) {
+      const T coef = coefs[k * coef_stride];
+      if (coef != T(0)) a += coef * rows[k * stride + q];
+    }
+    out[q] = a;
+  }
+}
+
 template <typename T>
 static void scale_array(T* out, T factor, int64_t n) {
   constexpr int64_t W = kWidth<T>;
@@ -593,6 +635,8 @@ const Kernels kernels = {
     max_terms_array<double>,
     exp_of_sums_array<float>,
     exp_of_sums_array<double>,
+    add_rows_array<float>,
+    add_rows_array<double>,
 };
 
 }  // namespace LS_VEC_ISA

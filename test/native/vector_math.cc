@@ -391,6 +391,37 @@ void check_lanes(const Kernels& k) {
   }
 }
 
+/// add_rows (out += a strided column of coefficients times rows) against plain loops: output counts 0 to 70 (whole
+/// and partial vectors, blocks of four vectors), coefficient strides 1 and 3, zero coefficients skipped.
+template <typename T>
+void check_add_rows(const Kernels& k) {
+  const std::string where = std::string(k.name) + (sizeof(T) == 4 ? " float" : " double");
+  const T tolerance = sizeof(T) == 4 ? T(1e-5) : T(1e-13);
+  uint64_t state = 11;
+  for (int64_t n = 0; n <= 70; ++n) {
+    for (int64_t coef_stride : {1, 3}) {
+      const int64_t terms = 7, stride = n + 5;
+      std::vector<T> coefs(terms * coef_stride), rows(terms * stride), out(n), want(n);
+      for (auto& x : coefs) x = static_cast<T>(static_cast<double>(splitmix64(state) % 2000) / 1000.0 - 1.0);
+      coefs[2 * coef_stride] = 0;
+      for (auto& x : rows) x = static_cast<T>(static_cast<double>(splitmix64(state) % 2000) / 1000.0 - 1.0);
+      rows[2 * stride] = std::numeric_limits<T>::infinity();  // under a zero coefficient: never read into a sum
+      for (int64_t q = 0; q < n; ++q) out[q] = want[q] = static_cast<T>(q) / 10;
+      if constexpr (sizeof(T) == 4) k.add_rows_float(coefs.data(), coef_stride, rows.data(), stride, terms, n, out.data());
+      else k.add_rows_double(coefs.data(), coef_stride, rows.data(), stride, terms, n, out.data());
+      for (int64_t q = 0; q < n; ++q) {
+        long double sum = want[q];
+        for (int64_t t = 0; t < terms; ++t) {
+          if (coefs[t * coef_stride] != 0) sum += static_cast<long double>(coefs[t * coef_stride]) * rows[t * stride + q];
+        }
+        if (!(std::fabs(static_cast<long double>(out[q]) - sum) <= tolerance * (1 + std::fabs(sum)))) {
+          failures.push_back(where + " add_rows wrong at n=" + std::to_string(n) + " q=" + std::to_string(q));
+        }
+      }
+    }
+  }
+}
+
 }  // namespace
 
 int main() {
@@ -413,6 +444,8 @@ int main() {
     check_lanes<double>(*k);
     check_terms<float>(*k);
     check_terms<double>(*k);
+    check_add_rows<float>(*k);
+    check_add_rows<double>(*k);
     std::printf("%s{\"isa\": \"%s\", \"expFloat\": %.4f, \"expFloatAt\": %.9g, \"logFloat\": %.4f, \"logFloatAt\": %.9g, "
                 "\"expDouble\": %.4f, \"expDoubleAt\": %.17g, \"logDouble\": %.4f, \"logDoubleAt\": %.17g}",
                 first ? "" : ", ", name, a.ulps, a.input, b.ulps, b.input, c.ulps, c.input, d.ulps, d.input);

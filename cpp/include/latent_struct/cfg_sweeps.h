@@ -123,7 +123,7 @@ struct Dims {
   LS_HOST_DEVICE explicit Dims(const TreeShape& shape)
       : N(shape.length), NT(shape.labels), T(shape.extent), S(shape.labels + shape.extent) {}
   LS_HOST_DEVICE int64_t parts() const { return N * T + NT * S * S + NT; }
-  /// NT rounded up to whole chunks of the one-thread contraction.
+  /// NT rounded up to a multiple of 16 (the pair-major rules and the sums are padded with zeros: whole vectors).
   static constexpr int64_t kChunk = 16;
   LS_HOST_DEVICE int64_t NT_padded() const { return (NT + kChunk - 1) / kChunk * kChunk; }
   LS_HOST_DEVICE int64_t term(int64_t i, int64_t t) const { return i * T + t; }
@@ -153,7 +153,7 @@ LS_HOST_DEVICE inline int64_t part_count(const TreeShape& shape) { return Dims(s
 LS_HOST_DEVICE inline int64_t workspace_size(const TreeShape& shape) {
   const Dims d(shape);
   const int64_t numbers = (2 * d.NT + d.NT_padded()) * d.S * d.S + 2 * d.N * d.S * d.S + d.parts() + 3 * d.N * d.N * d.S +
-                          d.N * d.N * d.NT + d.N * d.NT + 1;
+                          d.N * d.N * d.NT_padded() + d.N * d.NT + 1;
   return 4 * numbers + 2 * (d.NT + 2 * d.N * d.N + d.N);
 }
 /// Back pointers of the argmax: [N][N][NT].
@@ -196,7 +196,7 @@ struct Charts {
   Num* beta;      // [N][N][S]
   Num* e;         // [N][N][S]: exp(beta - m)
   Num* mu;        // [N][N][S]
-  Num* sums;      // [N][N][NT]: s_A
+  Num* sums;      // [N][N][NT padded]: s_A
   Num* coef;      // [N][NT]: c_A of the current width's spans
   Num* log_z;     // [1]
   T* rule_max;    // [NT]: r_A
@@ -222,7 +222,7 @@ LS_HOST_DEVICE Charts<Num> charts_of(W* workspace, const Dims& d) {
   c.e = c.beta + d.N * d.N * d.S;
   c.mu = c.e + d.N * d.N * d.S;
   c.sums = c.mu + d.N * d.N * d.S;
-  c.coef = c.sums + d.N * d.N * d.NT;
+  c.coef = c.sums + d.N * d.N * d.NT_padded();
   c.log_z = c.coef + d.N * d.NT;
   c.rule_max = reinterpret_cast<typename Charts<Num>::T*>(c.log_z + 1);
   c.row_max = c.rule_max + d.NT;
@@ -292,27 +292,15 @@ LS_HOST_DEVICE void add_scaled(Num a, const Num* x, Num* out, int64_t n) {
   for (int64_t q = 0; q < n; ++q) out[q] += a * x[q];
 }
 
-/// out[q] += sum_{k < terms} coef(k) row(k)[q] for q < n, kChunk outputs at a time held in registers (terms with a
-/// zero coefficient skipped).
-template <typename Num, typename Coef, typename Row>
-LS_HOST_DEVICE void add_combination(Num* out, int64_t n, int64_t terms, Coef coef, Row row) {
-  constexpr int64_t kChunk = Dims::kChunk;
-  int64_t first = 0;
-  for (; first + kChunk <= n; first += kChunk) {
-    Num chunk[kChunk];
-    for (int64_t q = 0; q < kChunk; ++q) chunk[q] = out[first + q];
-    for (int64_t k = 0; k < terms; ++k) {
-      const Num a = coef(k);
-      if (!(value_of(a) > 0)) continue;
-      const Num* r = row(k) + first;
-      for (int64_t q = 0; q < kChunk; ++q) chunk[q] += a * r[q];
-    }
-    for (int64_t q = 0; q < kChunk; ++q) out[first + q] = chunk[q];
-  }
-  if (first == n) return;
+/// out[q] += sum_{k < terms} coefs[k coef_stride] rows[k stride + q] for q < n, terms with a zero coefficient skipped
+/// (a transposed matrix-vector product). Plain here; the CPU group overloads it with vec::add_rows (cpp/cpu/cfg.cc),
+/// found by argument-dependent lookup on the group.
+template <typename Group, typename Num>
+LS_HOST_DEVICE void add_rows(const Group&, const Num* coefs, int64_t coef_stride, const Num* rows, int64_t stride,
+                             int64_t terms, int64_t n, Num* out) {
   for (int64_t k = 0; k < terms; ++k) {
-    const Num a = coef(k);
-    if (value_of(a) > 0) add_scaled(a, row(k) + first, out + first, n - first);
+    const Num a = coefs[k * coef_stride];
+    if (value_of(a) != 0) add_scaled(a, rows + k * stride, out, n);
   }
 }
 
@@ -450,22 +438,14 @@ LS_HOST_DEVICE void inside(const Teams& g, const Sentence<T>& x, const Charts<Nu
     accumulate(g, c, L, w);
     if (g.size() == 1) {  // one thread: s_A for all A at once, an update of NT values per nonzero Acc entry
       for (int64_t i = 0; i + w <= L; ++i) {
-        Num* sums = c.sums + d.cell(i, i + w - 1) * d.NT;
-        for (int64_t A = 0; A < d.NT; ++A) sums[A] = zero<Num>();
+        Num* sums = c.sums + d.cell(i, i + w - 1) * d.NT_padded();
+        for (int64_t A = 0; A < d.NT_padded(); ++A) sums[A] = zero<Num>();
         if (c.split_scale[i * d.N + d.N - 1] == neg_inf<V>()) continue;
         const Num* acc = c.acc + i * SS;
-        for (int64_t first = 0; first < d.NT; first += Dims::kChunk) {  // kChunk sums held in registers
-          Num chunk[Dims::kChunk];
-          for (int64_t q = 0; q < Dims::kChunk; ++q) chunk[q] = zero<Num>();
-          for (int64_t X = 0; X < d.S; ++X) {
-            for (int64_t Y = d.pair_begin(w, X); Y < d.pair_end(w, X); ++Y) {
-              const Num a = acc[X * d.S + Y];
-              if (!(value_of(a) > 0)) continue;
-              const Num* er = c.er_by_pair + (X * d.S + Y) * d.NT_padded() + first;
-              for (int64_t q = 0; q < Dims::kChunk; ++q) chunk[q] += a * er[q];
-            }
-          }
-          for (int64_t q = 0; q < Dims::kChunk && first + q < d.NT; ++q) sums[first + q] = chunk[q];
+        for (int64_t X = 0; X < d.S; ++X) {
+          const int64_t begin = d.pair_begin(w, X), end = d.pair_end(w, X);
+          add_rows(g, acc + X * d.S + begin, 1, c.er_by_pair + (X * d.S + begin) * d.NT_padded(), d.NT_padded(),
+                   end - begin, d.NT_padded(), sums);
         }
       }
     } else {  // a thread per (span, A)
@@ -480,14 +460,14 @@ LS_HOST_DEVICE void inside(const Teams& g, const Sentence<T>& x, const Charts<Nu
             }
           }
         }
-        c.sums[d.cell(i, i + w - 1) * d.NT + A] = s;
+        c.sums[d.cell(i, i + w - 1) * d.NT_padded() + A] = s;
       }
     }
     g.sync();
     for (int64_t item = g.rank(); item < (L - w + 1) * d.NT; item += g.size()) {
       const int64_t i = item / d.NT, A = item % d.NT, j = i + w - 1;
       const auto top = c.split_scale[i * d.N + d.N - 1], rule_max = c.rule_max[A];
-      const Num s = c.sums[d.cell(i, j) * d.NT + A];
+      const Num s = c.sums[d.cell(i, j) * d.NT_padded() + A];
       Num beta;
       if (top == neg_inf<T>() || rule_max == neg_inf<T>()) {
         beta = num_neg_inf<Num>();
@@ -521,7 +501,7 @@ LS_HOST_DEVICE void inside(const Teams& g, const Sentence<T>& x, const Charts<Nu
 template <typename Num>
 LS_HOST_DEVICE bool falls_back(const Charts<Num>& c, int64_t i, int64_t j, int64_t A) {
   using T = typename ValueType<Num>::type;
-  return !(value_of(c.sums[c.d.cell(i, j) * c.d.NT + A]) >= exact_floor<T>());
+  return !(value_of(c.sums[c.d.cell(i, j) * c.d.NT_padded() + A]) >= exact_floor<T>());
 }
 
 /// The marginal mass that the labels of P = (i, j) computed in log space send to its child at split k with label X
@@ -576,7 +556,7 @@ LS_HOST_DEVICE void outside(const Teams& g, const Sentence<T>& x, const Charts<N
     for (int64_t item = g.rank(); item < spans * d.NT; item += g.size()) {
       const int64_t i = item / d.NT, A = item % d.NT, a = d.cell(i, i + w - 1);
       const Num mu = c.mu[a * d.S + A];
-      c.coef[item] = value_of(mu) > 0 && !falls_back(c, i, i + w - 1, A) ? mu / c.sums[a * d.NT + A] : zero<Num>();
+      c.coef[item] = value_of(mu) > 0 && !falls_back(c, i, i + w - 1, A) ? mu / c.sums[a * d.NT_padded() + A] : zero<Num>();
     }
     for (int64_t i = g.rank(); i < spans; i += g.size()) {
       bool any = false;
@@ -592,16 +572,12 @@ LS_HOST_DEVICE void outside(const Teams& g, const Sentence<T>& x, const Charts<N
       Num* gain = c.gain + r * d.S;
       const int64_t begin = d.pair_begin(w, X), end = d.pair_end(w, X);
       for (int64_t Y = begin; Y < end; ++Y) gain[Y] = zero<Num>();
-      add_combination(
-          gain + begin, end - begin, d.NT, [&](int64_t A) { return c.coef[i * d.NT + A]; },
-          [&](int64_t A) { return c.er + (A * d.S + X) * d.S + begin; });
+      add_rows(g, c.coef + i * d.NT, 1, c.er + X * d.S + begin, SS, d.NT, end - begin, gain + begin);
     }
     for (int64_t r = g.rank(); r < d.NT * d.S; r += g.size()) {
       const int64_t A = r / d.S, X = r % d.S;
       const int64_t begin = d.pair_begin(w, X), end = d.pair_end(w, X);
-      add_combination(
-          c.counts + r * d.S + begin, end - begin, spans, [&](int64_t i) { return c.coef[i * d.NT + A]; },
-          [&](int64_t i) { return c.acc + (i * d.S + X) * d.S + begin; });
+      add_rows(g, c.coef + A, d.NT, c.acc + X * d.S + begin, SS, spans, end - begin, c.counts + r * d.S + begin);
       for (int64_t i = 0; i < spans; ++i) {
         const int64_t j = i + w - 1;
         if (c.falls[i] > 0 && value_of(c.mu[d.cell(i, j) * d.S + A]) > 0 && falls_back(c, i, j, A)) {
