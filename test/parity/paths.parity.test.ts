@@ -14,7 +14,7 @@ import { values } from '../arcs';
 import { expectClose, normal, randomTensor, rng, toFloat32 } from '../helpers';
 import { alignmentInstance, alignmentKeeper, alignmentUsed } from '../oracles/alignment';
 import { semiMarkovInstance, semiMarkovKeeper, semiMarkovUsed } from '../oracles/semi_markov';
-import { gpuDescribe } from './gpu';
+import { gpuDescribe, rowAgreement } from './gpu';
 
 const describeGpu = gpuDescribe('path structure (SemiMarkov, Alignment) parity');
 
@@ -116,19 +116,6 @@ function decodedOf(d: { labels?: Int32Array; path?: Int32Array }): Int32Array {
 
 function rowWidth(c: Case): number {
   return c.kind === 'semi-Markov' ? c.dims[0] : (c.dims[0] + c.dims[1] - 1) * 3;
-}
-
-/** Fraction of (sample, instance) rows decoded identically. */
-function rowAgreement(a: Int32Array, b: Int32Array, width: number): number {
-  expect(a.length).toBe(b.length);
-  const rows = a.length / width;
-  let same = 0;
-  for (let r = 0; r < rows; r++) {
-    let equal = true;
-    for (let i = r * width; i < (r + 1) * width && equal; i++) equal = a[i] === b[i];
-    if (equal) same++;
-  }
-  return same / rows;
 }
 
 /** Frees the device tensors of a result, keeping its host index arrays. */

@@ -10,7 +10,7 @@
 import { AnyTensor, DependencyCRF, DeviceTensor, NonProjectiveDependencyCRF, Tensor, TreeCRF } from '../../lib';
 import { values } from '../arcs';
 import { expectClose, normal, randomTensor, rng, toFloat32 } from '../helpers';
-import { gpuDescribe } from './gpu';
+import { gpuDescribe, rowAgreement } from './gpu';
 
 const describeGpu = gpuDescribe('tree (CKY, Eisner) parity');
 
@@ -66,19 +66,6 @@ function decodedOf(d: Decoded): Int32Array {
 /** Ints per (sample, sentence) row of the decoded output. */
 function rowWidth(c: Case): number {
   return c.kind === 'tree' || c.kind === 'labelled' ? (2 * c.N - 1) * 3 : c.N;
-}
-
-/** Fraction of (sample, sentence) rows decoded identically. */
-function rowAgreement(a: Int32Array, b: Int32Array, width: number): number {
-  expect(a.length).toBe(b.length);
-  const rows = a.length / width;
-  let same = 0;
-  for (let r = 0; r < rows; r++) {
-    let equal = true;
-    for (let i = r * width; i < (r + 1) * width && equal; i++) equal = a[i] === b[i];
-    if (equal) same++;
-  }
-  return same / rows;
 }
 
 /**
