@@ -720,6 +720,15 @@ describe('SentCFG errors', () => {
     await expect((async () => cfg.marginalsAsync())()).rejects.toMatchObject({ name: 'RangeError', code: 'ERR_INVALID_SCORES' });
   });
 
+  test('topk and SparseMAP are not implemented for SentCFG: TypeError ERR_NOT_IMPLEMENTED, sync and async', async () => {
+    const cfg = new SentCFG(scores());
+    for (const f of [() => cfg.topk(2), () => cfg.sparsemap(), () => cfg.sparsemapBackward(randomTensor([3, cfgPartCount(z)], rng(6)))]) {
+      expect(errorCode(f)).toBe('TypeError:ERR_NOT_IMPLEMENTED');
+    }
+    await expect(cfg.topkAsync(2)).rejects.toMatchObject({ name: 'TypeError', code: 'ERR_NOT_IMPLEMENTED' });
+    await expect(cfg.sparsemapAsync()).rejects.toMatchObject({ name: 'TypeError', code: 'ERR_NOT_IMPLEMENTED' });
+  });
+
   test('bad gradients, logProb parts and sample counts are typed errors', () => {
     const cfg = new SentCFG(scores(), { lengths: [4, 2, 3] });
     const D = cfgPartCount(z);
