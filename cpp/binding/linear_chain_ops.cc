@@ -390,7 +390,7 @@ Napi::Value topk_op(const Napi::CallbackInfo& info) {
     const int64_t part_size = (s.length + s.labels) * s.labels;  // the larger per-position parts
     if (k * s.batch * s.length > std::numeric_limits<int32_t>::max() || k * s.batch * part_size > (int64_t(1) << 50) / 8 ||
         (!args.factored && k * args.edges.count > (int64_t(1) << 50) / 8) ||
-        2 * (s.length * s.labels + 1) * k > std::numeric_limits<int32_t>::max()) {
+        chain::topk_index_workspace_size(s, k) > std::numeric_limits<int32_t>::max()) {
       range_error("ERR_SIZE_OVERFLOW", "k x potentials is too large");
     }
     const IndexOutput labels = make_labels(env, args, k * s.batch * s.length);

@@ -280,9 +280,10 @@ export class LinearChainCRF<P extends ChainPotentials = ChainPotentials> {
   }
 
   /**
-   * The k highest-scoring labellings of each sequence, in order (exact k-best Viterbi, Huang & Chiang 2005, on the
-   * chain's lattice): labels `[k, B, N]`, score `[k, B]` and one-hot parts with a leading `[k]` (see
-   * {@link ChainTopk}). Ties: labellings of equal score are ordered by their labels read from the end of the
+   * The k highest-scoring labellings of each sequence, in order (exact k-best Viterbi on the chain's lattice, each
+   * (position, label) keeping its k best prefixes by a lazy candidate heap, Huang & Chiang 2005 algorithm 2:
+   * O(N·C·(C + k·log(C + k))) per sequence): labels `[k, B, N]`, score `[k, B]` and one-hot parts with a leading
+   * `[k]` (see {@link ChainTopk}). Ties: labellings of equal score are ordered by their labels read from the end of the
    * sequence, (y_{L−1}, y_{L−2}, …, y_0) lexicographically, smaller first — Viterbi's first maximum — so labelling 0
    * is {@link argmaxDecoded}'s, score included. Labellings through a `-Infinity` potential are never listed: when a
    * sequence has fewer than k of finite score, the rest have score −Infinity, labels −1 and zero parts. k in

@@ -4,8 +4,10 @@
 // a lazy frontier: a candidate heap holds the best unexplored derivation of each hyperedge, and popping
 // (e, i, j) pushes its successors (e, i, j + 1) and, when j = 0, (e, i + 1, 0), so every pair of ranks has exactly
 // one predecessor and no duplicates arise. O(E + k log(E + k)) per item, with a heap of E + k candidates.
-// Written once for both backends (CKY's and Eisner's topk, cky_sweeps.h and eisner_sweeps.h, define the items
-// and hyperedges and decode by walking the back pointers).
+// The one k-best merge of the code base, written once for both backends: CKY's and Eisner's topk (cky_sweeps.h,
+// eisner_sweeps.h) and the path structures' and the chain's k-best Viterbi (lattice_sweeps.h, linear_chain_topk.h,
+// over unary hyperedges: a node's in-edge has its predecessor's list as left tail, the source none) define the
+// items and hyperedges and decode by walking the back pointers.
 //
 // Order. A derivation through hyperedge e with tail ranks (i, j) scores (left_i + right_j) + weight_e (an absent
 // tail is one derivation of score 0; the sum's order matches the Viterbi passes, so rank 0's score is argmax()'s to
@@ -77,52 +79,62 @@ LS_HOST_DEVICE bool precedes(T s, const int32_t* p, T s0, const int32_t* p0) {
   return false;
 }
 
+/// Writes candidate (score, pointer) at position `at` of the heap.
 template <typename T>
-LS_HOST_DEVICE void heap_swap(Heap<T>& h, int64_t a, int64_t b) {
-  const T s = h.scores[a];
-  h.scores[a] = h.scores[b];
-  h.scores[b] = s;
-  for (int64_t c = 0; c < kPointerWidth; ++c) {
-    const int32_t v = h.pointers[kPointerWidth * a + c];
-    h.pointers[kPointerWidth * a + c] = h.pointers[kPointerWidth * b + c];
-    h.pointers[kPointerWidth * b + c] = v;
-  }
-}
-
-template <typename T>
-LS_HOST_DEVICE bool heap_before(const Heap<T>& h, int64_t a, int64_t b) {
-  return precedes(h.scores[a], h.pointers + kPointerWidth * a, h.scores[b], h.pointers + kPointerWidth * b);
-}
-
-template <typename T>
-LS_HOST_DEVICE void heap_push(Heap<T>& h, T score, int64_t edge, int64_t left, int64_t right) {
-  int64_t at = h.size++;
+LS_HOST_DEVICE void heap_set(Heap<T>& h, int64_t at, T score, const int32_t* pointer) {
   h.scores[at] = score;
-  h.pointers[kPointerWidth * at] = static_cast<int32_t>(edge);
-  h.pointers[kPointerWidth * at + 1] = static_cast<int32_t>(left);
-  h.pointers[kPointerWidth * at + 2] = static_cast<int32_t>(right);
-  while (at > 0 && heap_before(h, at, (at - 1) / 2)) {
-    heap_swap(h, at, (at - 1) / 2);
-    at = (at - 1) / 2;
-  }
+  for (int64_t c = 0; c < kPointerWidth; ++c) h.pointers[kPointerWidth * at + c] = pointer[c];
 }
 
-/// Moves the first candidate to `score` and `pointer` and restores the heap.
+/// Puts (score, pointer) in the hole at `at` and moves it down below the candidates that precede it.
 template <typename T>
-LS_HOST_DEVICE void heap_pop(Heap<T>& h, T* score, int32_t* pointer) {
-  *score = h.scores[0];
-  for (int64_t c = 0; c < kPointerWidth; ++c) pointer[c] = h.pointers[c];
-  heap_swap(h, 0, --h.size);
-  int64_t at = 0;
+LS_HOST_DEVICE void sift_down(Heap<T>& h, int64_t at, T score, const int32_t* pointer) {
   for (;;) {
-    const int64_t left = 2 * at + 1, right = left + 1;
-    int64_t first = at;
-    if (left < h.size && heap_before(h, left, first)) first = left;
-    if (right < h.size && heap_before(h, right, first)) first = right;
-    if (first == at) return;
-    heap_swap(h, at, first);
-    at = first;
+    int64_t child = 2 * at + 1;
+    if (child >= h.size) break;
+    if (child + 1 < h.size &&
+        precedes(h.scores[child + 1], h.pointers + kPointerWidth * (child + 1), h.scores[child],
+                 h.pointers + kPointerWidth * child)) {
+      ++child;
+    }
+    if (!precedes(h.scores[child], h.pointers + kPointerWidth * child, score, pointer)) break;
+    heap_set(h, at, h.scores[child], h.pointers + kPointerWidth * child);
+    at = child;
   }
+  heap_set(h, at, score, pointer);
+}
+
+/// Adds (score, pointer) to the heap.
+template <typename T>
+LS_HOST_DEVICE void heap_push(Heap<T>& h, T score, const int32_t* pointer) {
+  int64_t at = h.size++;
+  while (at > 0) {
+    const int64_t parent = (at - 1) / 2;
+    if (!precedes(score, pointer, h.scores[parent], h.pointers + kPointerWidth * parent)) break;
+    heap_set(h, at, h.scores[parent], h.pointers + kPointerWidth * parent);
+    at = parent;
+  }
+  heap_set(h, at, score, pointer);
+}
+
+/// Takes candidate `from` out of its position and sifts it down from the hole at `at`.
+template <typename T>
+LS_HOST_DEVICE void sift_down_moved(Heap<T>& h, int64_t at, int64_t from) {
+  int32_t pointer[kPointerWidth];
+  for (int64_t c = 0; c < kPointerWidth; ++c) pointer[c] = h.pointers[kPointerWidth * from + c];
+  sift_down(h, at, h.scores[from], pointer);
+}
+
+/// Drops the first candidate and restores the heap.
+template <typename T>
+LS_HOST_DEVICE void heap_drop_first(Heap<T>& h) {
+  if (--h.size > 0) sift_down_moved(h, 0, h.size);
+}
+
+/// Orders h.size candidates written in any order into a heap (Floyd's bottom-up construction, O(size)).
+template <typename T>
+LS_HOST_DEVICE void heapify(Heap<T>& h) {
+  for (int64_t at = h.size / 2 - 1; at >= 0; --at) sift_down_moved(h, at, at);
 }
 
 /// Rank r of a tail's list (-inf past its end).
@@ -141,7 +153,10 @@ LS_HOST_DEVICE T derivation_score(const Hyperedge<T>& e, int64_t i, int64_t j, i
 }
 
 /// Fills list [k] and pointers [k][kPointerWidth] with the k best derivations of an item over its hyperedges
-/// edges(e), e < count, in the order above; `heap` has heap_capacity(count, k) room.
+/// edges(e), e < count, in the order above; `heap` has heap_capacity(count, k) room. The heap's order is the
+/// derivations' (a strict total order: no two candidates share a pointer), so the candidates leave it sorted
+/// however it is built: the first candidates are heapified at once, and a popped candidate's first successor
+/// takes its place (one sift instead of a pop and a push).
 template <typename T, typename Edges>
 LS_HOST_DEVICE void best_derivations(int64_t k, int64_t count, Edges edges, Heap<T> heap, T* list,
                                      int32_t* pointers) {
@@ -150,8 +165,22 @@ LS_HOST_DEVICE void best_derivations(int64_t k, int64_t count, Edges edges, Heap
     const Hyperedge<T> edge = edges(e);
     if (!edge.present) continue;
     const T score = derivation_score(edge, 0, 0, k);
-    if (score != neg_inf<T>()) heap_push(heap, score, e, 0, 0);
+    const int32_t first[kPointerWidth] = {static_cast<int32_t>(e), 0, 0};
+    if (score != neg_inf<T>()) heap_set(heap, heap.size++, score, first);
   }
+  if (k == 1) {  // only the first candidate: a scan finds it without ordering the rest
+    int64_t best = 0;
+    for (int64_t at = 1; at < heap.size; ++at) {
+      if (precedes(heap.scores[at], heap.pointers + kPointerWidth * at, heap.scores[best],
+                   heap.pointers + kPointerWidth * best)) {
+        best = at;
+      }
+    }
+    list[0] = heap.size ? heap.scores[best] : neg_inf<T>();
+    for (int64_t c = 0; c < kPointerWidth; ++c) pointers[c] = heap.size ? heap.pointers[kPointerWidth * best + c] : -1;
+    return;
+  }
+  heapify(heap);
   for (int64_t slot = 0; slot < k; ++slot) {
     int32_t* pointer = pointers + kPointerWidth * slot;
     if (heap.size == 0) {
@@ -159,16 +188,21 @@ LS_HOST_DEVICE void best_derivations(int64_t k, int64_t count, Edges edges, Heap
       for (int64_t c = 0; c < kPointerWidth; ++c) pointer[c] = -1;
       continue;
     }
-    heap_pop(heap, list + slot, pointer);
-    const int64_t e = pointer[0], i = pointer[1], j = pointer[2];
+    list[slot] = heap.scores[0];
+    for (int64_t c = 0; c < kPointerWidth; ++c) pointer[c] = heap.pointers[c];
+    if (slot + 1 == k) break;
+    const int32_t e = pointer[0], i = pointer[1], j = pointer[2];
     const Hyperedge<T> edge = edges(e);
-    if (edge.right.scores) {
-      const T score = derivation_score(edge, i, j + 1, k);
-      if (score != neg_inf<T>()) heap_push(heap, score, e, i, j + 1);
-    }
-    if (j == 0 && edge.left.scores) {
-      const T score = derivation_score(edge, i + 1, 0, k);
-      if (score != neg_inf<T>()) heap_push(heap, score, e, i + 1, 0);
+    const int32_t next_right[kPointerWidth] = {e, i, j + 1}, next_left[kPointerWidth] = {e, i + 1, 0};
+    const T right = edge.right.scores ? derivation_score(edge, i, j + 1, k) : neg_inf<T>();
+    const T left = j == 0 && edge.left.scores ? derivation_score(edge, i + 1, 0, k) : neg_inf<T>();
+    if (right != neg_inf<T>()) {
+      sift_down(heap, 0, right, next_right);  // replaces the popped candidate
+      if (left != neg_inf<T>()) heap_push(heap, left, next_left);
+    } else if (left != neg_inf<T>()) {
+      sift_down(heap, 0, left, next_left);
+    } else {
+      heap_drop_first(heap);
     }
   }
 }

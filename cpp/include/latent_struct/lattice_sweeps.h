@@ -19,6 +19,7 @@
 #include <cstdint>
 
 #include "latent_struct/common.h"
+#include "latent_struct/hypergraph_kbest.h"
 #include "latent_struct/inside_outside.h"
 #include "latent_struct/log_math.h"
 #include "latent_struct/philox.h"
@@ -349,11 +350,12 @@ LS_HOST_DEVICE void sample(const Group& g, const Lattice& x, int64_t b, int64_t 
   }
 }
 
-/// k-best Viterbi (Huang & Chiang 2005, "Better k-best parsing", algorithms 0/1 on a lattice): every node keeps
-/// its k best derivations (paths from the source), each a score and a back pointer (in-edge, rank of the derivation
-/// of its predecessor), merged from its in-edges' predecessor lists in topological order; the sink's k best come
-/// from the end nodes' lists, and each is backtracked by its (node, rank) pointers. Workspace: (nodes + 1) k
-/// scores and 2 (nodes + 1) k indices (the sink's list last).
+/// k-best Viterbi: every node keeps its k best derivations (paths from the source), each a score and a back
+/// pointer (in-edge, rank of the derivation of its predecessor, 0), found in topological order by
+/// hypergraph_kbest.h's lazy frontier (Huang & Chiang 2005, "Better k-best parsing", algorithm 2) over unary
+/// hyperedges (an in-edge's tail is its predecessor's list, none for the source; its weight the edge's):
+/// O(in_degree + k log(in_degree + k)) per node. The sink's k best come from the end nodes' lists the same way, and
+/// each is backtracked by its (in-edge, rank) pointers.
 ///
 /// Derivations are ordered by score (descending), then by the choice made at their last step (the in-edge index,
 /// the end index at the sink: smaller first), then by the rank of the predecessor's derivation. Derivations of
@@ -361,126 +363,62 @@ LS_HOST_DEVICE void sample(const Group& g, const Lattice& x, int64_t b, int64_t 
 /// lexicographically by the choices read walking back from the sink: (end index, in-edge index at that node,
 /// in-edge index at its predecessor, ...), smaller first. Rank 0 is argmax()'s path (first maximum). Derivations
 /// of score -inf are never listed: the lists end in -inf scores and -1 pointers.
-namespace kbest {
-
-/// One list merged into a node: the predecessor's k scores (null: the source, one derivation of score 0) plus
-/// the edge's weight; or absent.
-template <typename T>
-struct Source {
-  const T* scores;
-  T weight;
-  bool present;
-};
-
-/// Whether derivation (score s, in-edge e, rank r) comes after (s0, e0, r0) in the order above.
-template <typename T>
-LS_HOST_DEVICE bool after(T s, int64_t e, int64_t r, T s0, int64_t e0, int64_t r0) {
-  return s < s0 || (s == s0 && (e > e0 || (e == e0 && r > r0)));
-}
-
-/// Fills list [k] and pointers [k][2] (in-edge, rank) with the k best derivations over sources(e), e < count, by a
-/// k-way merge: each slot takes the best head among the sources, a source's head being its first derivation after
-/// the previous slot's (a binary search: a source's derivations are sorted, so those after form a suffix).
-template <typename T, typename Sources>
-LS_HOST_DEVICE void merge(int64_t k, int64_t count, Sources sources, T* list, int32_t* pointers) {
-  T last = T(0);
-  int64_t last_edge = -1, last_rank = -1;
-  for (int64_t slot = 0; slot < k; ++slot) {
-    T best = neg_inf<T>();
-    int64_t best_edge = -1, best_rank = -1;
-    for (int64_t e = 0; e < count; ++e) {
-      const Source<T> source = sources(e);
-      if (!source.present) continue;
-      const int64_t size = source.scores ? k : 1;
-      auto score_of = [&](int64_t r) { return (source.scores ? source.scores[r] : T(0)) + source.weight; };
-      int64_t lo = 0, hi = size;  // the first rank after the previous slot's derivation, in [lo, hi]
-      if (slot > 0) {
-        while (lo < hi) {
-          const int64_t mid = (lo + hi) / 2;
-          if (after(score_of(mid), e, mid, last, last_edge, last_rank)) {
-            hi = mid;
-          } else {
-            lo = mid + 1;
-          }
-        }
-      }
-      if (lo == size) continue;
-      const T t = score_of(lo);
-      if (t == neg_inf<T>()) continue;
-      if (best_edge < 0 || t > best) {
-        best = t;
-        best_edge = e;
-        best_rank = lo;
-      }
-    }
-    list[slot] = best;
-    pointers[2 * slot] = static_cast<int32_t>(best_edge);
-    pointers[2 * slot + 1] = static_cast<int32_t>(best_rank);
-    if (best_edge < 0) {
-      for (int64_t rest = slot + 1; rest < k; ++rest) {
-        list[rest] = neg_inf<T>();
-        pointers[2 * rest] = pointers[2 * rest + 1] = -1;
-      }
-      return;
-    }
-    last = best;
-    last_edge = best_edge;
-    last_rank = best_rank;
-  }
-}
-
-}  // namespace kbest
-
+///
+/// Workspace: the (nodes + 1) k derivations (the sink's list last) and a heap of in_degree + k candidates per node
+/// (the nodes of a layer are filled at once), whose room the sink's heap (end_count + k candidates, end_count <=
+/// nodes) reuses once the nodes are done; T elements, and hypergraph::kPointerWidth int32 per element.
 template <typename Lattice>
 LS_HOST_DEVICE int64_t topk_workspace_size(const Lattice& x, int64_t k) {
-  return (x.nodes() + 1) * k;
+  return hypergraph::lists_workspace_size(x.nodes() + 1, x.nodes(), k, x.in_degree());
 }
 template <typename Lattice>
 LS_HOST_DEVICE int64_t topk_index_workspace_size(const Lattice& x, int64_t k) {
-  return 2 * (x.nodes() + 1) * k;
+  return hypergraph::lists_index_workspace_size(x.nodes() + 1, x.nodes(), k, x.in_degree());
 }
 
-/// The k best paths (k-best Viterbi, kbest above): path j's score, decoded form and one-hot parts at scores[j
+/// The k best paths (k-best Viterbi above): path j's score, decoded form and one-hot parts at scores[j
 /// score_stride], decoded + j decoded_stride, parts + j parts_stride. Past the last path of finite score: score
 /// -inf, decoded -1 (clear() and finish(0)), parts zero.
 template <typename T, typename Group, typename Lattice>
 LS_HOST_DEVICE void topk(const Group& g, const Lattice& x, int64_t k, T* w, int32_t* indices, T* scores,
                          int64_t score_stride, int32_t* decoded, int64_t decoded_stride, T* parts,
                          int64_t parts_stride) {
+  using hypergraph::Hyperedge;
+  using hypergraph::kPointerWidth;
   const int64_t nodes = x.nodes(), in = x.in_degree();
+  const hypergraph::Lists<T> lists = hypergraph::lists_of(w, indices, nodes + 1, nodes, k, in);
   for_each_node(g, x, false, [&](int64_t v) {
-    kbest::merge<T>(
-        k, in,
-        [&](int64_t e) -> kbest::Source<T> {
-          const Edge edge = x.in_edge(v, e);
-          if (edge.node == kAbsent) return kbest::Source<T>{nullptr, T(0), false};
-          return kbest::Source<T>{edge.node == kEnd ? nullptr : w + edge.node * k, x.weight(edge), true};
-        },
-        w + v * k, indices + 2 * v * k);
+    lists.fill(v, v, in, [&](int64_t e) -> Hyperedge<T> {
+      const Edge edge = x.in_edge(v, e);
+      if (edge.node == kAbsent) return hypergraph::absent_edge<T>();
+      const hypergraph::Tail<T> from = edge.node == kEnd ? hypergraph::no_tail<T>() : lists.tail(edge.node);
+      return Hyperedge<T>{x.weight(edge), from, hypergraph::no_tail<T>(), true};
+    });
   });
   for (int64_t j = 0; j < k; ++j) tree::group_fill(g, parts + j * parts_stride, x.part_count(), T(0));
   if (g.rank() == 0) {
-    kbest::merge<T>(
+    hypergraph::best_derivations<T>(
         k, x.end_count(),
-        [&](int64_t e) { return kbest::Source<T>{w + x.end_node(e) * k, T(0), true}; }, w + nodes * k,
-        indices + 2 * nodes * k);
+        [&](int64_t e) { return Hyperedge<T>{T(0), lists.tail(x.end_node(e)), hypergraph::no_tail<T>(), true}; },
+        hypergraph::Heap<T>{lists.heap_scores, lists.heap_pointers, 0}, lists.list(nodes), lists.pointer(nodes, 0));
   }
   g.sync();
-  const T* sink = w + nodes * k;
-  const int32_t* sink_pointers = indices + 2 * nodes * k;
+  const T* sink = lists.list(nodes);
+  const int32_t* sink_pointers = lists.pointer(nodes, 0);
   for (int64_t j = g.rank(); j < k; j += g.size()) {
     int32_t* own_decoded = decoded + j * decoded_stride;
     scores[j * score_stride] = sink[j];
-    if (sink_pointers[2 * j] < 0) {
+    if (sink_pointers[kPointerWidth * j] < 0) {
       x.clear(own_decoded);
       x.finish(own_decoded, 0);
       continue;
     }
-    int64_t rank = sink_pointers[2 * j + 1];
+    int64_t rank = sink_pointers[kPointerWidth * j + 1];
     walk_back(
-        x, own_decoded, parts + j * parts_stride, [&]() -> int64_t { return x.end_node(sink_pointers[2 * j]); },
+        x, own_decoded, parts + j * parts_stride,
+        [&]() -> int64_t { return x.end_node(sink_pointers[kPointerWidth * j]); },
         [&](int64_t v) -> int64_t {
-          const int32_t* pointer = indices + 2 * (v * k + rank);
+          const int32_t* pointer = lists.pointer(v, rank);
           rank = pointer[1];
           return pointer[0];
         });
