@@ -19,7 +19,27 @@ LS_TREE_SENTENCE_KERNEL(cfg, sample_kernel, sample_op,
                         (TreePotentials<T> p, TreeShape shape, int64_t samples, uint64_t seed, T* workspace, T* log_z,
                          int32_t* decoded, T* parts),
                         p, shape, b, samples, seed, own, log_z, decoded, parts)
+
+/// The k best trees (cfg::topk_op): a block per sentence, a thread (and a candidate heap) per item of a width.
+template <typename T>
+__global__ void topk_kernel(TreePotentials<T> p, TreeShape shape, int64_t k, int64_t heaps, T* workspace,
+                            int32_t* indices, int32_t* decoded, T* scores, T* parts) {
+  const BlockTeams g;
+  const int64_t b = blockIdx.x;
+  cfg::topk_op(g, p, shape, b, k, heaps, workspace + b * cfg::topk_workspace_size(shape, k, heaps),
+               indices + b * cfg::topk_index_workspace_size(shape, k, heaps), decoded, scores, parts);
+}
 }  // namespace
+
+template <typename T>
+void cfg_topk(const TreePotentials<T>& potentials, TreeShape shape, int64_t k, int32_t* decoded, T* scores, T* parts) {
+  const int64_t heaps = cfg::topk_heaps(shape, BlockTeams::kThreads);
+  const Scratch workspace(static_cast<std::size_t>(shape.batch * cfg::topk_workspace_size(shape, k, heaps)) * sizeof(T));
+  const Scratch indices(static_cast<std::size_t>(shape.batch * cfg::topk_index_workspace_size(shape, k, heaps)) *
+                        sizeof(int32_t));
+  launch_per_sentence(shape.batch, "cfg_topk", topk_kernel<T>, potentials, shape, k, heaps, workspace.as<T>(),
+                      indices.as<int32_t>(), decoded, scores, parts);
+}
 
 template <typename T>
 void cfg_sample(const TreePotentials<T>& potentials, TreeShape shape, int64_t samples, uint64_t seed, T* log_z,
@@ -31,6 +51,8 @@ void cfg_sample(const TreePotentials<T>& potentials, TreeShape shape, int64_t sa
 
 LS_INSTANTIATE_TREE_KERNELS(cfg, float)
 LS_INSTANTIATE_TREE_KERNELS(cfg, double)
+LS_INSTANTIATE_TOPK_KERNELS(cfg, float)
+LS_INSTANTIATE_TOPK_KERNELS(cfg, double)
 
 }  // namespace cuda
 }  // namespace ls

@@ -324,7 +324,7 @@ export interface NativeAddon {
   ): MaybeAsync<NativeFloat, A>;
   treeEntropy<A extends boolean>(spec: NativeTreeSpec, async: A): MaybeAsync<NativeFloat, A>;
   treeArgmax<A extends boolean>(spec: NativeTreeSpec, async: A): MaybeAsync<NativeTreeDecoded & { score: NativeFloat }, A>;
-  /** The k best structures per sentence (every tree structure but cfg): decoded [k, B, width], score [k, B], parts [k, B, ...]. */
+  /** The k best structures per sentence (every tree structure): decoded [k, B, width], score [k, B], parts [k, B, ...]. */
   treeTopk<A extends boolean>(spec: NativeTreeSpec, k: number, async: A): MaybeAsync<NativeTreeDecoded & { score: NativeFloat }, A>;
   treeSample<A extends boolean>(
     spec: NativeTreeSpec,

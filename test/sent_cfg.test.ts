@@ -720,12 +720,11 @@ describe('SentCFG errors', () => {
     await expect((async () => cfg.marginalsAsync())()).rejects.toMatchObject({ name: 'RangeError', code: 'ERR_INVALID_SCORES' });
   });
 
-  test('topk and SparseMAP are not implemented for SentCFG: TypeError ERR_NOT_IMPLEMENTED, sync and async', async () => {
+  test('SparseMAP is not implemented for SentCFG: TypeError ERR_NOT_IMPLEMENTED, sync and async (topk: test/topk_cfg.test.ts)', async () => {
     const cfg = new SentCFG(scores());
-    for (const f of [() => cfg.topk(2), () => cfg.sparsemap(), () => cfg.sparsemapBackward(randomTensor([3, cfgPartCount(z)], rng(6)))]) {
+    for (const f of [() => cfg.sparsemap(), () => cfg.sparsemapBackward(randomTensor([3, cfgPartCount(z)], rng(6)))]) {
       expect(errorCode(f)).toBe('TypeError:ERR_NOT_IMPLEMENTED');
     }
-    await expect(cfg.topkAsync(2)).rejects.toMatchObject({ name: 'TypeError', code: 'ERR_NOT_IMPLEMENTED' });
     await expect(cfg.sparsemapAsync()).rejects.toMatchObject({ name: 'TypeError', code: 'ERR_NOT_IMPLEMENTED' });
   });
 

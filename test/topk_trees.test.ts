@@ -6,9 +6,9 @@
  * score, then its index), then the split point, then the left and the right subtree by the same rule; Eisner: at
  * each complete or incomplete item, the split point, then the left and the right sub-derivation — so that rank 0
  * is argmaxDecoded()'s tree. Mixed lengths (length 1 included), −Infinity masks, integer scores (ties), ±1e3 scores,
- * float32; async = sync; typed errors. CUDA parity: test/parity/topk_trees.parity.test.ts.
+ * float32; async = sync; typed errors. CUDA parity: test/parity/topk_trees.parity.test.ts. SentCFG: topk_cfg.test.ts.
  */
-import { AnyTensor, DependencyCRF, SentCFG, Tensor, TreeCRF } from '../lib';
+import { AnyTensor, DependencyCRF, Tensor, TreeCRF } from '../lib';
 import { errorCode, randomTensor, rng, toFloat32 } from './helpers';
 import { Structure } from './oracles/enumerate';
 import { checkTopk } from './topk_check';
@@ -282,15 +282,6 @@ describe('TreeCRF and DependencyCRF topk: typed errors', () => {
       expect(errorCode(() => crf.topk(3))).toBe(errorCode(() => crf.argmaxDecoded()));
       expect(errorCode(() => crf.topk(3))).not.toBe('no error');
     }
-  });
-  test('SentCFG, a structure still without topk: a typed TypeError', () => {
-    const [N, NT, T] = [3, 2, 2];
-    const cfg = new SentCFG({
-      terms: randomTensor([1, N, T], rng(63)),
-      rules: randomTensor([1, NT, NT + T, NT + T], rng(64)),
-      roots: randomTensor([1, NT], rng(65)),
-    });
-    expect(errorCode(() => cfg.topk(2))).toBe('TypeError:ERR_NOT_IMPLEMENTED');
   });
   test('charts of 3 (N + 1)² k derivations past 2^28: ERR_SIZE_OVERFLOW before any work', () => {
     const x = new Tensor(new Float32Array(300 * 300), [1, 300, 300]);

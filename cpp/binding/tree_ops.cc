@@ -17,6 +17,7 @@
 #include "dispatch.h"
 #include "job.h"
 #include "latent_struct/arborescence_kbest.h"
+#include "latent_struct/cfg_sweeps.h"
 #include "latent_struct/tree.h"
 #include "ops.h"
 #include "scratch.h"
@@ -367,13 +368,12 @@ constexpr int64_t kMaxTopk = 1024;
 constexpr int64_t kMaxChartTopk = int64_t(1) << 28;
 
 /// treeTopk(spec, k, async) -> { decoded Int32Array [k, B, width], score [k, B], parts [k, B, ...scores' shape] }:
-/// the k best structures of each sentence in order (tree.h's prefix_topk; every structure but cfg, a TypeError
-/// there), -inf scores, -1 decoded rows and zero parts past the last structure of finite score.
+/// the k best structures of each sentence in order (tree.h's prefix_topk), -inf scores, -1 decoded rows and zero
+/// parts past the last structure of finite score.
 Napi::Value topk_op(const Napi::CallbackInfo& info) {
   return guarded(info.Env(), [&]() -> Napi::Value {
     Napi::Env env = info.Env();
     const TreeArgs args = parse_tree(env, info[0]);
-    if (args.structure == Structure::Cfg) type_error("ERR_NOT_IMPLEMENTED", "topk is not implemented for cfg yet");
     const int64_t k = parse_integer(info[1], "k", 1, kMaxTopk);
     const int64_t B = args.shape.batch;
     const int64_t nodes = args.shape.length * (args.structure == Structure::SemiMarkov ? args.shape.labels : args.shape.extent);
@@ -400,6 +400,14 @@ Napi::Value topk_op(const Napi::CallbackInfo& info) {
         (chart_entries > kMaxChartTopk || B * chart_entries > (int64_t(1) << 50) / 32)) {
       range_error("ERR_SIZE_OVERFLOW", "the k-best charts (3 (N + 1)^2 k derivations per sentence) are too large");
     }
+    // SentCFG keeps k derivations per (span, label) and one candidate heap per thread of a CUDA block (cfg_sweeps.h
+    // topk_op; the CPU's one heap is fewer): at most kMaxChartTopk entries per sentence.
+    if (args.structure == Structure::Cfg) {
+      const int64_t entries = cfg::topk_workspace_size(args.shape, k, cfg::topk_heaps(args.shape, 256));
+      if (entries > kMaxChartTopk || B * entries > (int64_t(1) << 50) / 32) {
+        range_error("ERR_SIZE_OVERFLOW", "the k-best PCFG charts ((N^2 S + 1) k derivations and the heaps) are too large");
+      }
+    }
     std::vector<int64_t> parts_shape{k};
     parts_shape.insert(parts_shape.end(), args.scores.shape.begin(), args.scores.shape.end());
     const IndexOutput decoded = make_index_result(env, args.on_device(), k * B * args.decoded_size());
@@ -421,6 +429,9 @@ Napi::Value topk_op(const Napi::CallbackInfo& info) {
                     out<T>(score), out<T>(parts));
           } else if (args.structure == Structure::Eisner) {
             LS_CALL(args.on_device(), eisner_topk<T>, args.potentials<T>(), args.shape, k, decoded.kernel_data(),
+                    out<T>(score), out<T>(parts));
+          } else if (args.structure == Structure::Cfg) {
+            LS_CALL(args.on_device(), cfg_topk<T>, args.potentials<T>(), args.shape, k, decoded.kernel_data(),
                     out<T>(score), out<T>(parts));
           } else if (args.structure == Structure::SemiMarkov) {
             LS_CALL(args.on_device(), semi_markov_topk<T>, args.potentials<T>(), args.shape, k, decoded.kernel_data(),

@@ -22,8 +22,21 @@ void cfg_sample(const TreePotentials<T>& potentials, TreeShape shape, int64_t sa
   });
 }
 
+/// The k best trees (cfg::topk_op), a thread per sentence with one candidate heap.
+template <typename T>
+void cfg_topk(const TreePotentials<T>& potentials, TreeShape shape, int64_t k, int32_t* decoded, T* scores, T* parts) {
+  const int64_t heaps = cfg::topk_heaps(shape, 1);
+  for_each_item<T>(shape.batch, k * cfg::topk_workspace_size(shape, k, heaps), cfg::topk_workspace_size(shape, k, heaps),
+                   cfg::topk_index_workspace_size(shape, k, heaps), [&](int64_t b, T* workspace, int32_t* indices) {
+                     cfg::topk_op(VectorTeams(), potentials, shape, b, k, heaps, workspace, indices, decoded, scores,
+                                  parts);
+                   });
+}
+
 LS_INSTANTIATE_TREE_KERNELS(cfg, float)
 LS_INSTANTIATE_TREE_KERNELS(cfg, double)
+LS_INSTANTIATE_TOPK_KERNELS(cfg, float)
+LS_INSTANTIATE_TOPK_KERNELS(cfg, double)
 
 }  // namespace cpu
 }  // namespace ls

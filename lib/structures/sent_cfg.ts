@@ -18,7 +18,14 @@
  *
  * Terms past a sentence's length are ignored. `-Infinity` forbids a term, rule or root; NaN and `+Infinity` are
  * errors, as is a sentence whose every tree scores `-Infinity`. Every pass but the argmax computes in float64 whatever
- * the dtype; `topk` and `sparsemap` raise `TypeError ERR_NOT_IMPLEMENTED`.
+ * the dtype; `sparsemap` raises `TypeError ERR_NOT_IMPLEMENTED`.
+ *
+ * `topk(k)` is exact k-best PCFG parsing (Huang & Chiang 2005, over the items (span, label) and the hyperedges
+ * (split, X, Y) of the inside pass), O(N³·NT·S² + N²·NT·k log k) per sentence. Structure 0 is argmaxDecoded()'s tree
+ * with its score to the bit; equal scores are ordered top-down from the root: the root label (smaller first), then
+ * at each span the split point, then the left child's label, then the right child's (smaller first), then the
+ * left and the right subtree (each by its score, then the same rule). Its workspace is (N²·S + 1)·k derivations
+ * per sentence plus the candidate heaps (RangeError `ERR_SIZE_OVERFLOW` past 2^28).
  */
 import { optionsObject, rangeError, typeError } from '../errors';
 import { NativeCfgGrammar, native } from '../native';

@@ -206,15 +206,17 @@ export abstract class TreeStructure<X extends AnyTensor, D> {
 
   /**
    * The k highest-scoring structures of each sentence, in order (exact k-best Viterbi or k-best parsing, Huang &
-   * Chiang 2005; for non-projective trees Lawler's partition over Chu-Liu-Edmonds, O(k·n³); SentCFG throws a
-   * TypeError `ERR_NOT_IMPLEMENTED` for now): the decoded form of `[k, B]` structures
+   * Chiang 2005; for non-projective trees Lawler's partition over Chu-Liu-Edmonds, O(k·n³)): the decoded form of
+   * `[k, B]` structures
    * (row-major, structure j of sentence b at row j·B + b, as for samples), `score` `[k, B]` and one-hot `parts`
    * `[k, ...scores' shape]`. Ties: equal scores are ordered so that structure 0 is argmaxDecoded()'s — paths
    * (SemiMarkovCRF, AlignmentCRF) by the choices read walking back from the end of the path: the last node (label,
    * or cell for local alignments), then each in-edge index, smaller first; TreeCRF top-down from the root span: the
    * span's label (by its score, then its index), then the split point (smaller first), then the left and the right
    * subtree (each by its score, then the same rule); DependencyCRF top-down over Eisner's chart items: the split
-   * point, then the left and the right sub-derivation (likewise); NonProjectiveDependencyCRF in the order its
+   * point, then the left and the right sub-derivation (likewise); SentCFG top-down from the root: the root label,
+   * then at each span the split point, the left then the right child's label (smaller first), then the left and the
+   * right subtree (likewise); NonProjectiveDependencyCRF in the order its
    * partition creates them: split off from the earlier listed tree, then by the arc into the smaller word (the
    * list for k is the first k of the list for any larger k). Structures through a `-Infinity` part are never
    * listed: when a sentence has fewer than k structures of finite score, the rest have score −Infinity, −1

@@ -25,12 +25,14 @@
 //
 // The Hessian-vector product (dmu/ds)^T g = (d/de) mu(s + e g) (the Hessian of log Z is symmetric) runs the same
 // passes on dual numbers a + b e (forward mode; exact, no finite step). Entropy: H = log Z - <s, mu> over parts with
-// mu > 0. Argmax: max-product over (k, X, Y) with back pointers (first maximum: smallest k, X, Y). Sampling: the
+// mu > 0. Argmax: max-product over (k, X, Y) with back pointers (first maximum: smallest k, X, Y). Top k: k-best
+// parsing over the same hyperedges (hypergraph_kbest.h; see topk_op). Sampling: the
 // root label, then breadth-first each span's (k, X, Y) by inverse CDF over exp(rules + beta + beta - beta(i, j)[A]).
 #pragma once
 #include <cstdint>
 #include <type_traits>
 
+#include "latent_struct/hypergraph_kbest.h"
 #include "latent_struct/inside_outside.h"
 #include "latent_struct/log_math.h"
 #include "latent_struct/philox.h"
@@ -408,7 +410,7 @@ LS_HOST_DEVICE void for_each_split_term(const Sentence<T>& x, const Charts<Num>&
       for (int64_t Y = d.first_label(rw); Y < d.end_label(rw); ++Y) {
         const T rule = x.scores[d.rule(A, X, Y)];
         if (rule == neg_inf<T>() || value_of(right[Y]) == neg_inf<T>()) continue;
-        body(k, X, Y, x.template at<Num>(d.rule(A, X, Y)) + left[X] + right[Y]);
+        body(k, X, Y, x.template at<Num>(d.rule(A, X, Y)) + (left[X] + right[Y]));  // topk_op's order
       }
     }
   }
@@ -810,6 +812,171 @@ LS_HOST_DEVICE void sample_op(const Teams& g, const TreePotentials<T>& p, const 
         return x.scores[d.rule(A, X, Y)] + c.beta[d.cell(i, k) * d.S + X] + c.beta[d.cell(k + 1, j) * d.S + Y] - norm;
       });
       return q < 0 ? 0 : q;
+    });
+  }
+}
+
+// ---- The k best trees (hypergraph_kbest.h). Items: each word's preterminal (i, i, NT + t), one terminal
+// hyperedge of weight terms[i, t]; each span's nonterminal (i, j, A), width >= 2, one hyperedge per (k, X, Y) with
+// tails (i, k, X) and (k + 1, j, Y) and weight rules[A, X, Y]; the root, one unary hyperedge per A with tail
+// (0, n - 1, A) and weight roots[A]. A span's hyperedges are numbered in argmax_op's scan order (k, then X, then Y,
+// over the label pairs the children's widths allow), and a derivation scores (left + right) + rule as
+// for_each_split_term adds them, so rank 0 is argmax()'s tree with argmax()'s score to the bit. Ties: by score,
+// then top-down at each item by the hyperedge (the root label; the split point, then the left child's label, then
+// the right child's), then the left sub-derivation, then the right one (each ranked by the same rule).
+// Workspace: (N^2 S + 1) k list scores and `heaps` candidate heaps of topk_max_edges + k of T; the pointers of
+// both (3 int32 each), then of int32 the current width's hyperedge table (3 per hyperedge: rule X S + Y and the
+// children's item offsets, so that no hyperedge is decoded by divisions), later one row of 2N - 1 ranks per listed
+// tree. A group uses min(size, heaps) heaps.
+
+/// Hyperedges into a span of width w >= 2: T^2 (two words), else 2 T NT (a word and a span at either end) plus
+/// NT^2 per inner split point.
+LS_HOST_DEVICE inline int64_t topk_span_edges(const Dims& d, int64_t w) {
+  return w == 2 ? d.T * d.T : 2 * d.T * d.NT + (w - 3) * d.NT * d.NT;
+}
+/// The most hyperedges of an item (a span of the sentence's full width, or the root's NT).
+LS_HOST_DEVICE inline int64_t topk_max_edges(const TreeShape& shape) {
+  const Dims d(shape);
+  int64_t most = d.NT;
+  for (int64_t w = 2; w <= d.N; ++w) most = topk_span_edges(d, w) > most ? topk_span_edges(d, w) : most;
+  return most;
+}
+LS_HOST_DEVICE inline int64_t topk_items(const TreeShape& shape) {
+  const Dims d(shape);
+  return d.N * d.N * d.S + 1;
+}
+/// Heaps for a group of `size` threads: one per thread, at most one per item of a width.
+LS_HOST_DEVICE inline int64_t topk_heaps(const TreeShape& shape, int64_t size) {
+  const Dims d(shape);
+  const int64_t items = d.N * d.T > (d.N - 1) * d.NT ? d.N * d.T : (d.N - 1) * d.NT;
+  return size < items ? size : items;
+}
+LS_HOST_DEVICE inline int64_t topk_workspace_size(const TreeShape& shape, int64_t k, int64_t heaps) {
+  return hypergraph::lists_workspace_size(topk_items(shape), heaps, k, topk_max_edges(shape));
+}
+LS_HOST_DEVICE inline int64_t topk_index_workspace_size(const TreeShape& shape, int64_t k, int64_t heaps) {
+  const int64_t ranks = k * (2 * shape.length - 1), table = 3 * topk_max_edges(shape);
+  return hypergraph::lists_index_workspace_size(topk_items(shape), heaps, k, topk_max_edges(shape)) +
+         (ranks > table ? ranks : table);
+}
+
+/// Hyperedge e of span (i, j) (width w >= 2) as the index (k - i) S^2 + X S + Y of argmax_op's back pointers.
+LS_HOST_DEVICE inline int64_t topk_split_of(const Dims& d, int64_t w, int64_t e) {
+  const int64_t SS = d.S * d.S, NN = d.NT * d.NT;
+  if (w == 2) return (d.NT + e / d.T) * d.S + d.NT + e % d.T;
+  if (e < d.T * d.NT) return (d.NT + e / d.NT) * d.S + e % d.NT;  // split 0: word, then span
+  e -= d.T * d.NT;
+  if (e < (w - 3) * NN) return (1 + e / NN) * SS + e % NN / d.NT * d.S + e % d.NT;
+  e -= (w - 3) * NN;  // split w - 2: span, then word
+  return (w - 2) * SS + e / d.T * d.S + d.NT + e % d.T;
+}
+
+/// The k-th largest score of the hyperedges' first derivations (-inf when fewer than k are finite), kept in the
+/// min-heap `top` [k]. A hyperedge whose first derivation scores below it has no derivation among the item's k best
+/// (the k hyperedges at or above it have one each, and rounding is monotone), so dropping it before the candidate
+/// heap is built keeps the lists exact and cuts the heap from all of a span's hyperedges to about k.
+template <typename T, typename Edges>
+LS_HOST_DEVICE T kth_first_score(int64_t k, int64_t count, Edges edges, T* top) {
+  int64_t size = 0;
+  for (int64_t e = 0; e < count; ++e) {
+    const T s = hypergraph::derivation_score(edges(e), 0, 0, k);
+    if (s == neg_inf<T>() || (size == k && !(s > top[0]))) continue;
+    int64_t at;
+    if (size < k) {  // sift up from the end
+      for (at = size++; at > 0 && top[(at - 1) / 2] > s; at = (at - 1) / 2) top[at] = top[(at - 1) / 2];
+    } else {  // replace the smallest, sift down
+      for (at = 0;;) {
+        int64_t child = 2 * at + 1;
+        if (child >= k) break;
+        if (child + 1 < k && top[child + 1] < top[child]) ++child;
+        if (!(top[child] < s)) break;
+        top[at] = top[child];
+        at = child;
+      }
+    }
+    top[at] = s;
+  }
+  return size < k ? neg_inf<T>() : top[0];
+}
+
+/// The k best trees of sentence b: decoded [k, B, (2N - 1) 3], scores [k, B], parts [k, B, D]; `heaps` as in
+/// topk_workspace_size.
+template <typename T, typename Teams>
+LS_HOST_DEVICE void topk_op(const Teams& g, const TreePotentials<T>& p, const TreeShape& shape, int64_t b, int64_t k,
+                            int64_t heaps, T* workspace, int32_t* index_workspace, int32_t* decoded, T* scores,
+                            T* parts) {
+  using hypergraph::Hyperedge;
+  using hypergraph::no_tail;
+  const Dims d(shape);
+  const int64_t N = d.N, B = shape.batch, D = d.parts(), SS = d.S * d.S;
+  const Sentence<T> x = sentence_at(p, shape, b, static_cast<const T*>(nullptr));
+  const int64_t L = x.length, root_item = N * N * d.S;
+  const auto item = [&d](int64_t i, int64_t j, int64_t X) { return d.cell(i, j) * d.S + X; };
+  const hypergraph::Lists<T> lists =
+      hypergraph::lists_of(workspace, index_workspace, topk_items(shape), heaps, k, topk_max_edges(shape));
+  const int64_t lanes = g.size() < heaps ? g.size() : heaps;
+  int32_t* table = lists.scratch;  // [edges][3]: X S + Y, left item - item(i, i, 0), right item - item(i, j, 0)
+  for (int64_t w = 1; w <= L; ++w) {
+    const int64_t labels = w == 1 ? d.T : d.NT, count = (L - w + 1) * labels;
+    if (w >= 2) {
+      for (int64_t e = g.rank(); e < topk_span_edges(d, w); e += g.size()) {
+        const int64_t q = topk_split_of(d, w, e), split = q / SS, X = q / d.S % d.S, Y = q % d.S;
+        table[3 * e] = static_cast<int32_t>(X * d.S + Y);
+        table[3 * e + 1] = static_cast<int32_t>(split * d.S + X);
+        table[3 * e + 2] = static_cast<int32_t>((split + 1) * N * d.S + Y);
+      }
+      g.sync();
+    }
+    for (int64_t at = g.rank(); g.rank() < lanes && at < count; at += lanes) {
+      const int64_t i = at / labels, j = i + w - 1;
+      if (w == 1) {
+        const T term = x.scores[d.term(i, at % labels)];
+        lists.fill(item(i, i, d.NT + at % labels), g.rank(), 1,
+                   [term](int64_t) { return Hyperedge<T>{term, no_tail<T>(), no_tail<T>(), true}; });
+        continue;
+      }
+      const T* rules = x.scores + d.rule(at % labels, 0, 0);
+      const int64_t left = item(i, i, 0), right = item(i, j, 0), edges = topk_span_edges(d, w);
+      const auto edge = [&](int64_t e) {
+        const int32_t* entry = table + 3 * e;
+        return Hyperedge<T>{rules[entry[0]], lists.tail(left + entry[1]), lists.tail(right + entry[2]), true};
+      };
+      const T floor = k > 1 && k < edges
+                          ? kth_first_score(k, edges, edge, lists.heap_scores + g.rank() * lists.capacity)
+                          : neg_inf<T>();
+      lists.fill(item(i, j, at % labels), g.rank(), edges, [&](int64_t e) {
+        Hyperedge<T> h = edge(e);
+        h.present = floor == neg_inf<T>() || hypergraph::derivation_score(h, 0, 0, k) >= floor;
+        return h;
+      });
+    }
+    g.sync();
+  }
+  if (g.rank() == 0) {
+    lists.fill(root_item, 0, d.NT, [&](int64_t A) {
+      return Hyperedge<T>{x.scores[d.root(A)], lists.tail(item(0, L - 1, A)), no_tail<T>(), true};
+    });
+  }
+  for (int64_t r = 0; r < k; ++r) tree::group_fill(g, parts + (r * B + b) * D, D, T(0));
+  g.sync();
+  const T* best = lists.list(root_item);
+  for (int64_t r = g.rank(); r < k; r += g.size()) {
+    int32_t* rows = decoded + (r * B + b) * cky_decoded_size(N);
+    scores[r * B + b] = best[r];
+    if (best[r] == neg_inf<T>()) {
+      for (int64_t e = 0; e < cky_decoded_size(N); ++e) rows[e] = -1;
+      continue;
+    }
+    // the rank in its item of each row's derivation; a split appends its two children as the next two rows
+    int32_t* row_rank = lists.scratch + r * (2 * N - 1);
+    const int32_t* root = lists.pointer(root_item, r);
+    row_rank[0] = root[1];
+    int64_t next_row = 1;
+    expand_tree(d, L, root[0], rows, parts + (r * B + b) * D, [&](int64_t t, int64_t i, int64_t j, int64_t A) -> int64_t {
+      const int32_t* pointer = lists.pointer(item(i, j, A), row_rank[t]);
+      row_rank[next_row++] = pointer[1];
+      row_rank[next_row++] = pointer[2];
+      return topk_split_of(d, j - i + 1, pointer[0]);
     });
   }
 }

@@ -121,7 +121,8 @@ LS_HOST_DEVICE inline int64_t alignment_decoded_size(int64_t N, int64_t M) { ret
 
 // The k best structures, declared only for the structures that implement them: SemiMarkov and Alignment by k-best
 // Viterbi over their lattice (lattice_sweeps.h; ties as lattice::topk documents), CKY and Eisner by k-best parsing
-// over their chart items (hypergraph_kbest.h; ties as cky_sweeps.h and eisner_sweeps.h document), Matrix-Tree by
+// over their chart items and SentCFG by k-best PCFG parsing (hypergraph_kbest.h; ties as cky_sweeps.h,
+// eisner_sweeps.h and cfg_sweeps.h document), Matrix-Tree by
 // Lawler's partition (arborescence_kbest.h). Structure j of sentence b (j < k, in order of score): decoded [k, B,
 // decoded size], scores [k, B], one-hot parts [k, B, ...]. Past the last structure of finite score: score -inf,
 // decoded -1, parts zero.
@@ -153,6 +154,7 @@ LS_DECLARE_TOPK_KERNELS(eisner)
 LS_DECLARE_TOPK_KERNELS(semi_markov)
 LS_DECLARE_TOPK_KERNELS(alignment)
 LS_DECLARE_TOPK_KERNELS(matrix_tree)
+LS_DECLARE_TOPK_KERNELS(cfg)
 LS_DECLARE_SPARSEMAP(cky, TreePotentials, TreeShape)
 LS_DECLARE_SPARSEMAP(eisner, TreePotentials, TreeShape)
 LS_DECLARE_SPARSEMAP(matrix_tree, TreePotentials, TreeShape)
@@ -172,6 +174,7 @@ LS_DECLARE_TOPK_KERNELS(eisner)
 LS_DECLARE_TOPK_KERNELS(semi_markov)
 LS_DECLARE_TOPK_KERNELS(alignment)
 LS_DECLARE_TOPK_KERNELS(matrix_tree)
+LS_DECLARE_TOPK_KERNELS(cfg)
 LS_DECLARE_SPARSEMAP(cky, TreePotentials, TreeShape)
 LS_DECLARE_SPARSEMAP(eisner, TreePotentials, TreeShape)
 LS_DECLARE_SPARSEMAP(matrix_tree, TreePotentials, TreeShape)
