@@ -421,25 +421,8 @@ Napi::Value topk_op(const Napi::CallbackInfo& info) {
         env, args, std::move(job), parse_async(info, 2),
         [args, decoded, score, parts, k](auto tag) {
           using T = decltype(tag);
-          if (args.structure == Structure::MatrixTree) {
-            LS_CALL(args.on_device(), matrix_tree_topk<T>, args.potentials<T>(), args.shape, k, decoded.kernel_data(),
-                    out<T>(score), out<T>(parts));
-          } else if (args.structure == Structure::Cky) {
-            LS_CALL(args.on_device(), cky_topk<T>, args.potentials<T>(), args.shape, k, decoded.kernel_data(),
-                    out<T>(score), out<T>(parts));
-          } else if (args.structure == Structure::Eisner) {
-            LS_CALL(args.on_device(), eisner_topk<T>, args.potentials<T>(), args.shape, k, decoded.kernel_data(),
-                    out<T>(score), out<T>(parts));
-          } else if (args.structure == Structure::Cfg) {
-            LS_CALL(args.on_device(), cfg_topk<T>, args.potentials<T>(), args.shape, k, decoded.kernel_data(),
-                    out<T>(score), out<T>(parts));
-          } else if (args.structure == Structure::SemiMarkov) {
-            LS_CALL(args.on_device(), semi_markov_topk<T>, args.potentials<T>(), args.shape, k, decoded.kernel_data(),
-                    out<T>(score), out<T>(parts));
-          } else {
-            LS_CALL(args.on_device(), alignment_topk<T>, args.potentials<T>(), args.shape, k, decoded.kernel_data(),
-                    out<T>(score), out<T>(parts));
-          }
+          LS_TREE_CALL(args, topk<T>, args.potentials<T>(), args.shape, k, decoded.kernel_data(), out<T>(score),
+                       out<T>(parts));
           check_log_partition(args, out<T>(score));
           decoded.to_host();
         },

@@ -119,11 +119,10 @@ LS_HOST_DEVICE inline int64_t alignment_decoded_size(int64_t N, int64_t M) { ret
   template void prefix##_argmax<T>(const TreePotentials<T>&, TreeShape, int32_t*, T*, T*);                     \
   template void prefix##_sample<T>(const TreePotentials<T>&, TreeShape, int64_t, uint64_t, T*, int32_t*, T*);
 
-// The k best structures, declared only for the structures that implement them: SemiMarkov and Alignment by k-best
-// Viterbi over their lattice (lattice_sweeps.h; ties as lattice::topk documents), CKY and Eisner by k-best parsing
-// over their chart items and SentCFG by k-best PCFG parsing (hypergraph_kbest.h; ties as cky_sweeps.h,
-// eisner_sweeps.h and cfg_sweeps.h document), Matrix-Tree by
-// Lawler's partition (arborescence_kbest.h). Structure j of sentence b (j < k, in order of score): decoded [k, B,
+// The k best structures, for every structure: SemiMarkov and Alignment by k-best Viterbi over their lattice
+// (lattice_sweeps.h; ties as lattice::topk documents), CKY and Eisner by k-best parsing over their chart items and
+// SentCFG by k-best PCFG parsing (hypergraph_kbest.h; ties as cky_sweeps.h, eisner_sweeps.h and cfg_sweeps.h
+// document), Matrix-Tree by Lawler's partition (arborescence_kbest.h). Structure j of sentence b (j < k, in order of score): decoded [k, B,
 // decoded size], scores [k, B], one-hot parts [k, B, ...]. Past the last structure of finite score: score -inf,
 // decoded -1, parts zero.
 #define LS_DECLARE_TOPK_KERNELS(prefix)                                                                           \
