@@ -129,7 +129,8 @@ describeGpu('divergences on CUDA equal the CPU', () => {
       await s.klAsync(s);
       for (const g of [s.klBackward(s, weights), s.crossEntropyBackward(s, weights)]) leaves(g.self).concat(leaves(g.other));
     }
-    expect(native.cudaMemoryInUse()).toBe(before);
+    // A leak grows the memory in use; finalizers of earlier suites' garbage (same worker) may free some meanwhile.
+    expect(native.cudaMemoryInUse()).toBeLessThanOrEqual(before);
     [u, t, ...Object.values(hp)].forEach((x) => x.dispose());
   });
 });

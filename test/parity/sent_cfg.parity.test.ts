@@ -97,7 +97,8 @@ describeGpu('CUDA SentCFG matches the CPU backend', () => {
       cfg.dispose();
       other.dispose();
     }
-    expect(native.cudaMemoryInUse()).toBe(before);
+    // A leak grows the memory in use; finalizers of earlier suites' garbage (same worker) may free some meanwhile.
+    expect(native.cudaMemoryInUse()).toBeLessThanOrEqual(before);
     [device.terms, device.rules, device.roots, packed].forEach((t) => t.dispose());
   });
 
