@@ -16,8 +16,10 @@
 #include "checks.h"
 #include "dispatch.h"
 #include "job.h"
+#include "latent_struct/alignment_sweeps.h"
 #include "latent_struct/arborescence_kbest.h"
 #include "latent_struct/cfg_sweeps.h"
+#include "latent_struct/semi_markov_sweeps.h"
 #include "latent_struct/tree.h"
 #include "ops.h"
 #include "scratch.h"
@@ -376,13 +378,11 @@ Napi::Value topk_op(const Napi::CallbackInfo& info) {
     const TreeArgs args = parse_tree(env, info[0]);
     const int64_t k = parse_integer(info[1], "k", 1, kMaxTopk);
     const int64_t B = args.shape.batch;
-    const int64_t nodes = args.shape.length * (args.structure == Structure::SemiMarkov ? args.shape.labels : args.shape.extent);
-    // SemiMarkov's and Alignment's topk index workspace (lattice_sweeps.h topk_index_workspace_size): 3 int32 per
-    // derivation of the nodes and the sink, and per candidate of a heap of in-degree + k per node (in-degree: (K - 1)
-    // C segment ends, or 3 ops and the source).
-    const bool lattice = args.structure == Structure::SemiMarkov || args.structure == Structure::Alignment;
-    const int64_t in_degree = args.structure == Structure::SemiMarkov ? (args.shape.extent - 1) * args.shape.labels : 4;
-    const int64_t lattice_indices = lattice ? 3 * ((nodes + 1) * k + nodes * (in_degree + k)) : 0;
+    // SemiMarkov's and Alignment's topk index workspace (lattice_sweeps.h): int32 offsets within a sentence.
+    const int64_t lattice_indices =
+        args.structure == Structure::SemiMarkov  ? semi_markov::topk_index_workspace_size(args.shape, k)
+        : args.structure == Structure::Alignment ? alignment::topk_index_workspace_size(args.shape, k)
+                                                 : 0;
     if (k * B * args.decoded_size() > std::numeric_limits<int32_t>::max() ||
         k * args.scores.count > (int64_t(1) << 50) / 8 || lattice_indices > std::numeric_limits<int32_t>::max()) {
       range_error("ERR_SIZE_OVERFLOW", "k x scores is too large");
